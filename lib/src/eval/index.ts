@@ -1,0 +1,2 @@
+// eval: see the files beside this one. (filled in by its issue)
+export {};

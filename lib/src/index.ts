@@ -1,0 +1,17 @@
+/**
+ * ncl-lab: NCL++ (Nested Collaborative Learning for long-tailed visual recognition) in TypeScript.
+ *
+ *   import { tf, initBackend, losses, data } from 'ncl-lab';
+ *
+ * `tf` is the lib's own tfjs instance: use it, not a separate import, so tensors share one engine.
+ */
+export { tf } from './tf';
+export { initBackend, backendInfo, BACKENDS } from './backend';
+export type { BackendInfo, BackendChoice, BackendOptions } from './backend';
+export * as data from './data';
+export * as losses from './losses';
+export * as models from './models';
+export * as train from './train';
+export * as evaluate from './eval';
+export * as viz from './viz';
+export * as experiments from './experiments';

@@ -1,0 +1,82 @@
+// Backend selection and the wasm training kernels: gradients on wasm must equal the cpu backend's.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tf, initBackend } from '../lib/src';
+
+test('initBackend picks a working backend and reports it', async () => {
+  const info = await initBackend({ quiet: true });
+  assert.equal(tf.getBackend(), info.backend);
+  assert.ok(['tensorflow', 'webgpu', 'wasm', 'cpu'].includes(info.backend));
+  assert.equal(info.tfjsVersion, tf.version.tfjs);
+});
+
+test('forcing an unavailable or unknown backend is a clear error', async () => {
+  await assert.rejects(
+    () => initBackend({ backend: 'tensorflow-gpu', quiet: true }),
+    /backend 'tensorflow-gpu' is not available/,
+  );
+  const saved = process.env.NCL_BACKEND;
+  process.env.NCL_BACKEND = 'banana';
+  try {
+    await assert.rejects(() => initBackend({ quiet: true }), /NCL_BACKEND=banana is not a backend/);
+  } finally {
+    if (saved === undefined) delete process.env.NCL_BACKEND;
+    else process.env.NCL_BACKEND = saved;
+  }
+  const info = await initBackend({ backend: 'cpu', quiet: true });
+  assert.equal(info.backend, 'cpu');
+});
+
+async function convGrads(
+  backend: string,
+  x: Float32Array,
+  xs: number[],
+  w: Float32Array,
+  ws: number[],
+  stride: number,
+  pad: 'same' | 'valid',
+) {
+  await tf.setBackend(backend);
+  const xt = tf.tensor4d(x, xs as [number, number, number, number]);
+  const wt = tf.tensor4d(w, ws as [number, number, number, number]);
+  const dy = (y: tf.Tensor4D) => tf.tidy(() => tf.sin(tf.range(0, y.size).reshape(y.shape)));
+  // loss = Σ conv(x,w) ⊙ sin(index): a non-uniform upstream gradient
+  const f = (a: tf.Tensor, b: tf.Tensor) => {
+    const y = tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad);
+    return y.mul(dy(y)).sum();
+  };
+  const [gx, gw] = tf.grads(f)([xt, wt]);
+  const out = [await gx.data(), await gw.data()] as Float32Array[];
+  tf.dispose([xt, wt, gx, gw]);
+  return out;
+}
+
+for (const k of [1, 3]) {
+  for (const stride of [1, 2]) {
+    for (const pad of ['same', 'valid'] as const) {
+      test(`wasm conv2d gradients equal cpu: ${k}x${k}, stride ${stride}, ${pad}`, async () => {
+        await initBackend({ backend: 'wasm', quiet: true });
+        const xs = [3, 10, 9, 4];
+        const ws = [k, k, 4, 6];
+        const rnd = (n: number, seed: number) =>
+          Float32Array.from({ length: n }, (_, i) => Math.sin(seed * 1000 + i * 12.9898) * 0.5);
+        const x = rnd(
+          xs.reduce((a, b) => a * b),
+          1,
+        );
+        const w = rnd(
+          ws.reduce((a, b) => a * b),
+          2,
+        );
+        const [wx, ww] = await convGrads('wasm', x, xs, w, ws, stride, pad);
+        const [cx, cw] = await convGrads('cpu', x, xs, w, ws, stride, pad);
+        const maxRel = (a: Float32Array, b: Float32Array) =>
+          Math.max(...a.map((v, i) => Math.abs(v - b[i]) / (1e-3 + Math.abs(b[i]))));
+        assert.equal(ww.length, cw.length);
+        assert.ok(maxRel(wx, cx) < 1e-3, `dx differs: ${maxRel(wx, cx)}`);
+        assert.ok(maxRel(ww, cw) < 1e-3, `dW differs: ${maxRel(ww, cw)}`);
+        await tf.setBackend('wasm');
+      });
+    }
+  }
+}
