@@ -1,2 +1,3 @@
-// eval: see the files beside this one. (filled in by its issue)
-export {};
+// Evaluation: accuracy by class and split, per expert and ensemble; analyses for the paper's figures.
+export { evaluateModel, predictAll, splitAccuracy } from './metrics';
+export type { EvalResult, SplitAccuracy } from './metrics';

@@ -1,2 +1,9 @@
-// train: see the files beside this one. (filled in by its issue)
-export {};
+// Training: typed configs and protocols, the loop, SGD, schedules, checkpoints.
+export { TrainConfig, METHODS, configHash, canonicalJSON, formatConfigError } from './config';
+export type { Method, TrainConfigInput } from './config';
+export { PROTOCOLS, PROTOCOL_NAMES, protocolConfig, getProtocol } from './protocols';
+export { learningRate } from './schedule';
+export { SGD } from './sgd';
+export { saveCheckpoint, loadCheckpoint, atomicWrite } from './checkpoint';
+export { trainRun, prepareData, readMetrics, lossFromConfig, TrainingError } from './trainer';
+export type { TrainOptions, Metrics, StepInfo, EpochInfo, PreparedData } from './trainer';

@@ -1,0 +1,45 @@
+/** `ncl eval --run DIR`: rebuild a run's model from config.json + checkpoint.bin and evaluate it on the test set. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { TrainConfig } from '../train/config';
+import { prepareData } from '../train/trainer';
+import { loadCheckpoint, restoreVariables } from '../train/checkpoint';
+import { createModel } from '../models/registry';
+import { evaluateModel } from '../eval/metrics';
+import { UsageError } from './options';
+
+export async function evalRun(dir: string, json: boolean): Promise<void> {
+  const cfgFile = path.join(dir, 'config.json');
+  const ckpt = path.join(dir, 'checkpoint.bin');
+  if (!fs.existsSync(cfgFile)) throw new UsageError(`--run ${dir}: no config.json`);
+  if (!fs.existsSync(ckpt)) throw new UsageError(`--run ${dir}: no checkpoint.bin`);
+  const parsed = TrainConfig.safeParse(JSON.parse(fs.readFileSync(cfgFile, 'utf8')));
+  if (!parsed.success) throw new UsageError(`${cfgFile}: invalid config: ${parsed.error.issues[0].message}`);
+  const c = parsed.data;
+  const prep = await prepareData(c);
+  const model = createModel(
+    {
+      name: c.model.name,
+      numClasses: prep.dataset.numClasses,
+      inChannels: prep.train.channels,
+      width: c.model.width,
+      classifier: c.model.classifier,
+      cosineScale: c.model.cosineScale,
+      numExperts: c.model.numExperts,
+    },
+    c.seed,
+  );
+  restoreVariables(ckpt, loadCheckpoint(ckpt), model.store.all());
+  const r = evaluateModel(model, prep.test, prep.classCounts, {
+    batchSize: c.eval.batchSize,
+    mean: prep.dataset.mean,
+    std: prep.dataset.std,
+  });
+  model.dispose();
+  if (json) console.log(JSON.stringify(r));
+  else {
+    const pct = (x: number | null) => (x == null ? '-' : (100 * x).toFixed(2));
+    console.log(`${dir}: top1 ${pct(r.top1)}% many ${pct(r.many)} medium ${pct(r.medium)} few ${pct(r.few)}`);
+    r.experts.forEach((e, k) => console.log(`  expert ${k + 1}: top1 ${pct(e.top1)}%`));
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * `ncl`: the command line of ncl-lab (commander).
+ *
+ *   ncl train --protocol mini --method nclpp [--seed 0] [--out DIR] [--resume] [--set key=value ...]
+ *   ncl eval  --run DIR
+ *   ncl bench --model resnet32 --classes 100 --batch 128 [--json]
+ *   ncl start            (the main job: mini protocol, CE / BSCE / NCL++, then a comparison table)
+ *
+ * Errors are one line on stderr and a non-zero exit; nothing is written for an invalid configuration.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command, Option } from 'commander';
+import { initBackend, BACKENDS } from '../backend';
+import { METHODS, Method } from '../train/config';
+import { PROTOCOL_NAMES, getProtocol } from '../train/protocols';
+import { readMetrics, trainRun, Metrics } from '../train/trainer';
+import { configFromFlags, SHORTCUTS, UsageError } from './options';
+import { evalRun } from './eval';
+import { comparisonTable } from './table';
+
+function backendOption(): Option {
+  return new Option(
+    '--backend <name>',
+    'force a tfjs backend (default: the fastest available; env NCL_BACKEND)',
+  ).choices([...BACKENDS]);
+}
+
+function defaultOut(protocol: string, method: string, seed: number | string): string {
+  return path.join('runs', protocol, `${method}-seed${seed}`);
+}
+
+/** Train one run, or return its metrics when `out` already holds a finished run of the same config (--resume). */
+async function trainCommand(flags: Record<string, unknown>): Promise<Metrics> {
+  const config = configFromFlags(flags as never);
+  const out = (flags.out as string | undefined) ?? defaultOut(config.protocol, config.method, config.seed);
+  if (!flags.resume && fs.existsSync(path.join(out, 'metrics.json'))) {
+    throw new UsageError(
+      `--out ${out}: holds a finished run; use --resume to keep it or choose another --out`,
+    );
+  }
+  await initBackend({ backend: flags.backend as never });
+  const done = flags.resume ? readMetrics(out) : null;
+  if (done && done.configHash) {
+    const { configHash } = await import('../train/config');
+    if (done.configHash === configHash(config)) {
+      console.error(`${out}: already finished (config ${done.configHash}); nothing to train`);
+      return done;
+    }
+    throw new UsageError(`--out ${out}: holds a finished run of another config; choose another --out`);
+  }
+  const { metrics, model } = await trainRun(config, { outDir: out, resume: Boolean(flags.resume) });
+  model.dispose();
+  const t = metrics.test;
+  const pct = (x: number | null) => (x == null ? '-' : (100 * x).toFixed(2));
+  console.log(
+    `${config.method} ${config.protocol} seed ${config.seed}: top1 ${pct(t.top1)}% (many ${pct(t.many)}, medium ${pct(t.medium)}, few ${pct(t.few)})` +
+      (t.experts.length > 1 ? `; experts ${t.experts.map((e) => pct(e.top1)).join(' / ')}` : '') +
+      ` → ${out}`,
+  );
+  return metrics;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('ncl')
+    .description('ncl-lab: NCL++ for long-tailed recognition, on tfjs')
+    .showHelpAfterError(false)
+    .configureOutput({ outputError: (s, write) => write(s.split('\n')[0] + '\n') });
+
+  const train = program
+    .command('train')
+    .description('train one run and write config.json, metrics.json, per_class.csv and checkpoints to --out')
+    .requiredOption('--protocol <name>', `protocol: ${PROTOCOL_NAMES.join(', ')}`)
+    .addOption(new Option('--method <name>', 'method').choices([...METHODS]).makeOptionMandatory())
+    .option('--seed <n>', 'seed of weights, subset, batches and augmentations', '0')
+    .option('--out <dir>', 'output folder (default runs/<protocol>/<method>-seed<seed>)')
+    .option('--resume', 'continue from the last checkpoint in --out (a finished run is kept as is)')
+    .option('--set <key=value...>', 'override any config entry by its dotted path, e.g. --set optim.epochs=3')
+    .addOption(backendOption());
+  for (const [flag, p] of Object.entries(SHORTCUTS)) {
+    if (flag === 'dataset') train.option(`--${flag} <name>`, `dataset (sets ${p})`);
+    else train.option(`--${flag} <value>`, `sets ${p}`);
+  }
+  train.action(async (opts) => {
+    await trainCommand(opts);
+  });
+
+  program
+    .command('eval')
+    .description('re-evaluate a trained run from its checkpoint and print its metrics')
+    .requiredOption('--run <dir>', 'run folder (with config.json and checkpoint.bin)')
+    .option('--json', 'print the metrics as JSON')
+    .addOption(backendOption())
+    .action(async (opts) => {
+      await initBackend({ backend: opts.backend, quiet: Boolean(opts.json) });
+      await evalRun(opts.run, Boolean(opts.json));
+    });
+
+  program
+    .command('bench')
+    .description('time full training steps (forward, loss, backward, SGD) and print img/s, ms/step, GFLOP/s')
+    .option('--model <name>', "resnet8/20/32/44/56, or 'mini' (the mini protocol's model)", 'resnet32')
+    .option('--classes <n>', 'number of classes', '100')
+    .option('--batch <n>', 'batch size', '128')
+    .option('--width <n>', 'base width (16 in the paper)')
+    .option('--steps <n>', 'timed steps', '5')
+    .option('--warmup <n>', 'untimed warm-up steps', '2')
+    .option('--experts <n>', 'experts', '1')
+    .option('--json', 'print one JSON line')
+    .addOption(backendOption())
+    .action(async (opts) => {
+      const { runBench, formatBench } = await import('../train/bench');
+      const info = await initBackend({ backend: opts.backend, quiet: Boolean(opts.json) });
+      const mini = opts.model === 'mini';
+      const num = (v: string | undefined, flag: string) => {
+        if (v === undefined) return undefined;
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1)
+          throw new UsageError(`--${flag}: expected a positive integer, got '${v}'`);
+        return n;
+      };
+      const r = await runBench({
+        model: mini ? 'resnet8' : opts.model,
+        classes: mini && opts.classes === '100' ? 10 : num(opts.classes, 'classes')!,
+        batch: num(opts.batch, 'batch')!,
+        width: num(opts.width, 'width') ?? 16,
+        inChannels: mini ? 1 : 3,
+        size: mini ? 28 : 32,
+        steps: num(opts.steps, 'steps'),
+        warmup: opts.warmup === '0' ? 0 : num(opts.warmup, 'warmup'),
+        experts: num(opts.experts, 'experts'),
+        backend: info.backend,
+      });
+      console.log(opts.json ? JSON.stringify(r) : formatBench(r));
+    });
+
+  program
+    .command('start')
+    .description(
+      'the main job: train CE, BSCE and NCL++ on the mini protocol (cached in runs/), print the table',
+    )
+    .option('--protocol <name>', 'protocol', 'mini')
+    .option('--seed <n>', 'seed', '0')
+    .addOption(backendOption())
+    .action(async (opts) => {
+      const info = await initBackend({ backend: opts.backend });
+      const methods: Method[] = ['ce', 'bsce', 'nclpp'];
+      console.error(
+        `[ncl-lab] main job: protocol '${opts.protocol}' (${getProtocol(opts.protocol, 'nclpp').data.dataset}), ` +
+          `methods ${methods.join(', ')}, seed ${opts.seed}, backend ${info.backend}`,
+      );
+      const results: Metrics[] = [];
+      for (const method of methods) {
+        results.push(
+          await trainCommand({
+            protocol: opts.protocol,
+            method,
+            seed: opts.seed,
+            resume: true,
+            backend: opts.backend,
+          }),
+        );
+      }
+      console.log('\n' + comparisonTable(results));
+    });
+  return program;
+}
+
+/** Entry point of the `ncl` bin. */
+export function main(argv: string[]): void {
+  buildProgram()
+    .parseAsync(argv)
+    .catch((e: unknown) => {
+      const err = e as Error;
+      const known = err instanceof UsageError || err.name === 'DataError' || err.name === 'TrainingError';
+      console.error(`ncl: error: ${known ? err.message : (err.stack ?? String(err)).split('\n')[0]}`);
+      if (!known && process.env.NCL_DEBUG) console.error(err.stack);
+      process.exit(1);
+    });
+}
+
+if (require.main === module) main(process.argv);

@@ -1,0 +1,93 @@
+/**
+ * From command-line flags to a validated TrainConfig: the protocol's config for the method, then the shortcut
+ * flags (--lambda, --epochs, ...), then every `--set key=value` (dotted path, JSON value or bare string).
+ * Any invalid value is reported in one line naming the flag it came from.
+ */
+import { TrainConfig, formatConfigError, Method } from '../train/config';
+import { protocolConfig } from '../train/protocols';
+
+export class UsageError extends Error {}
+
+/** Shortcut flags and the config path each sets. */
+export const SHORTCUTS: Record<string, string> = {
+  dataset: 'data.dataset',
+  imbalance: 'data.imbalanceFactor',
+  batch: 'data.batchSize',
+  augment: 'data.augment',
+  lambda: 'loss.lambda',
+  beta: 'loss.beta',
+  mode: 'loss.mode',
+  copies: 'loss.numCopies',
+  experts: 'model.numExperts',
+  model: 'model.name',
+  width: 'model.width',
+  epochs: 'optim.epochs',
+  lr: 'optim.lr',
+};
+
+/** A --set / flag value: JSON when it parses (numbers, booleans, arrays, objects), else the bare string. */
+export function parseValue(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
+function setPath(obj: Record<string, unknown>, dotted: string, value: unknown, flag: string): void {
+  const keys = dotted.split('.');
+  let o = obj;
+  for (const k of keys.slice(0, -1)) {
+    const next = o[k];
+    if (next === undefined) o[k] = {};
+    else if (typeof next !== 'object' || next === null || Array.isArray(next)) {
+      throw new UsageError(`${flag}: '${k}' in '${dotted}' is not a section`);
+    }
+    o = o[k] as Record<string, unknown>;
+  }
+  o[keys[keys.length - 1]] = value;
+}
+
+export interface TrainFlags {
+  protocol: string;
+  method: Method;
+  seed?: string;
+  set?: string[];
+  [shortcut: string]: unknown;
+}
+
+/** Build and validate the config; throws UsageError with a one-line message naming the flag. */
+export function configFromFlags(f: TrainFlags): TrainConfig {
+  const seed = f.seed === undefined ? 0 : Number(f.seed);
+  if (!Number.isInteger(seed) || seed < 0)
+    throw new UsageError(`--seed: expected a non-negative integer, got '${f.seed}'`);
+  let input: Record<string, unknown>;
+  try {
+    input = protocolConfig(f.protocol, f.method, seed) as unknown as Record<string, unknown>;
+  } catch (e) {
+    throw new UsageError(`--protocol: ${(e as Error).message}`);
+  }
+  const origin = new Map<string, string>(); // config path → flag that set it
+  for (const [flag, p] of Object.entries(SHORTCUTS)) {
+    const raw = f[flag];
+    if (raw === undefined) continue;
+    setPath(input, p, parseValue(String(raw)), `--${flag}`);
+    origin.set(p, `--${flag}`);
+  }
+  for (const kv of f.set ?? []) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--set ${kv}: expected key=value`);
+    const key = kv.slice(0, eq);
+    setPath(input, key, parseValue(kv.slice(eq + 1)), `--set ${key}`);
+    origin.set(key, `--set ${key}`);
+  }
+  const r = TrainConfig.safeParse(input);
+  if (!r.success) {
+    const first = r.error.issues[0];
+    const p = first.path.join('.');
+    const flag = origin.get(p);
+    if (flag) throw new UsageError(`${flag}: ${first.message}`);
+    throw new UsageError(`invalid configuration: ${formatConfigError(r.error)}`);
+  }
+  return r.data;
+}

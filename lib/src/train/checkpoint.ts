@@ -1,0 +1,98 @@
+/**
+ * Checkpoints: every variable of the model, the optimizer's momentum buffers and the trainer's state, in one file
+ * written atomically (temp file, fsync, rename), so a run killed at any point leaves either the previous checkpoint
+ * or the new one, never half of one.
+ *
+ * Layout of `checkpoint.bin`: 8-byte magic "NCLCKPT1", uint32 LE header length, JSON header
+ * `{ state, tensors: [{ name, shape, offset, length }] }`, then the float32 data (little-endian).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { tf } from '../tf';
+
+const MAGIC = 'NCLCKPT1';
+
+interface Entry {
+  name: string;
+  shape: number[];
+  offset: number;
+  length: number;
+}
+
+/** Write `bytes` to `file` atomically. */
+export function atomicWrite(file: string, bytes: string | Uint8Array): void {
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    if (typeof bytes === 'string') fs.writeSync(fd, bytes);
+    else fs.writeSync(fd, bytes);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+}
+
+/** Save named variables plus a JSON-serialisable state. */
+export function saveCheckpoint(file: string, vars: Map<string, tf.Tensor>, state: unknown): void {
+  const entries: Entry[] = [];
+  const chunks: Float32Array[] = [];
+  let offset = 0;
+  for (const [name, v] of vars) {
+    const data = v.dataSync() as Float32Array;
+    entries.push({ name, shape: v.shape, offset, length: data.length });
+    chunks.push(data);
+    offset += data.length;
+  }
+  const header = Buffer.from(JSON.stringify({ state, tensors: entries }), 'utf8');
+  const out = Buffer.alloc(8 + 4 + header.length + offset * 4);
+  out.write(MAGIC, 0, 'latin1');
+  out.writeUInt32LE(header.length, 8);
+  header.copy(out, 12);
+  let pos = 12 + header.length;
+  for (const c of chunks) {
+    Buffer.from(c.buffer, c.byteOffset, c.byteLength).copy(out, pos);
+    pos += c.byteLength;
+  }
+  atomicWrite(file, out);
+}
+
+export interface LoadedCheckpoint<S> {
+  state: S;
+  tensors: Map<string, { shape: number[]; data: Float32Array }>;
+}
+
+export function loadCheckpoint<S>(file: string): LoadedCheckpoint<S> {
+  const buf = fs.readFileSync(file);
+  if (buf.length < 12 || buf.toString('latin1', 0, 8) !== MAGIC)
+    throw new Error(`${file}: not an ncl-lab checkpoint`);
+  const hlen = buf.readUInt32LE(8);
+  if (12 + hlen > buf.length) throw new Error(`${file}: truncated checkpoint header`);
+  const header = JSON.parse(buf.toString('utf8', 12, 12 + hlen)) as { state: S; tensors: Entry[] };
+  const base = 12 + hlen;
+  const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const e of header.tensors) {
+    const start = base + e.offset * 4;
+    if (start + e.length * 4 > buf.length) throw new Error(`${file}: truncated data for ${e.name}`);
+    const data = new Float32Array(e.length);
+    Buffer.from(data.buffer).set(buf.subarray(start, start + e.length * 4));
+    tensors.set(e.name, { shape: e.shape, data });
+  }
+  return { state: header.state, tensors };
+}
+
+/** Assign loaded values to existing variables; every variable must be present with its shape. */
+export function restoreVariables(
+  file: string,
+  loaded: LoadedCheckpoint<unknown>,
+  vars: Map<string, tf.Variable>,
+): void {
+  for (const [name, v] of vars) {
+    const t = loaded.tensors.get(name);
+    if (!t) throw new Error(`${file}: no tensor ${name}`);
+    if (t.shape.join(',') !== v.shape.join(','))
+      throw new Error(`${file}: ${name} has shape [${t.shape}], expected [${v.shape}]`);
+    tf.tidy(() => v.assign(tf.tensor(t.data, t.shape)));
+  }
+}
