@@ -1,11 +1,13 @@
 /**
  * Plotly figures: one spec, shown two ways.
- *   - `show(fig)`: a tslab display (interactive HTML in Jupyter); outside a kernel it is a no-op that returns false.
+ *   - `show(fig)`: a tslab display (interactive HTML in Jupyter); outside a tslab kernel it is a no-op that
+ *     returns false.
  *   - `savePlot(fig, basePath)`: writes `basePath.html` (interactive) and `basePath.png` (rendered by headless
  *     Chromium, Debian's `chromium`). PNG export fails with a clear message when no Chromium is found.
- * The figure spec is plain Plotly JSON: `{ data: [...traces], layout: {...} }`.
+ * The figure spec is plain Plotly JSON: `{ data: [...traces], layout: {...}, config?: {...} }`.
  */
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -16,149 +18,190 @@ export interface Figure {
   config?: Record<string, unknown>;
 }
 
+export interface SizeOptions {
+  /** Pixels; default: `fig.layout.width`, else 900. */
+  width?: number;
+  /** Pixels; default: `fig.layout.height`, else 500. */
+  height?: number;
+}
+
+/** The figure's size: explicit options win, then the layout's own width/height, then 900x500. */
+function figureSize(fig: Figure, opts: SizeOptions): { width: number; height: number } {
+  const num = (v: unknown) => (typeof v === 'number' && v > 0 ? v : undefined);
+  return {
+    width: opts.width ?? num(fig.layout?.width) ?? 900,
+    height: opts.height ?? num(fig.layout?.height) ?? 500,
+  };
+}
+
+/** Path of the plotly.js-dist bundle (one self-contained browser script that sets `window.Plotly`). */
+export function plotlyBundlePath(): string {
+  return require.resolve('plotly.js-dist');
+}
+
 let plotlySource: string | null = null;
-/** The plotly.js-dist bundle (minified), read once. */
+/** The plotly.js-dist bundle's source, read once. */
 export function plotlyBundle(): string {
-  if (plotlySource == null) {
-    const file = require.resolve('plotly.js-dist/plotly.js');
-    const min = path.join(path.dirname(file), 'plotly.min.js');
-    plotlySource = fs.readFileSync(fs.existsSync(min) ? min : file, 'utf8');
-  }
+  plotlySource ??= fs.readFileSync(plotlyBundlePath(), 'utf8');
   return plotlySource;
 }
 
-let counter = 0;
-/** An HTML fragment that draws `fig` into a fresh div, loading Plotly from `plotlyScript` (a <script> tag). */
-export function figureDiv(
-  fig: Figure,
-  opts: { width?: number; height?: number } = {},
-): { id: string; html: string } {
-  const id = `ncl-plot-${process.pid}-${++counter}`;
-  const w = opts.width ?? 900;
-  const h = opts.height ?? 500;
-  const layout = { width: w, height: h, ...fig.layout };
+/** An HTML fragment that draws `fig` into a fresh div once `window.Plotly` is there. */
+export function figureDiv(fig: Figure, opts: SizeOptions = {}): { id: string; html: string } {
+  const id = `ncl-plot-${randomBytes(6).toString('hex')}`;
+  const { width, height } = figureSize(fig, opts);
   const spec = JSON.stringify({
     data: fig.data,
-    layout,
+    layout: { ...fig.layout, width, height },
     config: { responsive: true, ...fig.config },
   }).replace(/</g, '\\u003c');
   const html =
-    `<div id="${id}" style="width:${w}px;height:${h}px"></div>` +
+    `<div id="${id}" style="width:${width}px;height:${height}px"></div>` +
     `<script>(function(){var s=${spec};var draw=function(){window.Plotly.newPlot("${id}",s.data,s.layout,s.config)};` +
     `if(window.Plotly){draw()}else{(window.__nclPlotlyQueue=window.__nclPlotlyQueue||[]).push(draw)}})();</script>`;
   return { id, html };
 }
 
-/** A standalone HTML page for `fig`; Plotly inline, or from `plotlySrc` (a relative path) when given. */
+/** A standalone HTML page for `fig`; Plotly inline, or from `plotlySrc` (a URL or path relative to the page). */
 export function figureHTML(
   fig: Figure,
-  opts: { width?: number; height?: number; plotlySrc?: string; title?: string } = {},
+  opts: SizeOptions & { plotlySrc?: string; title?: string } = {},
 ): string {
   const { html } = figureDiv(fig, opts);
   const lib = opts.plotlySrc
     ? `<script src="${opts.plotlySrc}"></script>`
     : `<script>${plotlyBundle()}</script>`;
+  const title = (opts.title ?? 'ncl-lab figure').replace(/</g, '&lt;');
   return (
-    `<!DOCTYPE html><html><head><meta charset="utf-8"><title>${opts.title ?? 'ncl-lab figure'}</title>${lib}</head>` +
+    `<!DOCTYPE html><html><head><meta charset="utf-8"><title>${title}</title>${lib}</head>` +
     `<body style="margin:0">${html}</body></html>`
   );
 }
 
-let plotlySentToKernel = false;
-/** Show `fig` in a tslab notebook. Returns false (and does nothing) outside a tslab kernel. */
-export function show(fig: Figure, opts: { width?: number; height?: number } = {}): boolean {
-  let tslab: { display: { html(s: string): void } };
+interface TslabDisplay {
+  html(s: string): void;
+}
+
+/**
+ * The `display` of the tslab kernel this code runs in, or null outside one. A tslab kernel sets
+ * `globalThis.__tslab__` (its executor's `{ exports, require }`) before running any cell, and its `require`
+ * resolves 'tslab' to the kernel's own copy: the one whose display writes to the cell being executed, even if
+ * another copy of tslab is installed beside this lib.
+ */
+export function tslabDisplay(): TslabDisplay | null {
+  const hook = (globalThis as { __tslab__?: { require?: (id: string) => unknown } }).__tslab__;
+  if (typeof hook?.require !== 'function') return null;
   try {
-    tslab = require('tslab');
+    const display = (hook.require('tslab') as { display?: TslabDisplay }).display;
+    return typeof display?.html === 'function' ? display : null;
   } catch {
-    return false;
+    return null;
   }
-  if (!process.env.TSLAB_KERNEL && !(globalThis as Record<string, unknown>).$$ && !isTslab()) return false;
+}
+
+let plotlySentToKernel = false;
+/**
+ * Show `fig` in a tslab notebook as interactive HTML. Returns false (and does nothing) outside a tslab kernel.
+ * The Plotly bundle goes with the first figure a kernel shows (a notebook opened later draws every figure
+ * below that output); figures drawn before it arrives wait in a queue.
+ */
+export function show(fig: Figure, opts: SizeOptions = {}): boolean {
+  const display = tslabDisplay();
+  if (!display) return false;
   const { html } = figureDiv(fig, opts);
   let prelude = '';
   if (!plotlySentToKernel) {
-    // Loaded once per kernel; queued draws run when it is there.
     prelude =
       `<script>if(!window.Plotly){${plotlyBundle()}\n}` +
       `(window.__nclPlotlyQueue||[]).forEach(function(f){f()});window.__nclPlotlyQueue=[];</script>`;
     plotlySentToKernel = true;
   }
-  tslab.display.html(prelude + html);
+  display.html(prelude + html);
   return true;
 }
 
-function isTslab(): boolean {
-  return process.argv.some((a) => a.includes('tslab'));
+function isExecutable(p: string): boolean {
+  try {
+    fs.accessSync(p, fs.constants.X_OK);
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
 }
 
-/** Find a Chromium to render PNGs: $CHROMIUM, then the usual names on PATH. */
+const CHROMIUM_NAMES = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable'];
+
+/**
+ * Find a Chromium to render PNGs. `$CHROMIUM`, when set, is the only candidate (a path, or a name looked up on
+ * PATH); otherwise the usual names on PATH. Null when there is none.
+ */
 export function findChromium(): string | null {
-  const candidates = [
-    process.env.CHROMIUM,
-    'chromium',
-    'chromium-browser',
-    'google-chrome',
-    'google-chrome-stable',
-  ];
+  const env = process.env.CHROMIUM;
+  const candidates = env ? [env] : CHROMIUM_NAMES;
   for (const c of candidates) {
-    if (!c) continue;
     if (c.includes('/')) {
-      if (fs.existsSync(c)) return c;
+      if (isExecutable(c)) return path.resolve(c);
       continue;
     }
     for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-      const p = path.join(dir, c);
-      if (fs.existsSync(p)) return p;
+      if (dir && isExecutable(path.join(dir, c))) return path.join(dir, c);
     }
   }
   return null;
 }
 
-/** Render `fig` to a PNG file with headless Chromium. */
-export function renderPNG(
-  fig: Figure,
-  pngPath: string,
-  opts: { width?: number; height?: number } = {},
-): void {
+function noChromiumMessage(target: string): string {
+  const env = process.env.CHROMIUM;
+  return env
+    ? `cannot write ${target}: CHROMIUM=${env} is not an executable Chromium (fix or unset CHROMIUM)`
+    : `cannot write ${target}: no Chromium found for PNG export (looked for ${CHROMIUM_NAMES.join(', ')} on ` +
+        `PATH); install Debian's chromium (apt-get install chromium) or set CHROMIUM=/path/to/chromium`;
+}
+
+/** Render `fig` to a PNG of width x height pixels (times `scale`) with headless Chromium. */
+export function renderPNG(fig: Figure, pngPath: string, opts: SizeOptions & { scale?: number } = {}): void {
   const chromium = findChromium();
-  if (!chromium) {
-    throw new Error(
-      `cannot write ${pngPath}: no Chromium found for PNG export (apt-get install chromium, or set CHROMIUM=/path)`,
-    );
-  }
-  const w = opts.width ?? 900;
-  const h = opts.height ?? 500;
+  if (!chromium) throw new Error(noChromiumMessage(pngPath));
+  const { width, height } = figureSize(fig, opts);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-plot-'));
   try {
     const page = path.join(tmp, 'figure.html');
     fs.writeFileSync(
       page,
-      figureHTML({ ...fig, config: { staticPlot: true, ...fig.config } }, { width: w, height: h }),
+      figureHTML(
+        { ...fig, config: { ...fig.config, staticPlot: true, responsive: false } },
+        { width, height },
+      ),
     );
     const out = path.join(tmp, 'figure.png');
-    execFileSync(
-      chromium,
-      [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--hide-scrollbars',
-        `--user-data-dir=${path.join(tmp, 'profile')}`,
-        `--window-size=${w},${h}`,
-        '--virtual-time-budget=10000',
-        `--screenshot=${out}`,
-        `file://${page}`,
-      ],
-      { stdio: 'pipe', timeout: 120_000 },
-    );
-    if (!fs.existsSync(out)) throw new Error(`Chromium wrote no screenshot for ${pngPath}`);
+    const args = [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-dev-shm-usage',
+      '--no-first-run',
+      '--no-default-browser-check',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--hide-scrollbars',
+      `--user-data-dir=${path.join(tmp, 'profile')}`,
+      `--window-size=${width},${height}`,
+      `--force-device-scale-factor=${opts.scale ?? 1}`,
+      '--virtual-time-budget=10000',
+      `--screenshot=${out}`,
+      `file://${page}`,
+    ];
+    try {
+      execFileSync(chromium, args, { stdio: 'pipe', timeout: 120_000 });
+    } catch (e) {
+      const err = e as Error & { stderr?: Buffer };
+      const tail = (err.stderr?.toString() ?? '').trim().split('\n').slice(-5).join('\n');
+      throw new Error(`cannot write ${pngPath}: ${chromium} failed: ${err.message.split('\n')[0]}\n${tail}`);
+    }
+    if (!fs.existsSync(out)) throw new Error(`cannot write ${pngPath}: ${chromium} wrote no screenshot`);
     fs.mkdirSync(path.dirname(path.resolve(pngPath)), { recursive: true });
-    fs.renameSync(out, pngPath + '.tmp');
+    fs.copyFileSync(out, pngPath + '.tmp');
     fs.renameSync(pngPath + '.tmp', pngPath);
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
@@ -166,16 +209,25 @@ export function renderPNG(
 }
 
 /**
- * Write `basePath.html` and `basePath.png`. The HTML loads Plotly from `plotlySrc` when given (e.g. a shared
- * `plotly.min.js` beside the results), else inlines it.
+ * Write `basePath.html` and (unless `png: false`) `basePath.png`. The HTML inlines Plotly (about 11 MB), or,
+ * with `plotlySrc` (a path relative to the HTML file, e.g. 'plotly.js'), loads it from there: the bundle is
+ * copied to that place when it is missing, so many figures in one folder share one copy.
  */
 export function savePlot(
   fig: Figure,
   basePath: string,
-  opts: { width?: number; height?: number; plotlySrc?: string; title?: string; png?: boolean } = {},
+  opts: SizeOptions & { plotlySrc?: string; title?: string; png?: boolean; scale?: number } = {},
 ): { html: string; png: string | null } {
   const html = basePath + '.html';
-  fs.mkdirSync(path.dirname(path.resolve(html)), { recursive: true });
+  const dir = path.dirname(path.resolve(html));
+  fs.mkdirSync(dir, { recursive: true });
+  if (opts.plotlySrc && !/^[a-z]+:|^\//i.test(opts.plotlySrc)) {
+    const lib = path.join(dir, opts.plotlySrc);
+    if (!fs.existsSync(lib)) {
+      fs.mkdirSync(path.dirname(lib), { recursive: true });
+      fs.copyFileSync(plotlyBundlePath(), lib);
+    }
+  }
   fs.writeFileSync(html + '.tmp', figureHTML(fig, opts));
   fs.renameSync(html + '.tmp', html);
   let png: string | null = null;
