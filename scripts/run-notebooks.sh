@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Execute notebooks headless with the tslab (TypeScript) kernel: `npm run notebooks [-- notebooks/NAME.ipynb ...]`.
+#
+#   - Runs every notebooks/*.ipynb (or the ones given) through Debian's `jupyter nbconvert --execute`, with the
+#     notebook's folder as working directory; executed copies go to .scratch/notebooks/, never over the committed
+#     notebooks. A failed notebook's partial copy is saved there as NAME.failed.ipynb.
+#   - NCL_PROTOCOL=smoke unless set (tiny runs). NCL_NB_TIMEOUT: seconds per cell (default 1200).
+#   - Stops at the first cell error (or timeout, or dead kernel) and exits non-zero, naming notebook and cell.
+#   - Builds the lib first when lib/dist is missing or older than lib/src, and registers the tslab kernel into
+#     .scratch/jupyter (found through JUPYTER_PATH; nothing is written to the user's Jupyter folders).
+# Needs: apt-get install jupyter-nbconvert python3-ipykernel (and chromium for PNG export).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+export NCL_PROTOCOL=${NCL_PROTOCOL:-smoke}
+timeout=${NCL_NB_TIMEOUT:-1200}
+out="$root/.scratch/notebooks"
+prefix="$root/.scratch/jupyter"
+
+die() {
+  echo "run-notebooks: $*" >&2
+  exit 1
+}
+
+# 1. The lib the notebooks import as 'ncl-lab' must be built and current.
+[ -x node_modules/.bin/tslab ] || die "node_modules/.bin/tslab missing: run npm ci first"
+if [ ! -f lib/dist/index.js ] ||
+  [ -n "$(find lib/src lib/tsconfig.json -newer lib/dist/index.js -print -quit)" ]; then
+  echo "run-notebooks: building lib (lib/dist missing or older than lib/src)" >&2
+  npm run --silent build
+fi
+
+# 2. Jupyter with nbconvert, and a Python that has jupyter_client (the one jupyter runs on) to register tslab.
+command -v jupyter >/dev/null || die "no jupyter: apt-get install jupyter-nbconvert python3-ipykernel"
+jupyter nbconvert --version >/dev/null 2>&1 || die "jupyter has no nbconvert: apt-get install jupyter-nbconvert"
+python=
+for py in "$(sed -n '1s/^#! *//p' "$(command -v jupyter)")" /usr/bin/python3 python3; do
+  if [ -n "$py" ] && $py -c 'import jupyter_client, IPython' 2>/dev/null; then
+    python=$py
+    break
+  fi
+done
+[ -n "$python" ] || die "no Python with jupyter_client and IPython: apt-get install python3-ipykernel"
+node_modules/.bin/tslab install --python="$python" --binary="$root/node_modules/.bin/tslab" \
+  --prefix="$prefix" >/dev/null
+export JUPYTER_PATH="$prefix/share/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
+
+# 3. Execute.
+if [ $# -gt 0 ]; then
+  notebooks=("$@")
+else
+  shopt -s nullglob
+  notebooks=(notebooks/*.ipynb)
+  shopt -u nullglob
+fi
+[ ${#notebooks[@]} -gt 0 ] || die "no notebooks to run"
+mkdir -p "$out"
+export NCL_NB_PROGRESS="$out/.cell"
+echo "run-notebooks: ${#notebooks[@]} notebook(s), NCL_PROTOCOL=$NCL_PROTOCOL, outputs in ${out#"$root"/}" >&2
+total_start=$SECONDS
+for nb in "${notebooks[@]}"; do
+  [ -f "$nb" ] || die "no such notebook: $nb"
+  name=$(basename "$nb" .ipynb)
+  export NCL_NB_SOURCE="$nb" NCL_NB_FAILED_OUT="$out/$name.failed.ipynb"
+  rm -f "$NCL_NB_FAILED_OUT" "$NCL_NB_PROGRESS"
+  echo "== $nb" >&2
+  start=$SECONDS
+  # The hooks in nbconvert_config.py report progress and the failing cell on stdout; nbconvert's own log (a Python
+  # traceback on failure) goes to a file and only its last lines are shown.
+  if ! jupyter nbconvert --to notebook --execute --log-level=WARN \
+    --config="$root/scripts/nbconvert_config.py" \
+    --ExecutePreprocessor.kernel_name=tslab \
+    --ExecutePreprocessor.timeout="$timeout" \
+    --ExecutePreprocessor.startup_timeout=120 \
+    --output-dir="$out" "$nb" 2>"$out/$name.log"; then
+    # From the last exception line of nbconvert's log on (the Python traceback above it is noise).
+    awk '/^[[:alnum:]_.]+(Error|Exception)/ { buf = ""; keep = 1 } keep { buf = buf $0 "\n" }
+      END { printf "%s", buf }' "$out/$name.log" | head -n 20 >&2
+    cell=$(cat "$NCL_NB_PROGRESS" 2>/dev/null || echo '?')
+    echo "run-notebooks: FAILED: $nb, cell $cell (index from 0, markdown cells counted)" >&2
+    echo "run-notebooks: nbconvert log in ${out#"$root"/}/$name.log" >&2
+    if [ -f "$NCL_NB_FAILED_OUT" ]; then
+      echo "run-notebooks: outputs up to the failure in ${NCL_NB_FAILED_OUT#"$root"/}" >&2
+    fi
+    exit 1
+  fi
+  echo "   ok in $((SECONDS - start))s -> ${out#"$root"/}/$name.ipynb" >&2
+done
+rm -f "$NCL_NB_PROGRESS"
+echo "run-notebooks: all ${#notebooks[@]} passed in $((SECONDS - total_start))s" >&2
