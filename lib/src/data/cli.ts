@@ -1,0 +1,117 @@
+/**
+ * `ncl data ...`: dataset commands. `dataCommand()` is a commander Command the main CLI can mount; run directly
+ * (`node lib/dist/data/cli.js <command>`) it is a CLI of its own. A `DataError` prints its one-line message on
+ * stderr and exits 1.
+ *
+ *   fetch <name>                         find or download a dataset; prints its folder
+ *   info <name>                          sizes, shapes, class counts, normalisation
+ *   subset <name> --if 100 --seed 0 -o f write a long-tailed subset as JSON
+ *   check-subset <file> [--dataset name] validate a subset file (against the dataset when it is found)
+ */
+import { Command } from 'commander';
+import { classHistogram, checkSubset, loadSubset, longTailSubset, saveSubset, splitOf } from './longtail';
+import { ensureDataset, loadDataset } from './datasets';
+import { DataError, displayPath } from './errors';
+import { DATASET_NAMES, type DatasetName } from './types';
+
+function datasetName(s: string): DatasetName {
+  if (!(DATASET_NAMES as readonly string[]).includes(s)) {
+    throw new DataError(`unknown dataset '${s}' (known: ${DATASET_NAMES.join(', ')})`);
+  }
+  return s as DatasetName;
+}
+
+interface Common {
+  dataDir?: string;
+  offline?: boolean;
+}
+
+export function dataCommand(): Command {
+  const cmd = new Command('data').description('datasets: find, fetch, inspect, long-tailed subsets');
+  cmd
+    .command('fetch <name>')
+    .description('find a dataset, downloading it when absent (unless NCL_OFFLINE=1); prints its folder')
+    .option('--data-dir <dir>', 'data root searched first and used as the cache')
+    .option('--offline', 'forbid downloads')
+    .action(async (name: string, o: Common) => {
+      console.log(await ensureDataset(datasetName(name), { ...o, progress: process.stderr.isTTY }));
+    });
+  cmd
+    .command('info <name>')
+    .description('print sizes, class counts and normalisation of a dataset')
+    .option('--data-dir <dir>', 'data root searched first and used as the cache')
+    .option('--offline', 'forbid downloads')
+    .action(async (name: string, o: Common) => {
+      const ds = await loadDataset(datasetName(name), { ...o, progress: process.stderr.isTTY });
+      const shape = (s: typeof ds.train) => `[${s.n}, ${s.height}, ${s.width}, ${s.channels}]`;
+      console.log(`${ds.name}: ${ds.numClasses} classes; train ${shape(ds.train)}, test ${shape(ds.test)}`);
+      console.log(`mean ${ds.mean.join(', ')}; std ${ds.std.join(', ')}`);
+      console.log(`train per class: ${classHistogram(ds.train.labels, ds.numClasses).join(' ')}`);
+    });
+  cmd
+    .command('subset <name>')
+    .description('draw a seeded long-tailed subset of the training set and write it as JSON')
+    .requiredOption('-o, --out <file>', 'output JSON file')
+    .option('--if <factor>', 'imbalance factor', '100')
+    .option('--seed <n>', 'seed', '0')
+    .option('--fraction <f>', 'fraction of each class count', '1')
+    .option('--data-dir <dir>', 'data root searched first and used as the cache')
+    .option('--offline', 'forbid downloads')
+    .action(async (name: string, o: Common & { out: string; if: string; seed: string; fraction: string }) => {
+      const ds = await loadDataset(datasetName(name), o);
+      const s = longTailSubset(ds, {
+        imbalanceFactor: Number(o.if),
+        seed: Number(o.seed),
+        fraction: Number(o.fraction),
+      });
+      saveSubset(o.out, s);
+      const splits = { many: 0, medium: 0, few: 0 };
+      s.classCounts.forEach((n) => splits[splitOf(n)]++);
+      console.log(
+        `${displayPath(o.out)}: ${s.indices.length} images; classes many ${splits.many}, ` +
+          `medium ${splits.medium}, few ${splits.few}`,
+      );
+    });
+  cmd
+    .command('check-subset <file>')
+    .description('validate a subset JSON file, and against its dataset when that is on disk')
+    .option('--data-dir <dir>', 'data root searched first')
+    .action(async (file: string, o: Common) => {
+      const s = loadSubset(file);
+      const ds = await loadDataset(s.dataset, { ...o, offline: true });
+      checkSubset(ds, s, displayPath(file));
+      console.log(
+        `${displayPath(file)}: ok (${s.dataset}, IF ${s.imbalanceFactor}, ${s.indices.length} images)`,
+      );
+    });
+  return cmd;
+}
+
+/** Runs `argv` (without node and script) through `dataCommand()`; returns the exit code. */
+export async function runDataCli(argv: string[]): Promise<number> {
+  const cmd = dataCommand().exitOverride();
+  try {
+    await cmd.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof DataError) {
+      console.error(`error: ${e.message}`);
+      return 1;
+    }
+    const code = (e as { exitCode?: number; code?: string }).exitCode;
+    if (typeof code === 'number') return code; // commander already printed usage / help
+    throw e;
+  }
+}
+
+if (require.main === module) {
+  runDataCli(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e) => {
+      console.error(e);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,35 @@
+/**
+ * The shared shapes of the data module.
+ *   ImageSet: N images, NHWC uint8 (`images[((i·H + y)·W + x)·C + c]`), int32 labels [N].
+ *   Dataset: a train and a test ImageSet plus class names and the per-channel normalisation (in [0,1] units).
+ */
+export interface ImageSet {
+  /** NHWC uint8, length n·height·width·channels. */
+  images: Uint8Array;
+  /** int32 [n], each in [0, numClasses). */
+  labels: Int32Array;
+  n: number;
+  height: number;
+  width: number;
+  channels: number;
+}
+
+export const DATASET_NAMES = ['fashion-mnist', 'mnist', 'cifar10', 'cifar100', 'cifar100-coarse'] as const;
+export type DatasetName = (typeof DATASET_NAMES)[number];
+
+export interface Dataset {
+  name: DatasetName;
+  numClasses: number;
+  classNames: string[];
+  train: ImageSet;
+  test: ImageSet;
+  /** Per-channel mean of the training images, in [0,1] units. */
+  mean: number[];
+  /** Per-channel standard deviation of the training images, in [0,1] units. */
+  std: number[];
+}
+
+/** Bytes in one image of `set`. */
+export function imageSize(set: { height: number; width: number; channels: number }): number {
+  return set.height * set.width * set.channels;
+}
