@@ -19,12 +19,16 @@ export class SeedStream {
 
 /** Everything a model owns: trainable variables and non-trainable buffers (BN running statistics). */
 export class ParamStore {
+  private static count = 0;
+  /** Keyed by the parameter's name in the model (stable: checkpoints use it). */
   readonly trainable = new Map<string, tf.Variable>();
   readonly buffers = new Map<string, tf.Variable>();
+  /** tfjs variable names are global to the engine: prefix ours so several models can live side by side. */
+  private readonly scope = `ncl${++ParamStore.count}/`;
 
   addTrainable(name: string, value: tf.Tensor): tf.Variable {
     if (this.trainable.has(name) || this.buffers.has(name)) throw new Error(`duplicate parameter ${name}`);
-    const v = tf.variable(value, true, name);
+    const v = tf.variable(value, true, this.scope + name);
     value.dispose();
     this.trainable.set(name, v);
     return v;
@@ -32,7 +36,7 @@ export class ParamStore {
 
   addBuffer(name: string, value: tf.Tensor): tf.Variable {
     if (this.trainable.has(name) || this.buffers.has(name)) throw new Error(`duplicate parameter ${name}`);
-    const v = tf.variable(value, false, name);
+    const v = tf.variable(value, false, this.scope + name);
     value.dispose();
     this.buffers.set(name, v);
     return v;

@@ -6,25 +6,27 @@
 import { tf } from '../tf';
 
 export class SGD {
+  /** Momentum buffers by the parameter's name in `params` (stable across processes, for checkpoints). */
   readonly buffers = new Map<string, tf.Variable>();
+  /** @param params the variables to optimise, by a stable name (e.g. `ParamStore.trainable`). */
   constructor(
-    readonly vars: tf.Variable[],
+    readonly params: Map<string, tf.Variable>,
     readonly momentum: number,
     readonly weightDecay: number,
   ) {}
 
-  /** Apply one update with gradients by variable name. Disposes nothing it does not own. */
+  /** Apply one update; `grads` are keyed by tfjs variable name (as `tf.variableGrads` returns them). */
   step(grads: Record<string, tf.Tensor>, lr: number): void {
     tf.tidy(() => {
-      for (const v of this.vars) {
+      for (const [name, v] of this.params) {
         const g = grads[v.name];
         if (!g) continue;
         const d = this.weightDecay > 0 ? g.add(v.mul(this.weightDecay)) : g;
-        let buf = this.buffers.get(v.name);
+        let buf = this.buffers.get(name);
         if (this.momentum > 0) {
           if (!buf) {
-            buf = tf.variable(d, false, `${v.name}.momentum`);
-            this.buffers.set(v.name, buf);
+            buf = tf.variable(d, false);
+            this.buffers.set(name, buf);
           } else {
             buf.assign(buf.mul(this.momentum).add(d));
           }
@@ -34,6 +36,12 @@ export class SGD {
         }
       }
     });
+  }
+
+  /** Restore a momentum buffer (from a checkpoint). */
+  setBuffer(name: string, value: tf.Tensor): void {
+    this.buffers.get(name)?.dispose();
+    this.buffers.set(name, tf.variable(value, false));
   }
 
   dispose(): void {

@@ -143,8 +143,10 @@ export async function trainRun(
     },
     c.seed,
   );
-  const vars = [...model.store.trainable.values(), ...lossVars.values()];
-  const sgd = new SGD(vars, c.optim.momentum, c.optim.weightDecay);
+  const params = new Map<string, tf.Variable>(model.store.trainable);
+  for (const [n, v] of lossVars) params.set(`loss.${n}`, v);
+  const vars = [...params.values()];
+  const sgd = new SGD(params, c.optim.momentum, c.optim.weightDecay);
   const batchOpts: data.BatchOptions = {
     batchSize: c.data.batchSize,
     numCopies: c.loss.numCopies,
@@ -186,9 +188,9 @@ export async function trainRun(
       const named = new Map<string, tf.Variable>(model.store.all());
       for (const [n, v] of lossVars) named.set(`loss.${n}`, v);
       restoreVariables(ckptFile, loaded, named);
-      for (const v of vars) {
-        const b = loaded.tensors.get(`sgd.${v.name}`);
-        if (b) sgd.buffers.set(v.name, tf.variable(tf.tensor(b.data, b.shape), false, `${v.name}.momentum`));
+      for (const name of params.keys()) {
+        const b = loaded.tensors.get(`sgd.${name}`);
+        if (b) sgd.setBuffer(name, tf.tensor(b.data, b.shape));
       }
       Object.assign(state, loaded.state);
     } else {

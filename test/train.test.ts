@@ -1,0 +1,278 @@
+// The trainer, its schedules, optimizer, checkpoints and CLI, against hand-computed values and properties.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { tf, initBackend, train } from '../lib/src';
+import type { TrainConfig } from '../lib/src/train';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-train-'));
+const ROOT = path.resolve(__dirname, '..');
+
+before(async () => {
+  await initBackend({ backend: 'wasm', quiet: true });
+});
+
+/** The smoke protocol, tiny and quiet. */
+function smoke(
+  method: 'ce' | 'bsce' | 'ncl' | 'nclpp',
+  patch: (c: TrainConfig) => void = () => {},
+): TrainConfig {
+  const c = train.getProtocol('smoke', method, 3);
+  patch(c);
+  return train.TrainConfig.parse(c);
+}
+
+test('learning rate: warm-up per epoch, then ×γ at each milestone (the paper CIFAR schedule)', () => {
+  const o = train.getProtocol('paper-cifar100-lt', 'nclpp').optim;
+  assert.ok(Math.abs(train.learningRate(o, 0, 0.5) - 0.02) < 1e-12);
+  assert.ok(Math.abs(train.learningRate(o, 4, 0.9) - 0.1) < 1e-12);
+  assert.ok(Math.abs(train.learningRate(o, 100, 0) - 0.1) < 1e-12);
+  assert.ok(Math.abs(train.learningRate(o, 320, 0) - 0.01) < 1e-12);
+  assert.ok(Math.abs(train.learningRate(o, 399, 0.99) - 0.001) < 1e-12);
+});
+
+test('learning rate: cosine from lr to minLr after warm-up', () => {
+  const o = { ...train.getProtocol('mini', 'ce').optim, lr: 0.2, warmupEpochs: 2, epochs: 12, minLr: 0.01 };
+  assert.equal(train.learningRate(o, 2, 0), 0.2);
+  assert.ok(Math.abs(train.learningRate(o, 7, 0) - (0.01 + 0.19 / 2)) < 1e-12); // half-way: cos(π/2) = 0
+  assert.ok(Math.abs(train.learningRate(o, 11, 1) - 0.01) < 1e-12);
+});
+
+test('SGD follows PyTorch: buf = μ·buf + (g + wd·w); w −= lr·buf', () => {
+  const w = tf.variable(tf.tensor1d([1, -2]), true, 'sgd-test-w');
+  const sgd = new train.SGD(new Map([['w', w]]), 0.9, 0.1);
+  // step 1: d = g + 0.1·w = [0.5+0.1, 0.5-0.2] = [0.6, 0.3]; buf = d; w = w - 0.5·d = [0.7, -2.15]
+  sgd.step({ [w.name]: tf.tensor1d([0.5, 0.5]) }, 0.5);
+  assert.deepEqual(
+    Array.from(w.dataSync()).map((x) => +x.toFixed(6)),
+    [0.7, -2.15],
+  );
+  // step 2: g = 0 → d = 0.1·w = [0.07, -0.215]; buf = 0.9·[0.6,0.3] + d = [0.61, 0.055]; w -= 0.5·buf
+  sgd.step({ [w.name]: tf.tensor1d([0, 0]) }, 0.5);
+  assert.deepEqual(
+    Array.from(w.dataSync()).map((x) => +x.toFixed(6)),
+    [0.395, -2.1775],
+  );
+  sgd.dispose();
+  w.dispose();
+});
+
+test('checkpoint round-trip keeps every value bit for bit; a truncated file is a clear error', () => {
+  const a = tf.tensor2d([
+    [1.5, -0],
+    [Math.PI, 1e-30],
+  ]);
+  const file = path.join(tmp, 'ck.bin');
+  train.saveCheckpoint(file, new Map([['a', a]]), { epoch: 3 });
+  const back = train.loadCheckpoint<{ epoch: number }>(file);
+  assert.equal(back.state.epoch, 3);
+  assert.deepEqual(Array.from(back.tensors.get('a')!.data), Array.from(a.dataSync()));
+  fs.writeFileSync(file, fs.readFileSync(file).subarray(0, 30));
+  assert.throws(() => train.loadCheckpoint(file), /ck\.bin: truncated/);
+  a.dispose();
+});
+
+test('the same seed gives bit-identical metrics; tensors do not leak across epochs', async () => {
+  const c = smoke('nclpp', (c) => (c.optim.epochs = 3));
+  const r1 = await train.trainRun(c, { progress: false });
+  const r2 = await train.trainRun(c, { progress: false });
+  assert.deepEqual(r1.metrics.test, r2.metrics.test);
+  assert.deepEqual(
+    r1.metrics.train.epochs.map((e) => e.losses),
+    r2.metrics.train.epochs.map((e) => e.losses),
+  );
+  const counts = r1.metrics.train.epochs.map((e) => e.numTensors);
+  assert.equal(new Set(counts).size, 1, `tensor count changed across epochs: ${counts}`);
+  r1.model.dispose();
+  r2.model.dispose();
+});
+
+test('a run killed mid-training resumes from its last checkpoint to the same final metrics', async () => {
+  const c = smoke('nclpp', (c) => (c.optim.epochs = 3));
+  const whole = await train.trainRun(c, { outDir: path.join(tmp, 'whole'), progress: false });
+  whole.model.dispose();
+  const dir = path.join(tmp, 'killed');
+  await assert.rejects(
+    train.trainRun(c, {
+      outDir: dir,
+      progress: false,
+      onStep: (s) => {
+        if (s.epoch === 1 && s.step === 2) throw new Error('killed');
+      },
+    }),
+    /killed/,
+  );
+  assert.ok(fs.existsSync(path.join(dir, 'checkpoint.bin')));
+  assert.ok(!fs.existsSync(path.join(dir, 'metrics.json')), 'no metrics from an interrupted run');
+  const resumed = await train.trainRun(c, { outDir: dir, resume: true, progress: false });
+  resumed.model.dispose();
+  assert.deepEqual(resumed.metrics.test, whole.metrics.test);
+  const saved = JSON.parse(fs.readFileSync(path.join(dir, 'metrics.json'), 'utf8'));
+  assert.equal(saved.configHash, train.configHash(c));
+  const csv = fs.readFileSync(path.join(dir, 'per_class.csv'), 'utf8').trim().split('\n');
+  assert.equal(csv.length, 11); // header + 10 classes
+  assert.match(csv[0], /class,name,train_count,split,accuracy,expert0,expert1/);
+});
+
+test('a NaN loss stops the run with a message naming the step, and writes no metrics', async () => {
+  const c = smoke('ce');
+  const dir = path.join(tmp, 'nan');
+  let calls = 0;
+  const lossFn = (logits: tf.Tensor2D[]) => {
+    calls++;
+    const total = (calls >= 2 ? logits[0].mean().mul(NaN) : logits[0].mean()) as tf.Scalar;
+    return { total, terms: {} };
+  };
+  await assert.rejects(
+    train.trainRun(c, { outDir: dir, lossFn, progress: false }),
+    /loss is NaN at epoch 1, step 2/,
+  );
+  assert.ok(!fs.existsSync(path.join(dir, 'metrics.json')));
+});
+
+test('a custom loss plugs in; accumulate = 2 feeds two micro-batches to each optimizer step', async () => {
+  const base = (acc: number, bs: number) =>
+    smoke('ce', (c) => {
+      c.optim.accumulate = acc;
+      c.data.batchSize = bs;
+      c.data.augment = 'none';
+      c.optim.momentum = 0;
+      c.optim.weightDecay = 0;
+      c.optim.epochs = 1;
+      c.optim.maxStepsPerEpoch = 1;
+    });
+  const seen: number[] = [];
+  const lossFn = (logits: tf.Tensor2D[], labels: tf.Tensor1D) => {
+    seen.push(labels.shape[0]);
+    return { total: tf.losses.softmaxCrossEntropy(tf.oneHot(labels, 10), logits[0]) as tf.Scalar, terms: {} };
+  };
+  const r = await train.trainRun(base(2, 16), { lossFn, progress: false });
+  assert.deepEqual(seen, [16, 16]);
+  r.model.dispose();
+});
+
+test('every protocol, the paper ones included, trains a few steps (CIFAR fixtures in the real binary format)', async () => {
+  const dir = path.join(tmp, 'cifar');
+  const rnd = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 7919) % 251);
+  // CIFAR-10: 6 files of records [label, 3072 pixels]; 12 images per class in training, 2 per class in test.
+  const c10 = path.join(dir, 'cifar-10-batches-bin');
+  fs.mkdirSync(c10, { recursive: true });
+  const rec10 = (label: number) => Buffer.concat([Buffer.from([label]), Buffer.from(rnd(3072))]);
+  for (let b = 1; b <= 5; b++) {
+    fs.writeFileSync(
+      path.join(c10, `data_batch_${b}.bin`),
+      Buffer.concat(Array.from({ length: 24 }, (_, i) => rec10(i % 10))),
+    );
+  }
+  fs.writeFileSync(
+    path.join(c10, 'test_batch.bin'),
+    Buffer.concat(Array.from({ length: 20 }, (_, i) => rec10(i % 10))),
+  );
+  // CIFAR-100: records [coarse, fine, 3072 pixels].
+  const c100 = path.join(dir, 'cifar-100-binary');
+  fs.mkdirSync(c100, { recursive: true });
+  const rec100 = (fine: number) => Buffer.concat([Buffer.from([fine % 20, fine]), Buffer.from(rnd(3072))]);
+  fs.writeFileSync(
+    path.join(c100, 'train.bin'),
+    Buffer.concat(Array.from({ length: 1000 }, (_, i) => rec100(i % 100))),
+  );
+  fs.writeFileSync(
+    path.join(c100, 'test.bin'),
+    Buffer.concat(Array.from({ length: 200 }, (_, i) => rec100(i % 100))),
+  );
+  const saved = process.env.NCL_DATA_DIR;
+  process.env.NCL_DATA_DIR = dir;
+  try {
+    for (const protocol of train.PROTOCOL_NAMES) {
+      const c = train.getProtocol(protocol, 'nclpp', 0);
+      c.optim.epochs = 1;
+      c.optim.maxStepsPerEpoch = 1;
+      c.data.batchSize = 4;
+      c.data.testPerClass = 1;
+      c.data.imbalanceFactor = 10; // the fixtures hold 10 images per class: IF 100 would leave empty classes
+      c.eval.batchSize = 100;
+      const r = await train.trainRun(train.TrainConfig.parse(c), { progress: false });
+      const e = r.metrics.train.epochs[0];
+      assert.ok(Number.isFinite(e.losses.total), `${protocol}: loss ${e.losses.total}`);
+      assert.equal(r.metrics.test.experts.length, c.model.numExperts);
+      r.model.dispose();
+    }
+  } finally {
+    if (saved === undefined) delete process.env.NCL_DATA_DIR;
+    else process.env.NCL_DATA_DIR = saved;
+  }
+});
+
+function ncl(args: string[]) {
+  return spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'lib/src/cli/main.ts'), ...args], {
+    encoding: 'utf8',
+    cwd: ROOT,
+    env: { ...process.env, NCL_BACKEND: 'wasm' },
+  });
+}
+
+test('CLI: invalid options give a one-line error naming the option, exit 1, and write nothing', () => {
+  const out = path.join(tmp, 'cli-bad');
+  for (const [args, re] of [
+    [['--lambda', 'banana'], /--lambda: Expected number, received string/],
+    [['--set', 'optim.lr=-1'], /--set optim.lr: Number must be greater than 0/],
+    [['--set', 'optim.colour=red'], /optim: Unrecognized key\(s\) in object: 'colour'/],
+    [['--seed', '1.5'], /--seed: expected a non-negative integer/],
+  ] as const) {
+    const r = ncl(['train', '--protocol', 'smoke', '--method', 'ce', '--out', out, ...args]);
+    assert.equal(r.status, 1, r.stderr);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0], re);
+    assert.ok(!fs.existsSync(out), `${args.join(' ')} wrote ${out}`);
+  }
+  const bad = ncl(['train', '--protocol', 'smoke', '--method', 'svm', '--out', out]);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr.trim(), /^error: option '--method <name>' argument 'svm' is invalid/);
+  assert.ok(!fs.existsSync(out));
+});
+
+test('CLI: ncl train writes config, metrics, per-class CSV and a checkpoint; --resume of a finished run trains nothing', () => {
+  const out = path.join(tmp, 'cli-ok');
+  const r = ncl([
+    'train',
+    '--protocol',
+    'smoke',
+    '--method',
+    'bsce',
+    '--seed',
+    '1',
+    '--out',
+    out,
+    '--epochs',
+    '1',
+  ]);
+  assert.equal(r.status, 0, r.stderr);
+  for (const f of ['config.json', 'metrics.json', 'per_class.csv', 'checkpoint.bin'])
+    assert.ok(fs.existsSync(path.join(out, f)), f);
+  const m = JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8'));
+  for (const k of ['top1', 'perClass', 'many', 'medium', 'few', 'experts', 'ensemble'])
+    assert.ok(k in m.test, k);
+  const again = ncl([
+    'train',
+    '--protocol',
+    'smoke',
+    '--method',
+    'bsce',
+    '--seed',
+    '1',
+    '--out',
+    out,
+    '--epochs',
+    '1',
+    '--resume',
+  ]);
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stderr, /already finished/);
+  const ev = ncl(['eval', '--run', out, '--json']);
+  assert.equal(ev.status, 0, ev.stderr);
+  assert.deepEqual(JSON.parse(ev.stdout).perClass, m.test.perClass);
+});
