@@ -1,0 +1,84 @@
+/**
+ * KL divergence and the mutual (online-distillation) term shared by InterCL and IntraCL.
+ *
+ *   KL(p‖q) = Σ_j p_j (log p_j − log q_j), averaged over rows; where p_j = 0 the term is 0.
+ *   mutual({p_1..p_m}) = Σ_{i≠j} KL(p_j‖p_i) / (m(m−1)/2)        (the bracket of Eq. 4 and Eq. 5; 0 for m = 1)
+ *
+ * Every member is both teacher and student: gradients flow into both sides of each KL (no stop-gradient), as in
+ * deep mutual learning and the authors' code. A member is a `Distribution`: probabilities plus their logarithms,
+ * built by `distribution` (all classes) or `partialDistribution` (the hard set), in either LossMode.
+ */
+import { tf } from '../tf';
+import { partialLogSoftmax } from './hcm';
+import { type LossMode, OFFICIAL_LOG_EPS } from './mode';
+
+/** Row-wise probabilities and their logarithms, both [N, C]. */
+export interface Distribution {
+  prob: tf.Tensor2D;
+  logProb: tf.Tensor2D;
+}
+
+/**
+ * softmax(logits) over all C classes as a KL member. Pass balanced logits b (Eq. 2) for the balanced distillation of
+ * Eq. 4-5, raw z for the "w/o balanced scale" ablation (Fig. 12a).
+ *   'paper':    log p = exact log-softmax;   'official': log p = log(p + 1e-9).
+ * @param logits [N, C]. @returns { prob, logProb }, [N, C] each.
+ */
+export function distribution(logits: tf.Tensor2D, mode: LossMode): Distribution {
+  return tf.tidy(() => {
+    if (mode === 'paper') {
+      const logProb = tf.logSoftmax(logits) as tf.Tensor2D;
+      return { prob: tf.exp(logProb) as tf.Tensor2D, logProb };
+    }
+    const prob = tf.softmax(logits) as tf.Tensor2D;
+    return { prob, logProb: tf.log(tf.add(prob, OFFICIAL_LOG_EPS)) as tf.Tensor2D };
+  });
+}
+
+/**
+ * A KL member on the hard set (the partial view of Eq. 11, 13).
+ *   'paper':    p* of Eq. 8, softmax renormalised over the mask (0 outside; exact logs inside);
+ *   'official': the full-softmax p and log(p + 1e-9), both multiplied by the mask (not renormalised).
+ * @param logits [N, C] (balanced b, or raw z). @param mask [N, C] 0/1 hard set.
+ * @returns { prob, logProb }, [N, C] each, 0 outside the mask.
+ */
+export function partialDistribution(logits: tf.Tensor2D, mask: tf.Tensor2D, mode: LossMode): Distribution {
+  return tf.tidy(() => {
+    if (mode === 'paper') {
+      const logProb = partialLogSoftmax(logits, mask);
+      return { prob: tf.mul(tf.exp(logProb), mask) as tf.Tensor2D, logProb };
+    }
+    const full = distribution(logits, 'official');
+    return {
+      prob: tf.mul(full.prob, mask) as tf.Tensor2D,
+      logProb: tf.mul(full.logProb, mask) as tf.Tensor2D,
+    };
+  });
+}
+
+/**
+ * KL(p‖q) = Σ_j p_j (log p_j − log q_j), averaged over the N rows. Gradient flows into both p and q.
+ * @param p, q distributions with [N, C] tensors. @returns scalar (≥ 0 for true distributions).
+ */
+export function klDivergence(p: Distribution, q: Distribution): tf.Scalar {
+  return tf.tidy(() => tf.mean(tf.sum(tf.mul(p.prob, tf.sub(p.logProb, q.logProb)), 1)) as tf.Scalar);
+}
+
+/**
+ * Mutual distillation among m members: Σ over ordered pairs i ≠ j of KL(p_j‖p_i), divided by m(m−1)/2 (Eq. 4, 5
+ * without λ). Members must have the same shape. 0 for a single member.
+ * @param members m distributions, [N, C] each. @returns scalar.
+ */
+export function mutualKL(members: readonly Distribution[]): tf.Scalar {
+  const m = members.length;
+  if (m < 2) return tf.scalar(0);
+  return tf.tidy(() => {
+    let sum: tf.Tensor = tf.scalar(0);
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < m; j++) {
+        if (i !== j) sum = tf.add(sum, klDivergence(members[j], members[i]));
+      }
+    }
+    return tf.div(sum, (m * (m - 1)) / 2) as tf.Scalar;
+  });
+}

@@ -1,0 +1,149 @@
+/**
+ * Training methods as loss functions: the trainer's plug-in contract.
+ *
+ *   'ce'    Σ_k CE(z_k, y)           plain cross-entropy per expert (Table 7, naive row; Table 4 "CE")
+ *   'bsce'  Σ_k BSCE(z_k, y)         balanced softmax CE per expert (Eq. 3; the "BSCE (baseline)" rows)
+ *   'ncl'   NCL (CVPR 2022) = NCL++ without IntraCL (its self-supervised branch is not reproduced)
+ *   'nclpp' NCL++, Eq. 14 in full
+ *
+ * Every loss is averaged over the T·B rows and summed over the K experts. Defaults are the paper's (λ = 0.6,
+ * β = 0.3, i.e. C_hard = max(2, round(0.3·C))) and the authors' code semantics (mode 'official'; 'paper' is
+ * selectable through the overrides). `EXPERIMENT_VARIANTS` lists the override sets of the paper's ablations.
+ */
+import { tf } from '../tf';
+import { bsce, crossEntropy } from './balanced';
+import { LearnableLossWeights } from './learnable';
+import { NCL_TERMS, NclLossOptions, type NclLossOptionsInput, nclLossWith } from './nested';
+
+export const METHODS = ['ce', 'bsce', 'ncl', 'nclpp'] as const;
+export type Method = (typeof METHODS)[number];
+
+/**
+ * The trainer's loss contract: K experts' logits [T·B, C] (copy-major rows), labels [T·B] int32, class counts [C]
+ * → the scalar to minimise and named scalar terms for logging. `variables`, when present, are trainable variables
+ * the loss owns (learnable loss weights, Table 6): optimise them with the model's.
+ */
+export interface LossFn {
+  (
+    logits: tf.Tensor2D[],
+    labels: tf.Tensor1D,
+    classCounts: number[],
+  ): { total: tf.Scalar; terms: Record<string, tf.Scalar> };
+  variables?: tf.Variable[];
+}
+
+/**
+ * What a method's loss may override: any nclLoss option, plus
+ *   - `learnable: true` to create learnable λ1, λ2 (Table 6) owned by the LossFn (see `LossFn.variables`);
+ *   - `options`: extra nclLoss switches as a record (e.g. from a JSON config), applied last;
+ *   - `numClasses`: checked against the logits on every call.
+ * Ignored by 'ce' and 'bsce'.
+ */
+export type NclLossOverrides = Partial<Omit<NclLossOptionsInput, 'learnable'>> & {
+  learnable?: boolean | LearnableLossWeights;
+  options?: Record<string, unknown>;
+  numClasses?: number;
+};
+
+/**
+ * The loss of a training method. Options are validated here, once (unknown switches are an error).
+ * 'nclpp' needs `numCopies` (T: 4 in the paper, 2 on ImageNet-LT) unless IntraCL is switched off; 'ncl' defaults to
+ * numCopies = 1.
+ * @returns a LossFn; for 'ncl'/'nclpp' `terms` holds the six (weighted) terms of nclLoss, for 'ce'/'bsce' `{ ce }` /
+ * `{ bsce }` (the sum over experts, equal to `total`).
+ */
+export function lossForMethod(method: Method, overrides: NclLossOverrides = {}): LossFn {
+  switch (method) {
+    case 'ce':
+    case 'bsce':
+      return (logits, labels, classCounts) => {
+        if (logits.length === 0) throw new Error(`${method}: give one logits tensor per expert`);
+        return tf.tidy(() => {
+          const each = logits.map((z) =>
+            method === 'ce' ? crossEntropy(z, labels) : bsce(z, labels, classCounts),
+          );
+          const total = tf.addN(each) as tf.Scalar;
+          return { total, terms: { [method]: tf.clone(total) } };
+        });
+      };
+    case 'ncl':
+    case 'nclpp': {
+      const { options: extra = {}, numClasses, ...rest } = overrides;
+      const merged: Record<string, unknown> = { ...rest, ...extra };
+      if (method === 'ncl') merged.intraCL = false;
+      if (merged.intraCL !== false && merged.numCopies === undefined) {
+        throw new Error(
+          "lossForMethod('nclpp') needs numCopies: T augmented copies per sample (the paper uses 4; 2 on ImageNet-LT)",
+        );
+      }
+      if (merged.learnable === true) merged.learnable = new LearnableLossWeights();
+      if (merged.learnable === false) delete merged.learnable;
+      const opts = NclLossOptions.parse({ numCopies: 1, ...merged });
+      const fn: LossFn = (logits, labels, classCounts) => {
+        if (numClasses !== undefined && logits[0]?.shape[1] !== numClasses) {
+          throw new Error(
+            `${method}: expected C = ${numClasses} classes, logits have ${logits[0]?.shape[1]}`,
+          );
+        }
+        const r = nclLossWith(logits, labels, classCounts, opts);
+        const terms: Record<string, tf.Scalar> = {};
+        for (const name of NCL_TERMS) terms[name] = r[name];
+        return { total: r.total, terms };
+      };
+      if (opts.learnable) fn.variables = opts.learnable.variables;
+      return fn;
+    }
+    default:
+      throw new Error(`unknown method '${method as string}'; one of ${METHODS.join(', ')}`);
+  }
+}
+
+/**
+ * The paper's loss variants as (method, overrides) pairs. Add `numCopies` for those with IntraCL.
+ * Table 6 (learnable λ): `{ method: 'nclpp', overrides: { learnable: true } }` (listed below).
+ * Fig. 12b (BIL + OffDis) needs teacher outputs: see `offlineDistillation`.
+ */
+export const EXPERIMENT_VARIANTS: Record<
+  string,
+  { method: Method; overrides: NclLossOverrides; what: string }
+> = {
+  ce: { method: 'ce', overrides: {}, what: 'Table 7 row 1: plain cross-entropy' },
+  bil: { method: 'bsce', overrides: {}, what: 'Table 7: BIL (BSCE), the baseline' },
+  'bil+nfl': {
+    method: 'nclpp',
+    overrides: { interCL: false, intraCL: false },
+    what: 'Table 7: BIL + NFL_hard (Fig. 6b "BSCE + HCM")',
+  },
+  'bil+random': {
+    method: 'nclpp',
+    overrides: { interCL: false, intraCL: false, hardMining: 'random' },
+    what: 'Fig. 6b: BSCE + random categories',
+  },
+  'bil+inter': {
+    method: 'nclpp',
+    overrides: { intraCL: false, nestedHard: false },
+    what: 'Table 7: BIL + InterCL',
+  },
+  'bil+intra': {
+    method: 'nclpp',
+    overrides: { interCL: false, nestedHard: false },
+    what: 'Table 7: BIL + IntraCL',
+  },
+  'bil+inter+intra': {
+    method: 'nclpp',
+    overrides: { nestedHard: false },
+    what: 'Table 7: BIL + InterCL + IntraCL',
+  },
+  nclpp: { method: 'nclpp', overrides: {}, what: 'Table 7: NCL++ (all components)' },
+  'nclpp-learnable': {
+    method: 'nclpp',
+    overrides: { learnable: true },
+    what: 'Table 6: NCL++ with learnable λ1, λ2',
+  },
+  'nclpp-unbalanced-inter': {
+    method: 'nclpp',
+    overrides: { balancedInter: false },
+    what: 'Fig. 12a: NCL++ with InterCL w/o balanced scale',
+  },
+  ncl: { method: 'ncl', overrides: {}, what: 'NCL (CVPR 2022): NCL++ without IntraCL' },
+};
