@@ -12,6 +12,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+caller=$PWD
 cd "$root"
 export NCL_PROTOCOL=${NCL_PROTOCOL:-smoke}
 timeout=${NCL_NB_TIMEOUT:-1200}
@@ -48,7 +49,13 @@ export JUPYTER_PATH="$prefix/share/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
 
 # 3. Execute.
 if [ $# -gt 0 ]; then
-  notebooks=("$@")
+  notebooks=()
+  for nb in "$@"; do
+    case $nb in
+      /*) notebooks+=("$nb") ;;
+      *) notebooks+=("$caller/$nb") ;; # relative to where the script was called from
+    esac
+  done
 else
   shopt -s nullglob
   notebooks=(notebooks/*.ipynb)
