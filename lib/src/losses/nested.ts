@@ -164,15 +164,22 @@ export function nclLossWith(
       ? (tf.addN(individual.map((x, k) => partialCrossEntropy(x, labels, bilMask(k), mode))) as tf.Scalar)
       : zero();
 
-    // Eq. 4, 11: InterCL on balanced (or, Fig. 12a, raw) probabilities.
-    const interLogits = opts.balancedInter ? balanced : logits;
+    // The KL members: balanced probabilities of every expert, on all classes (computed once, shared by InterCL and
+    // IntraCL) and on the hard sets.
     const members = (xs: readonly tf.Tensor2D[], m?: tf.Tensor2D): Distribution[] =>
       xs.map((x) => (m ? partialDistribution(x, m, mode) : distribution(x, mode)));
-    const inter = opts.interCL ? interCL(members(interLogits)) : zero();
-    const interPartial = opts.interCL && opts.nestedHard ? interCL(members(interLogits, mask)) : zero();
+    let global: Distribution[] | null = null;
+    const balancedGlobal = (): Distribution[] => (global ??= members(balanced));
+
+    // Eq. 4, 11: InterCL on balanced (or, Fig. 12a, raw) probabilities.
+    const inter = opts.interCL ? interCL(opts.balancedInter ? balancedGlobal() : members(logits)) : zero();
+    const interPartial =
+      opts.interCL && opts.nestedHard
+        ? interCL(members(opts.balancedInter ? balanced : logits, mask))
+        : zero();
 
     // Eq. 5, 6, 13: IntraCL among the T copies of each expert.
-    const intra = opts.intraCL ? intraCL(members(balanced), numCopies) : zero();
+    const intra = opts.intraCL ? intraCL(balancedGlobal(), numCopies) : zero();
     const intraPartial =
       opts.intraCL && opts.nestedHard ? intraCL(members(balanced, intraMask), numCopies) : zero();
 
