@@ -344,3 +344,22 @@ test('evalBatches: all images in order, no augmentation, normalised per channel'
     /mean\/std have 1\/1 entries, images have 3 channels/,
   );
 });
+
+test('figure helpers: tileImages lays images out row-major with borders; denormalizeRow inverts the batch normalisation', () => {
+  const a = img(2, 2, 1, () => 10);
+  const b = img(2, 2, 1, () => 20);
+  const g = data.tileImages([a, b, null], 2, 1, 255);
+  assert.deepEqual([g.height, g.width], [1 + 2 * 3, 1 + 2 * 3]);
+  const row = (y: number) => Array.from(g.data.subarray(y * 7, (y + 1) * 7));
+  assert.deepEqual(row(0), [255, 255, 255, 255, 255, 255, 255]);
+  assert.deepEqual(row(1), [255, 10, 10, 255, 20, 20, 255]);
+  assert.deepEqual(row(4), [255, 255, 255, 255, 255, 255, 255]); // the empty third cell
+  const set = constantSet(3, 2, 2, 3);
+  const mean = [0.4, 0.5, 0.6];
+  const std = [0.2, 0.3, 0.4];
+  const [batch] = [...data.evalBatches(set, 3, mean, std)];
+  const back = data.denormalizeRow(batch.x.dataSync(), 2, set, mean, std);
+  assert.deepEqual(back.data, data.imageAt(set, 2).data);
+  tf.dispose([batch.x, batch.y]);
+  assert.deepEqual(Array.from(data.mixImages(a, b, 0.25).data), [18, 18, 18, 18]);
+});

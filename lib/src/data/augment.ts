@@ -346,3 +346,11 @@ export function imageAt(
     channels: set.channels,
   };
 }
+
+/** Mixup of two images for display: round(lam · a + (1 − lam) · b), same shape (a new image). */
+export function mixImages(a: Image, b: Image, lam: number): Image {
+  if (a.data.length !== b.data.length) throw new Error('mixImages: the images differ in shape');
+  const out = new Uint8Array(a.data.length);
+  for (let k = 0; k < out.length; k++) out[k] = Math.round(lam * a.data[k] + (1 - lam) * b.data[k]);
+  return { data: out, height: a.height, width: a.width, channels: a.channels };
+}

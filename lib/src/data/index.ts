@@ -9,7 +9,7 @@
  *
  * Files: idx.ts / cifar.ts (readers), sources.ts / locate.ts / fetch.ts / tar.ts (finding and fetching),
  * datasets.ts (loadDataset), longtail.ts (LT protocol, subsets), augment.ts (SimAug, RandAugment),
- * rng.ts (seeded randomness), batches.ts (T copies, Mixup, tensors), config.ts (zod), cli.ts (`ncl data`).
+ * rng.ts (seeded randomness), grid.ts (image grids for figures), batches.ts (T copies, Mixup, tensors), config.ts (zod), cli.ts (`ncl data`).
  */
 export * from './types';
 export { DataError, displayPath } from './errors';
@@ -69,6 +69,7 @@ export {
   randAugmentOps,
   opValue,
   imageAt,
+  mixImages,
   RAND_AUGMENT_OPS,
   SIMAUG_PAD,
   type AugmentName,
@@ -76,6 +77,7 @@ export {
   type RandAugmentOp,
   type AugmentImageOptions,
 } from './augment';
+export { tileImages, denormalizeRow } from './grid';
 export { rngFor, permutation, beta, gamma, type Rng } from './rng';
 export {
   trainBatches,
