@@ -18,6 +18,8 @@ import { readMetrics, trainRun, Metrics } from '../train/trainer';
 import { configFromFlags, SHORTCUTS, UsageError } from './options';
 import { evalRun } from './eval';
 import { comparisonTable } from './table';
+import { FIGURE_IDS, reproduce, resolveIds } from '../experiments/reproduce';
+import { workspaceRoot } from '../data/locate';
 
 function backendOption(): Option {
   return new Option(
@@ -70,9 +72,13 @@ export function buildProgram(): Command {
   const train = program
     .command('train')
     .description('train one run and write config.json, metrics.json, per_class.csv and checkpoints to --out')
-    .requiredOption('--protocol <name>', `protocol: ${PROTOCOL_NAMES.join(', ')}`)
-    .addOption(new Option('--method <name>', 'method').choices([...METHODS]).makeOptionMandatory())
-    .option('--seed <n>', 'seed of weights, subset, batches and augmentations', '0')
+    .option('--protocol <name>', `protocol: ${PROTOCOL_NAMES.join(', ')}`)
+    .addOption(new Option('--method <name>', 'method').choices([...METHODS]))
+    .option(
+      '--config <file>',
+      'a full config JSON (as written to config.json) instead of --protocol/--method',
+    )
+    .option('--seed <n>', 'seed of weights, subset, batches and augmentations (default 0)')
     .option('--out <dir>', 'output folder (default runs/<protocol>/<method>-seed<seed>)')
     .option('--resume', 'continue from the last checkpoint in --out (a finished run is kept as is)')
     .option('--set <key=value...>', 'override any config entry by its dotted path, e.g. --set optim.epochs=3')
@@ -132,6 +138,50 @@ export function buildProgram(): Command {
         backend: info.backend,
       });
       console.log(opts.json ? JSON.stringify(r) : formatBench(r));
+    });
+
+  program
+    .command('reproduce')
+    .description(
+      'train the runs a paper figure needs (cached by config hash) and write results/<id>.{png,html,json}',
+    )
+    .argument('<ids...>', `figure ids (${FIGURE_IDS.join(', ')}) or 'all'`)
+    .option('--protocol <name>', 'protocol of the runs', 'mini')
+    .option('--seeds <n>', 'seeds per configuration', '3')
+    .option('--workers <n>', 'parallel training processes', '2')
+    .option('--results <dir>', 'results folder (default: the workspace results/)')
+    .option('--no-png', 'skip PNG rendering (HTML and data only)')
+    .addOption(backendOption())
+    .action(async (ids: string[], opts) => {
+      const posInt = (v: string, flag: string) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1)
+          throw new UsageError(`--${flag}: expected a positive integer, got '${v}'`);
+        return n;
+      };
+      if (!PROTOCOL_NAMES.includes(opts.protocol)) {
+        throw new UsageError(
+          `--protocol: unknown protocol '${opts.protocol}'; use one of ${PROTOCOL_NAMES.join(', ')}`,
+        );
+      }
+      try {
+        resolveIds(ids);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      const seeds = posInt(opts.seeds, 'seeds');
+      const workers = posInt(opts.workers, 'workers');
+      const root = workspaceRoot() ?? process.cwd();
+      await initBackend({ backend: opts.backend }); // figures build models too (FLOP counts), in this process
+      await reproduce({
+        ids,
+        protocol: opts.protocol,
+        seeds,
+        workers,
+        resultsDir: path.resolve(opts.results ?? path.join(root, 'results')),
+        png: opts.png,
+        backend: opts.backend,
+      });
     });
 
   program

@@ -3,6 +3,7 @@
  * flags (--lambda, --epochs, ...), then every `--set key=value` (dotted path, JSON value or bare string).
  * Any invalid value is reported in one line naming the flag it came from.
  */
+import * as fs from 'node:fs';
 import { TrainConfig, formatConfigError, Method } from '../train/config';
 import { protocolConfig } from '../train/protocols';
 
@@ -49,8 +50,9 @@ function setPath(obj: Record<string, unknown>, dotted: string, value: unknown, f
 }
 
 export interface TrainFlags {
-  protocol: string;
-  method: Method;
+  protocol?: string;
+  method?: Method;
+  config?: string;
   seed?: string;
   set?: string[];
   [shortcut: string]: unknown;
@@ -62,10 +64,22 @@ export function configFromFlags(f: TrainFlags): TrainConfig {
   if (!Number.isInteger(seed) || seed < 0)
     throw new UsageError(`--seed: expected a non-negative integer, got '${f.seed}'`);
   let input: Record<string, unknown>;
-  try {
-    input = protocolConfig(f.protocol, f.method, seed) as unknown as Record<string, unknown>;
-  } catch (e) {
-    throw new UsageError(`--protocol: ${(e as Error).message}`);
+  if (f.config) {
+    if (f.protocol || f.method) throw new UsageError('--config: give either --config or --protocol/--method');
+    try {
+      input = JSON.parse(fs.readFileSync(f.config, 'utf8')) as Record<string, unknown>;
+    } catch (e) {
+      throw new UsageError(`--config ${f.config}: ${(e as Error).message.split('\n')[0]}`);
+    }
+    if (f.seed !== undefined) input.seed = seed;
+  } else {
+    if (!f.protocol) throw new UsageError('--protocol: required (or give --config)');
+    if (!f.method) throw new UsageError('--method: required (or give --config)');
+    try {
+      input = protocolConfig(f.protocol, f.method, seed) as unknown as Record<string, unknown>;
+    } catch (e) {
+      throw new UsageError(`--protocol: ${(e as Error).message}`);
+    }
   }
   const origin = new Map<string, string>(); // config path → flag that set it
   for (const [flag, p] of Object.entries(SHORTCUTS)) {

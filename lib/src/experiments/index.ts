@@ -1,2 +1,11 @@
-// experiments: see the files beside this one. (filled in by its issue)
-export {};
+// Experiments: cached runs, the paper's figures and tables, and the reproduce command behind `ncl reproduce`.
+export { runDir, loadRun, ensureRuns } from './runs';
+export type { RunResult, EnsureOptions } from './runs';
+export { stat, statArrays, verdictGreater, combineVerdicts } from './stats';
+export type { Stat, Verdict } from './stats';
+export { ANALYSIS_FIGURES, coreRun } from './figures';
+export type { FigureSpec, FigureOutput, FigureContext } from './figures';
+export { FIGURES, FIGURE_IDS, reproduce, readManifest, resolveIds, writeResultsReadme } from './reproduce';
+export type { Manifest, ManifestEntry, ReproduceOptions } from './reproduce';
+export { tsne2d, knnAccuracy } from './embedding';
+export { PAPER_TABLE1, PAPER_TABLE5 } from './paper';

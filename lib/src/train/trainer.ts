@@ -17,6 +17,7 @@ import * as data from '../data';
 import { createModel } from '../models/registry';
 import type { MultiExpert } from '../models/experts';
 import { evaluateModel, EvalResult } from '../eval/metrics';
+import { analyzeModel } from '../eval/analysis';
 import { lossForMethod, LearnableLossWeights, numHardFromRatio } from '../losses';
 import type { LossFn } from '../losses';
 import { TrainConfig, configHash } from './config';
@@ -104,6 +105,8 @@ export interface TrainOptions {
   progress?: boolean;
   onStep?: (s: StepInfo) => void;
   onEpoch?: (e: EpochInfo) => void;
+  /** Also write analysis.json (per-class KL, hardest negatives, features; eval/analysis.ts); default true with outDir. */
+  analysis?: boolean;
 }
 
 export class TrainingError extends Error {}
@@ -302,6 +305,15 @@ export async function trainRun(
   };
   if (outDir) {
     await writePerClassCSV(path.join(outDir, 'per_class.csv'), dataset.classNames, classCounts, result);
+    if (opts.analysis ?? true) {
+      const a = analyzeModel(model, test, {
+        batchSize: c.eval.batchSize,
+        mean: dataset.mean,
+        std: dataset.std,
+        seed: c.seed,
+      });
+      atomicWrite(path.join(outDir, 'analysis.json'), JSON.stringify(a) + '\n');
+    }
     atomicWrite(path.join(outDir, 'metrics.json'), JSON.stringify(metrics, null, 1) + '\n');
   }
   sgd.dispose();

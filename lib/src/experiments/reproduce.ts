@@ -1,0 +1,199 @@
+/**
+ * `ncl reproduce <id ...|all>`: train exactly the runs the requested figures need (cached by config hash, resumed
+ * when interrupted, in parallel workers), then write each figure: `<results>/<id>.png` and `.html` (Plotly),
+ * `<results>/<id>.json` (the numbers plotted, per seed and mean ± std), an entry in `<results>/manifest.json`, and
+ * the paper-vs-here table in `<results>/README.md`.
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { configHash, TrainConfig } from '../train/config';
+import { atomicWrite } from '../train/checkpoint';
+import { savePlot, plotlyBundle, findChromium } from '../viz';
+import { ensureRuns, loadRun, RunResult } from './runs';
+import { ANALYSIS_FIGURES, FigureSpec } from './figures';
+import { SWEEP_FIGURES } from './sweeps';
+
+export const FIGURES: FigureSpec[] = [...ANALYSIS_FIGURES, ...SWEEP_FIGURES];
+export const FIGURE_IDS = FIGURES.map((f) => f.id);
+
+export interface ManifestEntry {
+  id: string;
+  title: string;
+  png: string | null;
+  html: string;
+  data: string;
+  protocol: string;
+  seeds: number[];
+  commit: string;
+  runs: string[];
+  claim: string;
+  measured: string;
+  verdict: string;
+  generated: string;
+}
+
+export interface Manifest {
+  description: string;
+  figures: ManifestEntry[];
+}
+
+export interface ReproduceOptions {
+  ids: string[];
+  protocol: string;
+  seeds: number;
+  workers: number;
+  /** Results folder (default `results/` of the workspace). */
+  resultsDir: string;
+  /** Skip PNG rendering (e.g. no Chromium). */
+  png?: boolean;
+  backend?: string;
+  log?: (s: string) => void;
+}
+
+function gitCommit(cwd: string): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'lib/src'], {
+      cwd,
+      encoding: 'utf8',
+    }).trim();
+    return dirty ? `${head}+dirty` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function readManifest(resultsDir: string): Manifest {
+  const f = path.join(resultsDir, 'manifest.json');
+  if (!fs.existsSync(f))
+    return {
+      description: 'Every figure and table in this folder, with the runs it comes from.',
+      figures: [],
+    };
+  return JSON.parse(fs.readFileSync(f, 'utf8')) as Manifest;
+}
+
+/** Resolve ids ('all' = every figure); unknown ids are an error naming them. */
+export function resolveIds(ids: string[]): FigureSpec[] {
+  if (ids.includes('all')) return FIGURES;
+  const unknown = ids.filter((id) => !FIGURE_IDS.includes(id));
+  if (unknown.length)
+    throw new Error(`unknown figure id(s) ${unknown.join(', ')}; known: ${FIGURE_IDS.join(', ')}, all`);
+  return FIGURES.filter((f) => ids.includes(f.id));
+}
+
+export async function reproduce(o: ReproduceOptions): Promise<ManifestEntry[]> {
+  const log = o.log ?? ((s: string) => process.stderr.write(s + '\n'));
+  const specs = resolveIds(o.ids);
+  const seeds = Array.from({ length: o.seeds }, (_, i) => i);
+  const wantPng = o.png ?? true;
+  if (wantPng && !findChromium())
+    throw new Error('no Chromium found for PNG export (apt-get install chromium), or pass --no-png');
+  const configs: TrainConfig[] = specs.flatMap((s) => s.runs(o.protocol, seeds));
+  await ensureRuns(o.resultsDir, configs, { workers: o.workers, log, backend: o.backend });
+
+  const root = path.resolve(o.resultsDir, '..');
+  const commit = gitCommit(root);
+  fs.mkdirSync(o.resultsDir, { recursive: true });
+  const plotlyFile = path.join(o.resultsDir, 'plotly.min.js');
+  if (!fs.existsSync(plotlyFile)) fs.writeFileSync(plotlyFile, plotlyBundle());
+  const manifest = readManifest(o.resultsDir);
+  const entries: ManifestEntry[] = [];
+  for (const spec of specs) {
+    const used = new Map<string, RunResult>();
+    const out = spec.build({
+      protocol: o.protocol,
+      seeds,
+      get: (c) => {
+        const r = loadRun(o.resultsDir, c);
+        if (!r) throw new Error(`${spec.id}: run ${configHash(c)} is missing`);
+        used.set(r.dir, r);
+        return r;
+      },
+    });
+    const base = path.join(o.resultsDir, spec.id);
+    const dataFile = `${base}.json`;
+    atomicWrite(
+      dataFile,
+      JSON.stringify(
+        {
+          id: spec.id,
+          title: spec.title,
+          protocol: o.protocol,
+          seeds,
+          commit,
+          data: out.data,
+          table: out.table ?? null,
+        },
+        null,
+        1,
+      ) + '\n',
+    );
+    const written = savePlot(out.figure, base, {
+      plotlySrc: 'plotly.min.js',
+      title: spec.title,
+      png: wantPng,
+      width: 1000,
+      height: 560,
+    });
+    const rel = (p: string | null) => (p ? path.relative(o.resultsDir, p) : null);
+    const entry: ManifestEntry = {
+      id: spec.id,
+      title: spec.title,
+      png: rel(written.png),
+      html: rel(written.html)!,
+      data: rel(dataFile)!,
+      protocol: o.protocol,
+      seeds,
+      commit,
+      runs: [...used.keys()].map((d) => path.relative(o.resultsDir, d)).sort(),
+      claim: out.claim,
+      measured: out.measured,
+      verdict: out.verdict,
+      generated: new Date().toISOString(),
+    };
+    entries.push(entry);
+    manifest.figures = [
+      ...manifest.figures.filter((f) => !(f.id === spec.id && f.protocol === o.protocol)),
+      entry,
+    ].sort(
+      (a, b) => FIGURE_IDS.indexOf(a.id) - FIGURE_IDS.indexOf(b.id) || a.protocol.localeCompare(b.protocol),
+    );
+    atomicWrite(path.join(o.resultsDir, 'manifest.json'), JSON.stringify(manifest, null, 1) + '\n');
+    log(`[reproduce] ${spec.id}: ${out.verdict} — ${out.measured}`);
+  }
+  writeResultsReadme(o.resultsDir, manifest);
+  return entries;
+}
+
+/** results/README.md: the paper-vs-here table, one row per figure and table, regenerated from the manifest. */
+export function writeResultsReadme(resultsDir: string, m: Manifest): void {
+  const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  const lines = [
+    '# Results: the paper vs here',
+    '',
+    'Generated by `ncl reproduce` from the runs listed in `manifest.json` (protocol, seeds, commit and run folders',
+    "for every entry). Verdicts: *reproduced* when the paper's ordering holds with a gap larger than the seeds'",
+    'spread (the larger std), *not reproduced* when it is reversed by more than that, *inconclusive* otherwise.',
+    "Our runs use the CPU-sized protocol named in each row, not the paper's GPU protocol: trends, not absolute numbers,",
+    'are what can be compared.',
+    '',
+    '| id | protocol | seeds | the paper says | we measured | verdict | figure | data |',
+    '|---|---|---|---|---|---|---|---|',
+    ...m.figures.map(
+      (f) =>
+        `| ${f.id} | ${f.protocol} | ${f.seeds.length} | ${esc(f.claim)} | ${esc(f.measured)} | **${f.verdict}** | ${f.png ? `[png](${f.png}) ` : ''}[html](${f.html}) | [json](${f.data}) |`,
+    ),
+    '',
+  ];
+  const tables = m.figures
+    .map((f) => {
+      const d = JSON.parse(fs.readFileSync(path.join(resultsDir, f.data), 'utf8')) as {
+        table: string | null;
+      };
+      return d.table ? `## ${f.title} (${f.protocol})\n\n${d.table}\n` : null;
+    })
+    .filter((t): t is string => t != null);
+  atomicWrite(path.join(resultsDir, 'README.md'), [...lines, ...tables].join('\n'));
+}

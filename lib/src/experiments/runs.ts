@@ -1,0 +1,123 @@
+/**
+ * Runs as cached, content-addressed folders: a run's folder is `<root>/runs/<protocol>/<method>-<hash>`, where the
+ * hash is of its full validated config. A finished run (metrics.json with that hash) is never trained again; an
+ * interrupted one resumes from its checkpoint. Independent runs train in parallel worker processes.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { TrainConfig, configHash } from '../train/config';
+import { readMetrics, trainRun, Metrics } from '../train/trainer';
+import type { Analysis } from '../eval/analysis';
+
+export interface RunResult {
+  dir: string;
+  config: TrainConfig;
+  metrics: Metrics;
+  analysis: Analysis | null;
+}
+
+export function runDir(root: string, c: TrainConfig): string {
+  return path.join(root, 'runs', c.protocol, `${c.method}-${configHash(c)}`);
+}
+
+/** The finished run of `c` under `root`, or null. */
+export function loadRun(root: string, c: TrainConfig): RunResult | null {
+  const dir = runDir(root, c);
+  const metrics = readMetrics(dir);
+  if (!metrics || metrics.configHash !== configHash(c)) return null;
+  const af = path.join(dir, 'analysis.json');
+  const analysis = fs.existsSync(af) ? (JSON.parse(fs.readFileSync(af, 'utf8')) as Analysis) : null;
+  return { dir, config: c, metrics, analysis };
+}
+
+/** The command that runs one training in a child process: this module's sibling CLI, same loader flags. */
+function workerCommand(): { cmd: string; args: string[] } {
+  const ext = path.extname(__filename); // .ts under tsx, .js when compiled
+  const main = path.join(__dirname, '..', 'cli', `main${ext}`);
+  return { cmd: process.execPath, args: [...process.execArgv, main] };
+}
+
+export interface EnsureOptions {
+  /** Parallel worker processes; ≤ 1 trains in this process, one run after another. */
+  workers: number;
+  log?: (line: string) => void;
+  /** Backend to force in the workers (default: whatever initBackend picks there). */
+  backend?: string;
+}
+
+/** Make sure every config has a finished run under `root`; returns them in input order. */
+export async function ensureRuns(
+  root: string,
+  configs: TrainConfig[],
+  o: EnsureOptions,
+): Promise<RunResult[]> {
+  const log = o.log ?? ((s: string) => process.stderr.write(s + '\n'));
+  const unique = new Map<string, TrainConfig>();
+  for (const c of configs) unique.set(configHash(c), c);
+  const todo = [...unique.values()].filter((c) => !loadRun(root, c));
+  log(
+    `[reproduce] ${unique.size} runs needed, ${unique.size - todo.length} cached, ${todo.length} to train (${o.workers} workers)`,
+  );
+  let next = 0;
+  let done = 0;
+  const one = async (c: TrainConfig) => {
+    const dir = runDir(root, c);
+    const tag = `${c.protocol}/${c.method}-${configHash(c)} seed ${c.seed}`;
+    const t0 = Date.now();
+    log(`[reproduce] start ${tag}`);
+    if (o.workers <= 1) {
+      const { model } = await trainRun(c, { outDir: dir, resume: true, progress: false });
+      model.dispose();
+    } else {
+      await trainInWorker(c, dir, tag, log, o.backend);
+    }
+    done++;
+    log(`[reproduce] done ${tag} in ${((Date.now() - t0) / 1000).toFixed(0)} s (${done}/${todo.length})`);
+  };
+  const lanes = Array.from({ length: Math.max(1, Math.min(o.workers, todo.length)) }, async () => {
+    while (next < todo.length) await one(todo[next++]);
+  });
+  await Promise.all(lanes);
+  return configs.map((c) => {
+    const r = loadRun(root, c);
+    if (!r) throw new Error(`run ${runDir(root, c)} did not finish`);
+    return r;
+  });
+}
+
+function trainInWorker(
+  c: TrainConfig,
+  dir: string,
+  tag: string,
+  log: (s: string) => void,
+  backend?: string,
+): Promise<void> {
+  const cfgFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-run-')), 'config.json');
+  fs.writeFileSync(cfgFile, JSON.stringify(c));
+  const { cmd, args } = workerCommand();
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, [...args, 'train', '--config', cfgFile, '--out', dir, '--resume'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...(backend ? { NCL_BACKEND: backend } : {}) },
+    });
+    let tail = '';
+    const relay = (buf: Buffer) => {
+      for (const line of buf.toString().split('\n')) {
+        if (!line.trim() || line.includes('looks like you are running TensorFlow.js') || /^=+$/.test(line))
+          continue;
+        tail = line;
+        if (line.startsWith('epoch ')) log(`  [${tag}] ${line}`);
+      }
+    };
+    child.stdout.on('data', relay);
+    child.stderr.on('data', relay);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      fs.rmSync(path.dirname(cfgFile), { recursive: true, force: true });
+      if (code === 0) resolve();
+      else reject(new Error(`run ${tag} failed (exit ${code}): ${tail}`));
+    });
+  });
+}
