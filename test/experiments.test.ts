@@ -1,0 +1,113 @@
+// The experiment runner: runs cached by config hash, parallel workers, figures with verdicts, the manifest.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { initBackend, experiments, train } from '../lib/src';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-exp-'));
+
+before(async () => {
+  await initBackend({ backend: 'wasm', quiet: true });
+});
+
+test('stat: mean and sample std; verdicts follow the gap against the spread', () => {
+  const s = experiments.stat([1, 2, 3, 4]);
+  assert.equal(s.mean, 2.5);
+  assert.ok(Math.abs(s.std - Math.sqrt(5 / 3)) < 1e-12);
+  const a = experiments.stat([0.5, 0.52, 0.54]);
+  const b = experiments.stat([0.4, 0.41, 0.42]);
+  assert.equal(experiments.verdictGreater(a, b), 'reproduced');
+  assert.equal(experiments.verdictGreater(b, a), 'not reproduced');
+  assert.equal(
+    experiments.verdictGreater(experiments.stat([0.5, 0.6]), experiments.stat([0.52, 0.55])),
+    'inconclusive',
+  );
+  assert.equal(experiments.combineVerdicts(['reproduced', 'inconclusive']), 'inconclusive');
+  assert.equal(experiments.combineVerdicts(['reproduced', 'not reproduced']), 'not reproduced');
+});
+
+test('k-NN separability: 1.0 for separated clusters, chance-like for shuffled labels', () => {
+  const rows = Array.from({ length: 40 }, (_, i) => [i < 20 ? 0 : 10, (i % 20) * 0.01]);
+  const labels = rows.map((_, i) => (i < 20 ? 0 : 1));
+  assert.equal(experiments.knnAccuracy(rows, labels, 5), 1);
+  const mixed = labels.map((_, i) => i % 2);
+  assert.ok(experiments.knnAccuracy(rows, mixed, 5) < 0.7);
+});
+
+test('t-SNE is seeded: same features and seed give the same layout', () => {
+  const rows = Array.from({ length: 30 }, (_, i) => [Math.sin(i), Math.cos(i * 1.3), i % 3]);
+  const a = experiments.tsne2d(rows, 7, 100);
+  const b = experiments.tsne2d(rows, 7, 100);
+  assert.deepEqual(a, b);
+  assert.equal(a.length, 30);
+  assert.equal(a[0].length, 2);
+});
+
+test('reproduce: trains the runs a figure needs once, writes figure data, manifest and README; a re-run trains nothing', async () => {
+  const results = path.join(tmp, 'results');
+  const logs: string[] = [];
+  const opts = {
+    ids: ['fig8', 'table5'],
+    protocol: 'smoke',
+    seeds: 1,
+    workers: 1,
+    resultsDir: results,
+    png: false,
+    log: (s: string) => logs.push(s),
+  };
+  const entries = await experiments.reproduce(opts);
+  assert.deepEqual(
+    entries.map((e) => e.id),
+    ['fig8', 'table5'],
+  );
+  assert.ok(
+    logs.some((l) => /3 runs needed, 0 cached, 3 to train/.test(l)),
+    logs.join('\n'),
+  );
+  const fig8 = JSON.parse(fs.readFileSync(path.join(results, 'fig8.json'), 'utf8'));
+  assert.equal(fig8.data.series.length, 3); // CE, BSCE, NCL++
+  assert.equal(fig8.data.series[0].perSeed.length, 1);
+  const manifest = experiments.readManifest(results);
+  const e = manifest.figures.find((f) => f.id === 'fig8')!;
+  assert.equal(e.protocol, 'smoke');
+  assert.deepEqual(e.seeds, [0]);
+  assert.equal(e.runs.length, 3);
+  for (const r of e.runs) assert.ok(fs.existsSync(path.join(results, r, 'metrics.json')), r);
+  assert.ok(['reproduced', 'not reproduced', 'inconclusive'].includes(e.verdict));
+  assert.match(fs.readFileSync(path.join(results, 'README.md'), 'utf8'), /\| fig8 \| smoke \| 1 \|/);
+  // Table 5 counts FLOPs from the model definition: ResNet-32 on CIFAR is 0.138 GFLOPs per image and expert.
+  const t5 = JSON.parse(fs.readFileSync(path.join(results, 'table5.json'), 'utf8'));
+  const paperRow = t5.data.rows.find(
+    (r: { model: string; method: string }) => r.model.startsWith('resnet32') && r.method.startsWith('CE'),
+  );
+  assert.ok(Math.abs(paperRow.test - 0.1377) < 0.001, String(paperRow.test));
+  logs.length = 0;
+  await experiments.reproduce(opts);
+  assert.ok(
+    logs.some((l) => /3 runs needed, 3 cached, 0 to train/.test(l)),
+    logs.join('\n'),
+  );
+});
+
+test('parallel workers train independent runs in child processes to the same metrics as in-process', async () => {
+  const results = path.join(tmp, 'results-workers');
+  const configs = [0, 1].map((s) => {
+    const c = train.getProtocol('smoke', 'bsce', s);
+    c.optim.epochs = 1;
+    return train.TrainConfig.parse(c);
+  });
+  const viaWorkers = await experiments.ensureRuns(results, configs, { workers: 2, log: () => {} });
+  const inProc = await experiments.ensureRuns(path.join(tmp, 'results-inproc'), configs, {
+    workers: 1,
+    log: () => {},
+  });
+  assert.equal(viaWorkers.length, 2);
+  for (let i = 0; i < 2; i++) assert.deepEqual(viaWorkers[i].metrics.test, inProc[i].metrics.test);
+  assert.ok(viaWorkers[0].analysis && viaWorkers[0].analysis.klCopies.length === 10);
+});
+
+test('unknown figure ids are rejected by name', () => {
+  assert.throws(() => experiments.resolveIds(['fig8', 'fig99']), /unknown figure id\(s\) fig99/);
+});
