@@ -145,14 +145,15 @@ function clamp255(v: number): number {
 function warp(src: Uint8Array, dst: Uint8Array, H: number, W: number, C: number, m: number[]): void {
   const [a, b, tx, c, d, ty] = m;
   for (let y = 0; y < H; y++) {
-    for (let x = 0; x < W; x++) {
-      const sx = Math.round(a * x + b * y + tx);
-      const sy = Math.round(c * x + d * y + ty);
+    // +0.5 then truncation = rounding for the non-negative values; negative ones are outside anyway.
+    let fx = b * y + tx + 0.5;
+    let fy = d * y + ty + 0.5;
+    for (let x = 0; x < W; x++, fx += a, fy += c) {
       const o = (y * W + x) * C;
-      if (sx < 0 || sx >= W || sy < 0 || sy >= H) {
+      if (fx < 0 || fy < 0 || fx >= W || fy >= H) {
         for (let k = 0; k < C; k++) dst[o + k] = 0;
       } else {
-        const s = (sy * W + sx) * C;
+        const s = ((fy | 0) * W + (fx | 0)) * C;
         for (let k = 0; k < C; k++) dst[o + k] = src[s + k];
       }
     }
@@ -197,21 +198,30 @@ const OPS: Record<RandAugmentOp, OpFn> = {
   },
   Sharpness: (src, dst, H, W, C, v) => {
     // Degenerate image: 3×3 smoothing [[1,1,1],[1,5,1],[1,1,1]]/13 inside, the border kept (PIL / torchvision).
-    const smooth = new Float32Array(src.length);
-    for (let k = 0; k < src.length; k++) smooth[k] = src[k];
-    for (let y = 1; y < H - 1; y++) {
-      for (let x = 1; x < W - 1; x++) {
+    const f = 1 + v;
+    const row = W * C;
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
         for (let c = 0; c < C; c++) {
-          let acc = 0;
-          for (let j = -1; j <= 1; j++) {
-            for (let i = -1; i <= 1; i++)
-              acc += src[((y + j) * W + x + i) * C + c] * (i === 0 && j === 0 ? 5 : 1);
+          const k = y * row + x * C + c;
+          if (y === 0 || x === 0 || y === H - 1 || x === W - 1) {
+            dst[k] = src[k];
+            continue;
           }
-          smooth[(y * W + x) * C + c] = Math.round(acc / 13);
+          const acc =
+            src[k - row - C] +
+            src[k - row] +
+            src[k - row + C] +
+            src[k - C] +
+            5 * src[k] +
+            src[k + C] +
+            src[k + row - C] +
+            src[k + row] +
+            src[k + row + C];
+          dst[k] = clamp255(f * src[k] + (1 - f) * Math.round(acc / 13));
         }
       }
     }
-    blend(src, dst, 1 + v, (k) => smooth[k]);
   },
   Posterize: (src, dst, _H, _W, _C, v) => {
     const mask = (0xff << (8 - v)) & 0xff;
