@@ -5,6 +5,7 @@
  * Layout is NHWC throughout; conv filters are [KH, KW, Cin, Cout].
  */
 import { tf } from '../tf';
+import { batchNormTrain } from '../backend/batchnorm';
 
 /** Deterministic seed stream: each call to `next()` gives the seed for one more tensor. */
 export class SeedStream {
@@ -101,6 +102,10 @@ export class Conv2d {
 /**
  * Batch normalisation over N,H,W per channel. Training mode uses the batch statistics and updates the running ones
  * (momentum 0.1, unbiased running variance, as PyTorch); eval mode uses the running statistics.
+ *
+ * `apply(x, training, { relu, residual })` also folds in what commonly follows a BN: `+ residual` and ReLU
+ * (y = relu(bn(x) + residual)); in training this runs as one fused kernel with a hand-written backward on `wasm` and
+ * `cpu` (lib/src/backend/batchnorm.ts), the same numbers as tf.moments + tf.batchNorm + add + relu.
  */
 export class BatchNorm {
   readonly gamma: tf.Variable;
@@ -120,29 +125,33 @@ export class BatchNorm {
     this.runningVar = store.addBuffer(`${name}.running_var`, tf.ones([channels]));
   }
 
-  /** x [N,H,W,C] → same shape. */
-  apply(x: tf.Tensor4D, training: boolean): tf.Tensor4D {
+  /** x [N,H,W,C] → same shape: [relu](bn(x) [+ residual]). */
+  apply(
+    x: tf.Tensor4D,
+    training: boolean,
+    opts: { relu?: boolean; residual?: tf.Tensor4D } = {},
+  ): tf.Tensor4D {
+    const gamma = this.gamma as tf.Tensor1D;
+    const beta = this.beta as tf.Tensor1D;
     if (!training) {
-      return tf.batchNorm(
-        x,
-        this.runningMean,
-        this.runningVar,
-        this.beta,
-        this.gamma,
-        this.eps,
-      ) as tf.Tensor4D;
+      let y: tf.Tensor = tf.batchNorm(x, this.runningMean, this.runningVar, beta, gamma, this.eps);
+      if (opts.residual) y = tf.add(y, opts.residual);
+      return (opts.relu ? tf.relu(y) : y) as tf.Tensor4D;
     }
-    const { mean, variance } = tf.moments(x, [0, 1, 2]);
+    const { y, mean, variance } = batchNormTrain(x, gamma, beta, {
+      eps: this.eps,
+      relu: opts.relu,
+      residual: opts.residual,
+    });
     const n = x.size / this.channels;
-    // Running statistics are not part of the gradient: update them from detached copies.
+    // Running statistics are not part of the loss, so no gradient reaches them.
     tf.tidy(() => {
       const m = this.momentum;
-      const meanD = tf.clone(mean);
-      const varD = tf.clone(variance).mul(n / Math.max(1, n - 1));
-      this.runningMean.assign(this.runningMean.mul(1 - m).add(meanD.mul(m)));
-      this.runningVar.assign(this.runningVar.mul(1 - m).add(varD.mul(m)));
+      const varU = variance.mul(n / Math.max(1, n - 1));
+      this.runningMean.assign(this.runningMean.mul(1 - m).add(mean.mul(m)));
+      this.runningVar.assign(this.runningVar.mul(1 - m).add(varU.mul(m)));
     });
-    return tf.batchNorm(x, mean, variance, this.beta, this.gamma, this.eps) as tf.Tensor4D;
+    return y as tf.Tensor4D;
   }
 }
 

@@ -54,11 +54,11 @@ class BasicBlock {
     this.bn2 = new BatchNorm(store, `${name}.bn2`, cout);
     this.shortcut = stride !== 1 || cin !== cout ? new ShortcutA(cin, cout) : null;
   }
+  /** relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)), each BN fused with what follows it. */
   apply(x: tf.Tensor4D, training: boolean): tf.Tensor4D {
-    const h = tf.relu(this.bn1.apply(this.conv1.apply(x), training));
-    const o = this.bn2.apply(this.conv2.apply(h), training);
+    const h = this.bn1.apply(this.conv1.apply(x), training, { relu: true });
     const s = this.shortcut ? this.shortcut.apply(x) : x;
-    return tf.relu(tf.add(o, s)) as tf.Tensor4D;
+    return this.bn2.apply(this.conv2.apply(h), training, { relu: true, residual: s });
   }
 }
 
@@ -103,7 +103,7 @@ export class ResNetCifar {
 
   /** x [N,H,W,Cin] (normalised float32) → logits [N,C] and features [N,F]. */
   apply(x: tf.Tensor4D, training: boolean): ForwardOutput {
-    let h = tf.relu(this.bn.apply(this.stem.apply(x), training));
+    let h = this.bn.apply(this.stem.apply(x), training, { relu: true });
     for (const b of this.blocks) h = b.apply(h, training);
     const features = tf.mean(h, [1, 2]) as tf.Tensor2D;
     return { logits: this.head.apply(features), features };

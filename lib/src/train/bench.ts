@@ -1,0 +1,231 @@
+/**
+ * `ncl bench`: time full training steps of a (K-expert) CIFAR ResNet on the current backend: forward, softmax
+ * cross-entropy, backward (tf.variableGrads), SGD momentum 0.9 + weight decay. Random inputs and labels; after
+ * warm-up (XNNPACK operator set-up, JIT), each timed step is one synchronous step. Prints img/s, ms/step, effective
+ * GFLOP/s (the model's conv + linear FLOPs × 3 for forward + both gradients) and the top kernels of one more,
+ * profiled step. scripts/bench_torch.py is the PyTorch CPU baseline of the same model and step.
+ */
+import { tf } from '../tf';
+import { BACKENDS, BackendChoice, backendInfo, initBackend } from '../backend';
+import { formatKernelProfile, profileKernels } from '../backend/profile';
+import { sgdMomentumUpdate } from '../backend/sgd';
+import { createModel, modelFlops, ModelName, MODEL_NAMES } from '../models';
+
+export interface BenchOptions {
+  /** Registered model name (resnet8 … resnet56); the CLI maps `mini` to resnet8, 28×28×1, 10 classes. */
+  model: string;
+  classes: number;
+  batch: number;
+  /** Base width (16). */
+  width?: number;
+  /** Input channels (3). */
+  inChannels?: number;
+  /** Input height = width (32). */
+  size?: number;
+  /** Timed steps (5). */
+  steps?: number;
+  /** Untimed warm-up steps (2). */
+  warmup?: number;
+  /** tfjs backend to run on (initialised if it is not the current one); default: the current / best one. */
+  backend?: string;
+  /** K experts (1). */
+  experts?: number;
+  /** T augmented copies per image (1): every step forwards batch·T rows, and img/s counts rows. */
+  copies?: number;
+  /** Learning rate of the SGD step (0.1; momentum 0.9, weight decay 2e-4 as the paper's CIFAR runs). */
+  lr?: number;
+  /** Profile one extra step for the top kernels (true). */
+  profile?: boolean;
+}
+
+export interface BenchKernel {
+  name: string;
+  /** ms in this kernel during the profiled step. */
+  ms: number;
+  /** Share of the profiled step's kernel time. */
+  share: number;
+  calls: number;
+}
+
+export interface BenchResult {
+  /** Rows (images × copies) per second, from the median step. */
+  imgPerSec: number;
+  /** Median ms per training step. */
+  msPerStep: number;
+  /** Best (fastest) step's img/s. */
+  bestImgPerSec: number;
+  /** Effective GFLOP/s: 3 × forward FLOPs per row × rows / median step time. */
+  gflops: number;
+  backend: string;
+  device: string;
+  threads: number | null;
+  model: string;
+  batch: number;
+  classes: number;
+  experts: number;
+  copies: number;
+  width: number;
+  size: number;
+  inChannels: number;
+  steps: number;
+  /** All timed steps, ms. */
+  stepMs: number[];
+  /** Training FLOPs per row (3 × forward), all experts. */
+  trainFlopsPerImg: number;
+  /** tf.memory().numTensors after each timed step is the same (no leaks). */
+  tensorsStable: boolean;
+  numTensors: number;
+  /** Loss after the last step (finite unless training diverged). */
+  loss: number;
+  topKernels: BenchKernel[];
+}
+
+/**
+ * One SGD step (PyTorch semantics: d = g + wd·w; buf = momentum·buf + d, buf = d on the first step; w -= lr·buf)
+ * over `vars` with `grads` by variable name. `bufs` holds the momentum buffers by variable name between calls
+ * (kept out of any tidy); the caller disposes them at the end. Weights get new tensors (see ../backend/sgd.ts).
+ */
+export function sgdStep(
+  vars: tf.Variable[],
+  grads: Record<string, tf.Tensor>,
+  bufs: Map<string, tf.Tensor>,
+  lr: number,
+  momentum: number,
+  wd: number,
+): void {
+  for (const v of vars) {
+    const g = grads[v.name];
+    if (!g) continue;
+    const old = bufs.get(v.name);
+    const { w, buf } = sgdMomentumUpdate(v, g, old, { lr, momentum, wd });
+    v.assign(w);
+    w.dispose();
+    old?.dispose();
+    bufs.set(v.name, tf.keep(buf));
+  }
+}
+
+async function ensureBackend(name: string | undefined): Promise<void> {
+  if (name === undefined) {
+    if (!backendInfo()) await initBackend({ quiet: true });
+    return;
+  }
+  if (tf.getBackend() === name && backendInfo()?.backend === name) return;
+  if (!(BACKENDS as readonly string[]).includes(name)) {
+    throw new Error(`unknown backend '${name}'; use one of ${BACKENDS.join(', ')}`);
+  }
+  await initBackend({ backend: name as BackendChoice, quiet: true });
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export async function runBench(opts: BenchOptions): Promise<BenchResult> {
+  if (!(MODEL_NAMES as readonly string[]).includes(opts.model)) {
+    throw new Error(`unknown model '${opts.model}'; use one of ${MODEL_NAMES.join(', ')}`);
+  }
+  await ensureBackend(opts.backend);
+  const width = opts.width ?? 16;
+  const inChannels = opts.inChannels ?? 3;
+  const size = opts.size ?? 32;
+  const steps = Math.max(1, opts.steps ?? 5);
+  const warmup = Math.max(0, opts.warmup ?? 2);
+  const experts = opts.experts ?? 1;
+  const copies = opts.copies ?? 1;
+  const lr = opts.lr ?? 0.1;
+  const rows = opts.batch * copies;
+
+  const model = createModel(
+    { name: opts.model as ModelName, numClasses: opts.classes, inChannels, width, numExperts: experts },
+    1,
+  );
+  const x = tf.randomNormal([rows, size, size, inChannels], 0, 1, 'float32', 7) as tf.Tensor4D;
+  const labels = tf.tidy(() =>
+    tf.oneHot(tf.randomUniform([rows], 0, opts.classes, 'int32', 11) as tf.Tensor1D, opts.classes).toFloat(),
+  );
+  const vars = [...model.store.trainable.values()];
+  const bufs = new Map<string, tf.Tensor>();
+  const step = (): number =>
+    tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(() => {
+        const outs = model.apply(x, true);
+        const ls = outs.map((o) => tf.losses.softmaxCrossEntropy(labels, o.logits));
+        return (ls.length === 1 ? ls[0] : tf.addN(ls)) as tf.Scalar;
+      }, vars);
+      sgdStep(vars, grads, bufs, lr, 0.9, 2e-4);
+      return value.dataSync()[0];
+    });
+
+  try {
+    for (let i = 0; i < warmup; i++) step();
+    const stepMs: number[] = [];
+    const counts: number[] = [];
+    let loss = NaN;
+    for (let i = 0; i < steps; i++) {
+      const t0 = performance.now();
+      loss = step();
+      stepMs.push(performance.now() - t0);
+      counts.push(tf.memory().numTensors);
+    }
+    let topKernels: BenchKernel[] = [];
+    if (opts.profile ?? true) {
+      const p = profileKernels(step);
+      topKernels = p.kernels.map((k) => ({ name: k.name, ms: k.ms, share: k.share, calls: k.calls }));
+      counts.push(tf.memory().numTensors);
+    }
+    const msPerStep = median(stepMs);
+    const trainFlopsPerImg = modelFlops(model, size, size).train;
+    const info = backendInfo();
+    return {
+      imgPerSec: (rows * 1000) / msPerStep,
+      msPerStep,
+      bestImgPerSec: (rows * 1000) / Math.min(...stepMs),
+      gflops: (trainFlopsPerImg * rows) / (msPerStep / 1000) / 1e9,
+      backend: tf.getBackend(),
+      device: info?.device ?? tf.getBackend(),
+      threads: info?.threads ?? null,
+      model: opts.model,
+      batch: opts.batch,
+      classes: opts.classes,
+      experts,
+      copies,
+      width,
+      size,
+      inChannels,
+      steps,
+      stepMs,
+      trainFlopsPerImg,
+      tensorsStable: counts.every((c) => c === counts[0]),
+      numTensors: counts[counts.length - 1],
+      loss,
+      topKernels,
+    };
+  } finally {
+    for (const b of bufs.values()) b.dispose();
+    tf.dispose([x, labels]);
+    model.dispose();
+  }
+}
+
+/** Human-readable summary of a bench result (a few lines). */
+export function formatBench(r: BenchResult, top = 8): string {
+  const rowsNote = r.copies > 1 ? ` × ${r.copies} copies` : '';
+  const lines = [
+    `bench ${r.model} (width ${r.width}, ${r.size}×${r.size}×${r.inChannels}, ${r.classes} classes, ` +
+      `${r.experts} expert${r.experts > 1 ? 's' : ''}) batch ${r.batch}${rowsNote} on ${r.backend} ` +
+      `[${r.device}${r.threads ? `, ${r.threads} thread${r.threads > 1 ? 's' : ''}` : ''}]`,
+    `  ${r.imgPerSec.toFixed(1)} img/s   ${r.msPerStep.toFixed(0)} ms/step (median of ${r.steps}; best ` +
+      `${r.bestImgPerSec.toFixed(1)} img/s)   ${r.gflops.toFixed(1)} GFLOP/s effective ` +
+      `(${((r.trainFlopsPerImg / 3) * 1e-6).toFixed(1)} MFLOP/img forward × 3)`,
+  ];
+  if (!r.tensorsStable) lines.push(`  warning: tensor count changed between steps (now ${r.numTensors})`);
+  if (r.topKernels.length) {
+    const kernelMs = r.topKernels.reduce((a, k) => a + k.ms, 0);
+    lines.push(`  top kernels (one profiled step, ${kernelMs.toFixed(0)} ms in kernels):`);
+    lines.push(formatKernelProfile({ kernels: r.topKernels, kernelMs }, top));
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""PyTorch CPU baseline for `ncl bench`: training steps/s of the same CIFAR ResNet on the same machine.
+
+CIFAR ResNet (He et al. 2016) with option-A shortcuts, as in the authors' `resnet_cifar.py` (LDAM-DRW / NCL):
+3x3 stem, three stages of n basic blocks (16w/32w/64w channels), global average pooling, linear head.
+One step = forward, softmax cross-entropy, backward, SGD (momentum 0.9, weight decay 2e-4) on random data.
+
+    /usr/bin/python3 scripts/bench_torch.py                      # ResNet-32, 100 classes, batch 128, 2 threads
+    /usr/bin/python3 scripts/bench_torch.py --json               # one JSON line
+    /usr/bin/python3 scripts/bench_torch.py --model mini         # ResNet-8 width 16, 28x28x1, 10 classes
+
+Debian: `apt-get install -y python3-torch` (torch 1.13 CPU); run it with /usr/bin/python3 if another Python
+comes first on PATH.
+"""
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+BLOCKS = {"resnet8": 1, "resnet20": 3, "resnet32": 5, "resnet44": 7, "resnet56": 9}
+
+
+class LambdaLayer(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        return self.fn(x)
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or cin != cout:
+            p = cout // 4  # option A: subsample by 2, zero-pad planes/4 channels on each side
+            self.shortcut = LambdaLayer(lambda x: F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, p, p), "constant", 0))
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + self.shortcut(x))
+
+
+class ResNetCifar(nn.Module):
+    def __init__(self, n, num_classes, in_channels=3, width=16):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, width, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        layers, cin = [], width
+        for stage, cout in enumerate([width, 2 * width, 4 * width]):
+            for b in range(n):
+                layers.append(BasicBlock(cin, cout, 2 if stage > 0 and b == 0 else 1))
+                cin = cout
+        self.layers = nn.Sequential(*layers)
+        self.linear = nn.Linear(cin, num_classes)
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_normal_(m.weight)
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.layers(out)
+        out = F.adaptive_avg_pool2d(out, 1).flatten(1)
+        return self.linear(out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default="resnet32", help="resnet8|20|32|44|56, or mini (resnet8 w16 28x28x1 10 cls)")
+    ap.add_argument("--classes", type=int, default=None)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--width", type=int, default=16)
+    ap.add_argument("--size", type=int, default=None)
+    ap.add_argument("--in-channels", type=int, default=None)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=20, help="timed steps")
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--json", action="store_true", help="print one JSON line")
+    a = ap.parse_args()
+
+    mini = a.model == "mini"
+    name = "resnet8" if mini else a.model
+    classes = a.classes or (10 if mini else 100)
+    size = a.size or (28 if mini else 32)
+    cin = a.in_channels or (1 if mini else 3)
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+
+    model = ResNetCifar(BLOCKS[name], classes, cin, a.width).train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=2e-4)
+    x = torch.randn(a.batch, cin, size, size)
+    y = torch.randint(0, classes, (a.batch,))
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    for _ in range(a.warmup):
+        step()
+    times = []
+    for _ in range(a.steps):
+        t = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t)
+    ms = statistics.median(times) * 1000
+    best = min(times) * 1000
+    r = {
+        "backend": "pytorch-cpu",
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "model": name,
+        "classes": classes,
+        "batch": a.batch,
+        "msPerStep": round(ms, 2),
+        "imgPerSec": round(a.batch * 1000 / ms, 1),
+        "bestImgPerSec": round(a.batch * 1000 / best, 1),
+        "steps": a.steps,
+    }
+    if a.json:
+        print(json.dumps(r))
+    else:
+        print(
+            f"pytorch {r['torch']} cpu threads={r['threads']} {name} classes={classes} batch={a.batch}: "
+            f"{r['imgPerSec']} img/s (median of {a.steps}), best {r['bestImgPerSec']} img/s, {ms:.1f} ms/step"
+        )
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
