@@ -2,9 +2,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TrainConfig } from '../train/config';
-import { prepareData } from '../train/trainer';
+import { prepareData, modelFromConfig } from '../train/trainer';
 import { loadCheckpoint, restoreVariables } from '../train/checkpoint';
-import { createModel } from '../models/registry';
 import { evaluateModel } from '../eval/metrics';
 import { UsageError } from './options';
 
@@ -17,18 +16,7 @@ export async function evalRun(dir: string, json: boolean): Promise<void> {
   if (!parsed.success) throw new UsageError(`${cfgFile}: invalid config: ${parsed.error.issues[0].message}`);
   const c = parsed.data;
   const prep = await prepareData(c);
-  const model = createModel(
-    {
-      name: c.model.name,
-      numClasses: prep.dataset.numClasses,
-      inChannels: prep.train.channels,
-      width: c.model.width,
-      classifier: c.model.classifier,
-      cosineScale: c.model.cosineScale,
-      numExperts: c.model.numExperts,
-    },
-    c.seed,
-  );
+  const model = modelFromConfig(c, prep.dataset.numClasses, prep.train.channels);
   restoreVariables(ckpt, loadCheckpoint(ckpt), model.store.all());
   const r = evaluateModel(model, prep.test, prep.classCounts, {
     batchSize: c.eval.batchSize,

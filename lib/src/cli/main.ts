@@ -51,7 +51,11 @@ async function trainCommand(flags: Record<string, unknown>): Promise<Metrics> {
     }
     throw new UsageError(`--out ${out}: holds a finished run of another config; choose another --out`);
   }
-  const { metrics, model } = await trainRun(config, { outDir: out, resume: Boolean(flags.resume) });
+  const { metrics, model } = await trainRun(config, {
+    outDir: out,
+    resume: Boolean(flags.resume),
+    resultsRoot: flags.results as string | undefined,
+  });
   model.dispose();
   const t = metrics.test;
   const pct = (x: number | null) => (x == null ? '-' : (100 * x).toFixed(2));
@@ -81,6 +85,7 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'seed of weights, subset, batches and augmentations (default 0)')
     .option('--out <dir>', 'output folder (default runs/<protocol>/<method>-seed<seed>)')
     .option('--resume', 'continue from the last checkpoint in --out (a finished run is kept as is)')
+    .option('--results <dir>', 'results root that loss.teachers folders are relative to (default: workspace results/)')
     .option('--set <key=value...>', 'override any config entry by its dotted path, e.g. --set optim.epochs=3')
     .addOption(backendOption());
   for (const [flag, p] of Object.entries(SHORTCUTS)) {

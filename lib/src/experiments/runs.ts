@@ -56,30 +56,44 @@ export async function ensureRuns(
   const log = o.log ?? ((s: string) => process.stderr.write(s + '\n'));
   const unique = new Map<string, TrainConfig>();
   for (const c of configs) unique.set(configHash(c), c);
-  const todo = [...unique.values()].filter((c) => !loadRun(root, c));
+  // Runs used as offline-distillation teachers need their checkpoint, not only their metrics.
+  const teacherDirs = new Set(configs.flatMap((c) => c.loss.teachers.map((t) => path.resolve(root, t))));
+  const cached = (c: TrainConfig) => {
+    if (!loadRun(root, c)) return false;
+    const dir = runDir(root, c);
+    return !teacherDirs.has(path.resolve(dir)) || fs.existsSync(path.join(dir, 'checkpoint.bin'));
+  };
+  const todo = [...unique.values()].filter((c) => !cached(c));
   log(
     `[reproduce] ${unique.size} runs needed, ${unique.size - todo.length} cached, ${todo.length} to train (${o.workers} workers)`,
   );
-  let next = 0;
+  // Two phases: runs that learn from teachers start once every other run (the teachers among them) is done.
+  const phases = [todo.filter((c) => c.loss.teachers.length === 0), todo.filter((c) => c.loss.teachers.length > 0)];
   let done = 0;
   const one = async (c: TrainConfig) => {
     const dir = runDir(root, c);
     const tag = `${c.protocol}/${c.method}-${configHash(c)} seed ${c.seed}`;
     const t0 = Date.now();
     log(`[reproduce] start ${tag}`);
+    if (teacherDirs.has(path.resolve(dir)) && !fs.existsSync(path.join(dir, 'checkpoint.bin'))) {
+      fs.rmSync(path.join(dir, 'metrics.json'), { force: true }); // a teacher without weights: train it again
+    }
     if (o.workers <= 1) {
-      const { model } = await trainRun(c, { outDir: dir, resume: true, progress: false });
+      const { model } = await trainRun(c, { outDir: dir, resume: true, progress: false, resultsRoot: root });
       model.dispose();
     } else {
-      await trainInWorker(c, dir, tag, log, o.backend);
+      await trainInWorker(c, dir, tag, log, o.backend, root);
     }
     done++;
     log(`[reproduce] done ${tag} in ${((Date.now() - t0) / 1000).toFixed(0)} s (${done}/${todo.length})`);
   };
-  const lanes = Array.from({ length: Math.max(1, Math.min(o.workers, todo.length)) }, async () => {
-    while (next < todo.length) await one(todo[next++]);
-  });
-  await Promise.all(lanes);
+  for (const phase of phases) {
+    let next = 0;
+    const lanes = Array.from({ length: Math.max(1, Math.min(o.workers, phase.length)) }, async () => {
+      while (next < phase.length) await one(phase[next++]);
+    });
+    await Promise.all(lanes);
+  }
   return configs.map((c) => {
     const r = loadRun(root, c);
     if (!r) throw new Error(`run ${runDir(root, c)} did not finish`);
@@ -92,13 +106,14 @@ function trainInWorker(
   dir: string,
   tag: string,
   log: (s: string) => void,
-  backend?: string,
+  backend: string | undefined,
+  root: string,
 ): Promise<void> {
   const cfgFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-run-')), 'config.json');
   fs.writeFileSync(cfgFile, JSON.stringify(c));
   const { cmd, args } = workerCommand();
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, [...args, 'train', '--config', cfgFile, '--out', dir, '--resume'], {
+    const child = spawn(cmd, [...args, 'train', '--config', cfgFile, '--out', dir, '--resume', '--results', root], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...(backend ? { NCL_BACKEND: backend } : {}) },
     });

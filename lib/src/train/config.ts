@@ -60,6 +60,11 @@ export const LossSection = z
     numCopies: z.number().int().min(1).default(2),
     /** Extra switches passed to the loss (ablations, variants); see losses.lossForMethod. */
     options: z.record(z.string(), z.unknown()).default({}),
+    /**
+     * Offline distillation (Fig. 12b, "BIL + OffDis"): finished runs (folders relative to the results root) whose
+     * averaged balanced predictions on each batch are the fixed teacher; the loss becomes BSCE + λ·KL(teacher‖p).
+     */
+    teachers: z.array(z.string()).default([]),
   })
   .strict();
 
@@ -97,6 +102,8 @@ export const TrainConfig = z
         batchSize: z.number().int().min(1).default(500),
         /** Evaluate on the test set every this many epochs (0 = only at the end). */
         every: z.number().int().min(0).default(0),
+        /** Also report accuracy on the (long-tailed, unaugmented) training set at the end (Table 6). */
+        trainAccuracy: z.boolean().default(false),
       })
       .strict()
       .default({}),

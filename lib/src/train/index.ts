@@ -5,5 +5,12 @@ export { PROTOCOLS, PROTOCOL_NAMES, protocolConfig, getProtocol } from './protoc
 export { learningRate } from './schedule';
 export { SGD } from './sgd';
 export { saveCheckpoint, loadCheckpoint, atomicWrite } from './checkpoint';
-export { trainRun, prepareData, readMetrics, lossFromConfig, TrainingError } from './trainer';
+export {
+  trainRun,
+  prepareData,
+  readMetrics,
+  lossFromConfig,
+  modelFromConfig,
+  TrainingError,
+} from './trainer';
 export type { TrainOptions, Metrics, StepInfo, EpochInfo, PreparedData } from './trainer';

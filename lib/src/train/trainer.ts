@@ -18,7 +18,14 @@ import { createModel } from '../models/registry';
 import type { MultiExpert } from '../models/experts';
 import { evaluateModel, EvalResult } from '../eval/metrics';
 import { analyzeModel } from '../eval/analysis';
-import { lossForMethod, LearnableLossWeights, numHardFromRatio } from '../losses';
+import {
+  lossForMethod,
+  LearnableLossWeights,
+  numHardFromRatio,
+  offlineDistillation,
+  averageTeacherProbs,
+} from '../losses';
+import { workspaceRoot } from '../data/locate';
 import type { LossFn } from '../losses';
 import { TrainConfig, configHash } from './config';
 import { learningRate } from './schedule';
@@ -87,6 +94,8 @@ export interface Metrics {
   backend: string;
   classCounts: number[];
   test: EvalResult;
+  /** Accuracy on the long-tailed training set (no augmentation), when `eval.trainAccuracy`. */
+  trainSet?: EvalResult;
   train: { epochs: EpochInfo[]; seconds: number; imgPerSec: number };
 }
 
@@ -107,6 +116,8 @@ export interface TrainOptions {
   onEpoch?: (e: EpochInfo) => void;
   /** Also write analysis.json (per-class KL, hardest negatives, features; eval/analysis.ts); default true with outDir. */
   analysis?: boolean;
+  /** Root that `loss.teachers` folders are relative to (default: the workspace's results/). */
+  resultsRoot?: string;
 }
 
 export class TrainingError extends Error {}
@@ -130,22 +141,25 @@ export async function trainRun(
   const ckptFile = outDir ? path.join(outDir, 'checkpoint.bin') : null;
   const prep = opts.prepared ?? (await prepareData(c, { progress: opts.progress }));
   const { dataset, train, test, classCounts } = prep;
-  const built = opts.lossFn ? null : lossFromConfig(c, dataset.numClasses);
-  const lossFn = opts.lossFn ?? built!.fn;
+  const teachers = c.loss.teachers.length
+    ? loadTeachers(c, opts.resultsRoot, dataset.numClasses, train.channels)
+    : null;
+  let teacherProbs: tf.Tensor2D | null = null;
+  const built = opts.lossFn || teachers ? null : lossFromConfig(c, dataset.numClasses);
+  const lossFn: LossFn =
+    opts.lossFn ??
+    (teachers
+      ? (logits, labels, counts) => {
+          const r = offlineDistillation(logits, labels, counts, teacherProbs!, {
+            lambda: c.loss.lambda,
+            mode: c.loss.mode,
+          });
+          return { total: r.total, terms: { bil: r.bil, distill: r.distill } };
+        }
+      : built!.fn);
   const lossVars = new Map(Object.entries(opts.lossFn ? (opts.lossVariables ?? {}) : built!.variables));
 
-  const model = createModel(
-    {
-      name: c.model.name,
-      numClasses: dataset.numClasses,
-      inChannels: train.channels,
-      width: c.model.width,
-      classifier: c.model.classifier,
-      cosineScale: c.model.cosineScale,
-      numExperts: c.model.numExperts,
-    },
-    c.seed,
-  );
+  const model = modelFromConfig(c, dataset.numClasses, train.channels);
   const params = new Map<string, tf.Variable>(model.store.trainable);
   for (const [n, v] of lossVars) params.set(`loss.${n}`, v);
   const vars = [...params.values()];
@@ -219,6 +233,15 @@ export async function trainRun(
         break;
       }
       lr = learningRate(c.optim, epoch, steps / stepsPerEpoch);
+      if (teachers) {
+        teacherProbs?.dispose();
+        teacherProbs = tf.tidy(() =>
+          averageTeacherProbs(
+            teachers.map((t) => t.apply(batch.x, false)[0].logits),
+            classCounts,
+          ),
+        );
+      }
       const { value, grads, terms, names } = computeGrads(model, lossFn, batch, classCounts, vars);
       tf.dispose([batch.x, batch.y, batch.mixup?.yB]);
       const termValues = terms.dataSync();
@@ -285,18 +308,19 @@ export async function trainRun(
     if (ckptFile) saveCheckpoint(ckptFile, allVars(), state);
   }
   progress.stop();
+  teacherProbs?.dispose();
+  for (const t of teachers ?? []) t.dispose();
 
-  const result = evaluateModel(model, test, classCounts, {
-    batchSize: c.eval.batchSize,
-    mean: dataset.mean,
-    std: dataset.std,
-  });
+  const evalOpts = { batchSize: c.eval.batchSize, mean: dataset.mean, std: dataset.std };
+  const result = evaluateModel(model, test, classCounts, evalOpts);
+  const trainSet = c.eval.trainAccuracy ? evaluateModel(model, train, classCounts, evalOpts) : undefined;
   const metrics: Metrics = {
     config: c,
     configHash: hash,
     backend: tf.getBackend(),
     classCounts,
     test: result,
+    ...(trainSet ? { trainSet } : {}),
     train: {
       epochs: state.epochs,
       seconds: state.seconds,
@@ -384,6 +408,42 @@ export function lossFromConfig(
     variables: weights ? { w_intra: weights.intra, w_inter: weights.inter } : {},
     dispose: () => weights?.dispose(),
   };
+}
+
+/** The K-expert model a config describes, for a dataset with `numClasses` classes and `channels` input channels. */
+export function modelFromConfig(c: TrainConfig, numClasses: number, channels: number): MultiExpert {
+  return createModel(
+    {
+      name: c.model.name,
+      numClasses,
+      inChannels: channels,
+      width: c.model.width,
+      classifier: c.model.classifier,
+      cosineScale: c.model.cosineScale,
+      numExperts: c.model.numExperts,
+    },
+    c.seed,
+  );
+}
+
+/** The teacher models of `loss.teachers`: each run's config.json + checkpoint.bin, one expert each (its first). */
+function loadTeachers(
+  c: TrainConfig,
+  root: string | undefined,
+  numClasses: number,
+  channels: number,
+): MultiExpert[] {
+  const base = root ?? path.join(workspaceRoot() ?? process.cwd(), 'results');
+  return c.loss.teachers.map((rel) => {
+    const dir = path.resolve(base, rel);
+    const ckpt = path.join(dir, 'checkpoint.bin');
+    if (!fs.existsSync(ckpt))
+      throw new TrainingError(`loss.teachers: ${dir} has no checkpoint.bin (train that run first)`);
+    const tc = TrainConfig.parse(JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')));
+    const m = modelFromConfig(tc, numClasses, channels);
+    restoreVariables(ckpt, loadCheckpoint(ckpt), m.store.all());
+    return m;
+  });
 }
 
 /** Read a finished run's metrics (null when the run has not finished). */
