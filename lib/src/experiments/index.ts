@@ -5,7 +5,16 @@ export { stat, statArrays, verdictGreater, combineVerdicts } from './stats';
 export type { Stat, Verdict } from './stats';
 export { ANALYSIS_FIGURES, coreRun } from './figures';
 export type { FigureSpec, FigureOutput, FigureContext } from './figures';
-export { FIGURES, FIGURE_IDS, reproduce, readManifest, resolveIds, writeResultsReadme } from './reproduce';
+export {
+  FIGURES,
+  FIGURE_IDS,
+  reproduce,
+  buildFigure,
+  readManifest,
+  resolveIds,
+  writeResultsReadme,
+} from './reproduce';
+export { SWEEP_FIGURES, variant } from './sweeps';
 export type { Manifest, ManifestEntry, ReproduceOptions } from './reproduce';
 export { tsne2d, knnAccuracy } from './embedding';
 export { PAPER_TABLE1, PAPER_TABLE5 } from './paper';

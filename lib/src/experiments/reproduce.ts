@@ -11,7 +11,7 @@ import { configHash, TrainConfig } from '../train/config';
 import { atomicWrite } from '../train/checkpoint';
 import { savePlot, plotlyBundle, findChromium } from '../viz';
 import { ensureRuns, loadRun, RunResult } from './runs';
-import { ANALYSIS_FIGURES, FigureSpec } from './figures';
+import { ANALYSIS_FIGURES, FigureSpec, FigureOutput } from './figures';
 import { SWEEP_FIGURES } from './sweeps';
 
 export const FIGURES: FigureSpec[] = [...ANALYSIS_FIGURES, ...SWEEP_FIGURES];
@@ -165,6 +165,40 @@ export async function reproduce(o: ReproduceOptions): Promise<ManifestEntry[]> {
   }
   writeResultsReadme(o.resultsDir, manifest);
   return entries;
+}
+
+/**
+ * One figure for a notebook: its runs are loaded from `resultsDir` (and trained first when `train` is true and
+ * some are missing), then the figure, its data and verdict are built. Nothing is written besides the runs.
+ */
+export async function buildFigure(
+  id: string,
+  o: {
+    protocol: string;
+    seeds: number;
+    resultsDir: string;
+    train?: boolean;
+    workers?: number;
+    log?: (s: string) => void;
+  },
+): Promise<FigureOutput> {
+  const [spec] = resolveIds([id]);
+  const seeds = Array.from({ length: o.seeds }, (_, i) => i);
+  const configs = spec.runs(o.protocol, seeds);
+  if (o.train) await ensureRuns(o.resultsDir, configs, { workers: o.workers ?? 1, log: o.log ?? (() => {}) });
+  return spec.build({
+    protocol: o.protocol,
+    seeds,
+    get: (c) => {
+      const r = loadRun(o.resultsDir, c);
+      if (!r) {
+        throw new Error(
+          `${id}: no finished run ${configHash(c)} under ${o.resultsDir}; run \`ncl reproduce ${id} --protocol ${o.protocol} --seeds ${o.seeds}\` or pass train: true`,
+        );
+      }
+      return r;
+    },
+  });
 }
 
 /** results/README.md: the paper-vs-here table, one row per figure and table, regenerated from the manifest. */

@@ -68,7 +68,10 @@ export async function ensureRuns(
     `[reproduce] ${unique.size} runs needed, ${unique.size - todo.length} cached, ${todo.length} to train (${o.workers} workers)`,
   );
   // Two phases: runs that learn from teachers start once every other run (the teachers among them) is done.
-  const phases = [todo.filter((c) => c.loss.teachers.length === 0), todo.filter((c) => c.loss.teachers.length > 0)];
+  const phases = [
+    todo.filter((c) => c.loss.teachers.length === 0),
+    todo.filter((c) => c.loss.teachers.length > 0),
+  ];
   let done = 0;
   const one = async (c: TrainConfig) => {
     const dir = runDir(root, c);
@@ -113,10 +116,14 @@ function trainInWorker(
   fs.writeFileSync(cfgFile, JSON.stringify(c));
   const { cmd, args } = workerCommand();
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, [...args, 'train', '--config', cfgFile, '--out', dir, '--resume', '--results', root], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...(backend ? { NCL_BACKEND: backend } : {}) },
-    });
+    const child = spawn(
+      cmd,
+      [...args, 'train', '--config', cfgFile, '--out', dir, '--resume', '--results', root],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, ...(backend ? { NCL_BACKEND: backend } : {}) },
+      },
+    );
     let tail = '';
     const relay = (buf: Buffer) => {
       for (const line of buf.toString().split('\n')) {

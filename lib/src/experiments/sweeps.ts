@@ -13,7 +13,12 @@ import { stat, verdictGreater, combineVerdicts, pm, Stat, Verdict } from './stat
 type Patch = (c: TrainConfig) => void;
 
 /** A protocol config for a method with a patch applied (validated). */
-export function variant(protocol: string, method: Method, seed: number, patch: Patch = () => {}): TrainConfig {
+export function variant(
+  protocol: string,
+  method: Method,
+  seed: number,
+  patch: Patch = () => {},
+): TrainConfig {
   const c = getProtocol(protocol, method, seed);
   patch(c);
   return TrainConfig.parse(c);
@@ -27,15 +32,26 @@ interface Point {
 type Metric = 'single' | 'ensemble' | 'expert1';
 const acc = (r: RunResult, m: Metric, split: 'top1' | 'many' | 'medium' | 'few' = 'top1') => {
   const t = r.metrics.test;
-  const v = m === 'ensemble' ? t.ensemble[split] : m === 'expert1' ? t.experts[0][split] : t.expertMean[split];
+  const v =
+    m === 'ensemble' ? t.ensemble[split] : m === 'expert1' ? t.experts[0][split] : t.expertMean[split];
   return v ?? NaN;
 };
 
-function pointStats(ctx: FigureContext, pts: Point[], m: Metric, split: 'top1' | 'many' | 'medium' | 'few' = 'top1'): Stat[] {
+function pointStats(
+  ctx: FigureContext,
+  pts: Point[],
+  m: Metric,
+  split: 'top1' | 'many' | 'medium' | 'few' = 'top1',
+): Stat[] {
   return pts.map((p) => stat(ctx.seeds.map((s) => acc(ctx.get(p.make(ctx.protocol, s)), m, split))));
 }
 
-function barFigure(title: string, labels: string[], series: { name: string; s: Stat[] }[], yTitle = 'top-1 (%)'): Figure {
+function barFigure(
+  title: string,
+  labels: string[],
+  series: { name: string; s: Stat[] }[],
+  yTitle = 'top-1 (%)',
+): Figure {
   return {
     data: series.map((x) => ({
       type: 'bar',
@@ -48,7 +64,12 @@ function barFigure(title: string, labels: string[], series: { name: string; s: S
   };
 }
 
-function lineFigure(title: string, xTitle: string, xs: (number | string)[], series: { name: string; s: Stat[] }[]): Figure {
+function lineFigure(
+  title: string,
+  xTitle: string,
+  xs: (number | string)[],
+  series: { name: string; s: Stat[] }[],
+): Figure {
   return {
     data: series.map((x) => ({
       type: 'scatter',
@@ -58,7 +79,11 @@ function lineFigure(title: string, xTitle: string, xs: (number | string)[], seri
       y: x.s.map((v) => 100 * v.mean),
       error_y: { type: 'data', array: x.s.map((v) => 100 * v.std), visible: true },
     })),
-    layout: { title: { text: title }, xaxis: { title: { text: xTitle } }, yaxis: { title: { text: 'top-1 (%)' } } },
+    layout: {
+      title: { text: title },
+      xaxis: { title: { text: xTitle } },
+      yaxis: { title: { text: 'top-1 (%)' } },
+    },
   };
 }
 
@@ -94,8 +119,16 @@ function sweepSpec(o: {
       const bi = o.xs.indexOf(o.paperBest);
       const v = combineVerdicts([verdictGreater(s[bi], s[0]), verdictGreater(s[bi], s[s.length - 1])]);
       return {
-        figure: lineFigure(o.title, o.xTitle, o.xs, [{ name: o.metric === 'ensemble' ? 'ensemble' : 'single expert', s }]),
-        data: { xs: o.xs, points: perSeed(ctx, pts, o.metric), stats: s, bestHere: o.xs[best], paperBest: o.paperBest },
+        figure: lineFigure(o.title, o.xTitle, o.xs, [
+          { name: o.metric === 'ensemble' ? 'ensemble' : 'single expert', s },
+        ]),
+        data: {
+          xs: o.xs,
+          points: perSeed(ctx, pts, o.metric),
+          stats: s,
+          bestHere: o.xs[best],
+          paperBest: o.paperBest,
+        },
         claim: o.claim,
         measured: `${o.xs.map((x, i) => `${x}: ${pm(s[i])}`).join(', ')}; best here ${o.xs[best]}`,
         verdict: v,
@@ -105,19 +138,29 @@ function sweepSpec(o: {
 }
 
 /** NCL++ pieces as loss switches (losses.nclLoss options). */
-const sw = (o: Record<string, unknown>): Patch => (c) => {
-  c.loss.options = { ...c.loss.options, ...o };
-};
-const experts = (k: number): Patch => (c) => {
-  c.model.numExperts = k;
-};
-const copies = (t: number): Patch => (c) => {
-  c.loss.numCopies = t;
-};
-const all = (...ps: Patch[]): Patch => (c) => ps.forEach((p) => p(c));
+const sw =
+  (o: Record<string, unknown>): Patch =>
+  (c) => {
+    c.loss.options = { ...c.loss.options, ...o };
+  };
+const experts =
+  (k: number): Patch =>
+  (c) => {
+    c.model.numExperts = k;
+  };
+const copies =
+  (t: number): Patch =>
+  (c) => {
+    c.loss.numCopies = t;
+  };
+const all =
+  (...ps: Patch[]): Patch =>
+  (c) =>
+    ps.forEach((p) => p(c));
 
 /** BIL + HCM with one expert (Fig. 5a, 6b): NCL++ with InterCL and IntraCL off, T = 1. */
-const bilHcm = (beta: number): Patch => all(experts(1), copies(1), sw({ interCL: false, intraCL: false }), (c) => (c.loss.beta = beta));
+const bilHcm = (beta: number): Patch =>
+  all(experts(1), copies(1), sw({ interCL: false, intraCL: false }), (c) => (c.loss.beta = beta));
 
 export const SWEEP_FIGURES: FigureSpec[] = [
   sweepSpec({
@@ -141,7 +184,10 @@ export const SWEEP_FIGURES: FigureSpec[] = [
     paperBest: 0.6,
     claim: 'λ = 0.6 is best; ignoring or over-weighting collaboration is worse.',
     metric: 'single',
-    point: (lambda) => ({ label: `λ=${lambda}`, make: (p, s) => variant(p, 'nclpp', s, (c) => (c.loss.lambda = lambda)) }),
+    point: (lambda) => ({
+      label: `λ=${lambda}`,
+      make: (p, s) => variant(p, 'nclpp', s, (c) => (c.loss.lambda = lambda)),
+    }),
   }),
   {
     id: 'fig6a',
@@ -151,7 +197,12 @@ export const SWEEP_FIGURES: FigureSpec[] = [
       const pts: Point[] = [1, 2, 3, 4].map((t) => ({ label: `T=${t}`, make: (p, s) => fig6aRun(p, s, t) }));
       const s = pointStats(ctx, pts, 'expert1');
       return {
-        figure: lineFigure('IntraCL with T copies (single expert)', 'T', [1, 2, 3, 4], [{ name: 'single expert', s }]),
+        figure: lineFigure(
+          'IntraCL with T copies (single expert)',
+          'T',
+          [1, 2, 3, 4],
+          [{ name: 'single expert', s }],
+        ),
         data: { points: perSeed(ctx, pts, 'expert1'), stats: s },
         claim: 'Accuracy rises with T, best at T = 4; T = 2 already gives most of the gain.',
         measured: s.map((v, i) => `T=${i + 1}: ${pm(v)}`).join(', '),
@@ -167,7 +218,11 @@ export const SWEEP_FIGURES: FigureSpec[] = [
       const pts = fig6bPoints();
       const s = pointStats(ctx, pts, 'expert1');
       return {
-        figure: barFigure('Hard categories by HCM vs at random', pts.map((p) => p.label), [{ name: 'single expert', s }]),
+        figure: barFigure(
+          'Hard categories by HCM vs at random',
+          pts.map((p) => p.label),
+          [{ name: 'single expert', s }],
+        ),
         data: { points: perSeed(ctx, pts, 'expert1'), stats: s },
         claim: "'BSCE + random' is slightly better than BSCE and far worse than 'BSCE + HCM'.",
         measured: pts.map((p, i) => `${p.label} ${pm(s[i])}`).join(', '),
@@ -177,22 +232,37 @@ export const SWEEP_FIGURES: FigureSpec[] = [
   },
   {
     id: 'fig7',
-    title: 'Fig. 7: 1 to 4 experts with InterCL (NCL): mean single expert and ensemble, all / many / medium / few',
+    title:
+      'Fig. 7: 1 to 4 experts with InterCL (NCL): mean single expert and ensemble, all / many / medium / few',
     runs: (p, seeds) => [1, 2, 3, 4].flatMap((k) => seeds.map((s) => fig7Run(p, s, k))),
     build: (ctx) => {
       const pts: Point[] = [1, 2, 3, 4].map((k) => ({ label: `K=${k}`, make: (p, s) => fig7Run(p, s, k) }));
       const splits = ['top1', 'many', 'medium', 'few'] as const;
       const series = splits.flatMap((sp) =>
-        (['single', 'ensemble'] as const).map((m) => ({ name: `${sp === 'top1' ? 'all' : sp} (${m})`, s: pointStats(ctx, pts, m, sp) })),
+        (['single', 'ensemble'] as const).map((m) => ({
+          name: `${sp === 'top1' ? 'all' : sp} (${m})`,
+          s: pointStats(ctx, pts, m, sp),
+        })),
       );
       const ens = series.find((x) => x.name === 'all (ensemble)')!.s;
       const single = series.find((x) => x.name === 'all (single)')!.s;
       return {
         figure: lineFigure('Experts in InterCL', 'experts K', [1, 2, 3, 4], series),
-        data: { series: series.map((x) => ({ name: x.name, mean: x.s.map((v) => v.mean), std: x.s.map((v) => v.std) })) },
-        claim: 'The ensemble improves steadily with K; a single expert gains most from K = 1 → 2; ensemble > single.',
+        data: {
+          series: series.map((x) => ({
+            name: x.name,
+            mean: x.s.map((v) => v.mean),
+            std: x.s.map((v) => v.std),
+          })),
+        },
+        claim:
+          'The ensemble improves steadily with K; a single expert gains most from K = 1 → 2; ensemble > single.',
         measured: `ensemble ${ens.map((v, i) => `K=${i + 1} ${pm(v)}`).join(', ')}; single ${single.map((v, i) => `K=${i + 1} ${pm(v)}`).join(', ')}`,
-        verdict: combineVerdicts([verdictGreater(single[1], single[0]), verdictGreater(ens[3], ens[1]), verdictGreater(ens[1], single[1])]),
+        verdict: combineVerdicts([
+          verdictGreater(single[1], single[0]),
+          verdictGreater(ens[3], ens[1]),
+          verdictGreater(ens[1], single[1]),
+        ]),
       };
     },
   },
@@ -201,16 +271,28 @@ export const SWEEP_FIGURES: FigureSpec[] = [
     title: 'Fig. 12a: InterCL with and without the balanced scale (single expert and ensemble)',
     runs: (p, seeds) => [true, false].flatMap((b) => seeds.map((s) => fig12aRun(p, s, b))),
     build: (ctx) => {
-      const pts: Point[] = [true, false].map((b) => ({ label: b ? 'balanced (NCL)' : 'w/o balanced scale', make: (p, s) => fig12aRun(p, s, b) }));
+      const pts: Point[] = [true, false].map((b) => ({
+        label: b ? 'balanced (NCL)' : 'w/o balanced scale',
+        make: (p, s) => fig12aRun(p, s, b),
+      }));
       const single = pointStats(ctx, pts, 'single');
       const ens = pointStats(ctx, pts, 'ensemble');
       return {
-        figure: barFigure('InterCL on balanced vs plain probabilities', pts.map((p) => p.label), [
-          { name: 'single expert', s: single },
-          { name: 'ensemble', s: ens },
-        ]),
-        data: { single: perSeed(ctx, pts, 'single'), ensemble: perSeed(ctx, pts, 'ensemble'), stats: { single, ens } },
-        claim: 'Removing the balanced scale from InterCL costs about 1% for a single expert and for the ensemble.',
+        figure: barFigure(
+          'InterCL on balanced vs plain probabilities',
+          pts.map((p) => p.label),
+          [
+            { name: 'single expert', s: single },
+            { name: 'ensemble', s: ens },
+          ],
+        ),
+        data: {
+          single: perSeed(ctx, pts, 'single'),
+          ensemble: perSeed(ctx, pts, 'ensemble'),
+          stats: { single, ens },
+        },
+        claim:
+          'Removing the balanced scale from InterCL costs about 1% for a single expert and for the ensemble.',
         measured: `single: ${pm(single[0])} vs ${pm(single[1])}; ensemble: ${pm(ens[0])} vs ${pm(ens[1])}`,
         verdict: combineVerdicts([verdictGreater(single[0], single[1]), verdictGreater(ens[0], ens[1])]),
       };
@@ -219,7 +301,8 @@ export const SWEEP_FIGURES: FigureSpec[] = [
   {
     id: 'fig12b',
     title: 'Fig. 12b: BIL + offline distillation (teacher: average of 3 BIL models) vs BIL + InterCL',
-    runs: (p, seeds) => seeds.flatMap((s) => [...teacherRuns(p, s), offDisRun(p, s), interRun(p, s), variant(p, 'bsce', s)]),
+    runs: (p, seeds) =>
+      seeds.flatMap((s) => [...teacherRuns(p, s), offDisRun(p, s), interRun(p, s), variant(p, 'bsce', s)]),
     build: (ctx) => {
       const pts: Point[] = [
         { label: 'BIL', make: (p, s) => variant(p, 'bsce', s) },
@@ -228,7 +311,11 @@ export const SWEEP_FIGURES: FigureSpec[] = [
       ];
       const s = pointStats(ctx, pts, 'expert1');
       return {
-        figure: barFigure('Offline distillation vs online InterCL (expert 1)', pts.map((p) => p.label), [{ name: 'single expert', s }]),
+        figure: barFigure(
+          'Offline distillation vs online InterCL (expert 1)',
+          pts.map((p) => p.label),
+          [{ name: 'single expert', s }],
+        ),
         data: { points: perSeed(ctx, pts, 'expert1'), stats: s },
         claim: 'BIL + OffDis improves on BIL but stays about 1.5% below BIL + InterCL.',
         measured: pts.map((p, i) => `${p.label} ${pm(s[i])}`).join(', '),
@@ -239,11 +326,14 @@ export const SWEEP_FIGURES: FigureSpec[] = [
   {
     id: 'table4',
     title: 'Table 4: SimAug / RandAugment / Mixup × CE, BSCE, BSCE + NCL++ (single and ensemble)',
-    runs: (p, seeds) => table4Points().flatMap((row) => row.cols.flatMap((pt) => seeds.map((s) => pt.make(p, s)))),
+    runs: (p, seeds) =>
+      table4Points().flatMap((row) => row.cols.flatMap((pt) => seeds.map((s) => pt.make(p, s)))),
     build: (ctx) => {
       const rows = table4Points().map((row) => ({
         method: row.method,
-        cells: row.cols.map((pt) => stat(ctx.seeds.map((s) => acc(ctx.get(pt.make(ctx.protocol, s)), row.metric)))),
+        cells: row.cols.map((pt) =>
+          stat(ctx.seeds.map((s) => acc(ctx.get(pt.make(ctx.protocol, s)), row.metric))),
+        ),
       }));
       const augs = ['SimAug', 'RandAug', 'Mixup'];
       const table = [
@@ -254,13 +344,22 @@ export const SWEEP_FIGURES: FigureSpec[] = [
         `Here: ${ctx.protocol}, mean ± std over seeds ${ctx.seeds.join(', ')}. Paper (CIFAR-100-LT IF 100): CE 41.68 / 44.79 / 41.85, BSCE 45.69 / 50.60 / 49.84, BSCE+NCL++ 48.76 / 54.82 / 51.37, ensemble 51.57 / 56.33 / 53.38.`,
       ].join('\n');
       const g = (m: string) => rows.find((r) => r.method === m)!.cells;
-      const verdicts: Verdict[] = [0, 1, 2].flatMap((i) => [verdictGreater(g('BSCE+NCL++')[i], g('BSCE')[i]), verdictGreater(g('BSCE')[i], g('CE')[i])]);
+      const verdicts: Verdict[] = [0, 1, 2].flatMap((i) => [
+        verdictGreater(g('BSCE+NCL++')[i], g('BSCE')[i]),
+        verdictGreater(g('BSCE')[i], g('CE')[i]),
+      ]);
       return {
-        figure: barFigure('Augmentations × methods', augs, rows.map((r) => ({ name: r.method, s: r.cells }))),
+        figure: barFigure(
+          'Augmentations × methods',
+          augs,
+          rows.map((r) => ({ name: r.method, s: r.cells })),
+        ),
         data: { rows },
         table,
         claim: 'For every augmentation: BSCE+NCL++ > BSCE > CE, and the ensemble adds more.',
-        measured: rows.map((r) => `${r.method}: ${r.cells.map((c, i) => `${augs[i]} ${pm(c)}`).join(', ')}`).join('; '),
+        measured: rows
+          .map((r) => `${r.method}: ${r.cells.map((c, i) => `${augs[i]} ${pm(c)}`).join(', ')}`)
+          .join('; '),
         verdict: combineVerdicts(verdicts),
       };
     },
@@ -282,10 +381,14 @@ export const SWEEP_FIGURES: FigureSpec[] = [
         'Paper (CIFAR-100-LT IF 100): fixed 76.7 / 54.8, learnable 82.3 / 54.5.',
       ].join('\n');
       return {
-        figure: barFigure('Fixed vs learnable loss weights (expert 1)', ['train set', 'test set'], [
-          { name: 'fixed', s: [tr[0], te[0]] },
-          { name: 'learnable', s: [tr[1], te[1]] },
-        ]),
+        figure: barFigure(
+          'Fixed vs learnable loss weights (expert 1)',
+          ['train set', 'test set'],
+          [
+            { name: 'fixed', s: [tr[0], te[0]] },
+            { name: 'learnable', s: [tr[1], te[1]] },
+          ],
+        ),
         data: { train: tr, test: te },
         table,
         claim: 'Learnable weights fit the training set better but test slightly worse than fixed weights.',
@@ -307,16 +410,24 @@ export const SWEEP_FIGURES: FigureSpec[] = [
       const table = [
         '| BIL | InterCL | IntraCL | NFL_hard | Ensemble | acc. (here) | acc. (paper) |',
         '|---|---|---|---|---|---|---|',
-        ...rows.map((r) => `| ${mark(r.bil)} | ${mark(r.inter)} | ${mark(r.intra)} | ${mark(r.nfl)} | ${mark(r.metric === 'ensemble')} | ${pm(r.s)} | ${r.paper} |`),
+        ...rows.map(
+          (r) =>
+            `| ${mark(r.bil)} | ${mark(r.inter)} | ${mark(r.intra)} | ${mark(r.nfl)} | ${mark(r.metric === 'ensemble')} | ${pm(r.s)} | ${r.paper} |`,
+        ),
         '',
         `Here: ${ctx.protocol}, mean ± std over seeds ${ctx.seeds.join(', ')}, single-expert rows report expert 1. Paper: CIFAR-100-LT IF 100.`,
       ].join('\n');
       const v = rows.slice(1).map((r, i) => verdictGreater(r.s, rows[i === 0 ? 0 : 1].s));
       return {
-        figure: barFigure('Ablation (Table 7)', rows.map((r) => r.label), [{ name: 'top-1', s: rows.map((r) => r.s) }]),
+        figure: barFigure(
+          'Ablation (Table 7)',
+          rows.map((r) => r.label),
+          [{ name: 'top-1', s: rows.map((r) => r.s) }],
+        ),
         data: { rows: rows.map((r) => ({ label: r.label, paper: r.paper, stat: r.s })) },
         table,
-        claim: 'Each component adds accuracy over BIL: NFL_hard, InterCL, IntraCL, both, all, then the ensemble (44.79 → 56.33).',
+        claim:
+          'Each component adds accuracy over BIL: NFL_hard, InterCL, IntraCL, both, all, then the ensemble (44.79 → 56.33).',
         measured: rows.map((r) => `${r.label} ${pm(r.s)}`).join('; '),
         verdict: combineVerdicts(v),
       };
@@ -325,10 +436,13 @@ export const SWEEP_FIGURES: FigureSpec[] = [
   {
     id: 'table8',
     title: 'Table 8: the balanced dataset (full Fashion-MNIST): CE, NCL, NCL++',
-    runs: (p, seeds) => (['ce', 'ncl', 'nclpp'] as Method[]).flatMap((m) => seeds.map((s) => balancedRun(p, s, m))),
+    runs: (p, seeds) =>
+      (['ce', 'ncl', 'nclpp'] as Method[]).flatMap((m) => seeds.map((s) => balancedRun(p, s, m))),
     build: (ctx) => {
       const ms: Method[] = ['ce', 'ncl', 'nclpp'];
-      const s = ms.map((m) => stat(ctx.seeds.map((x) => acc(ctx.get(balancedRun(ctx.protocol, x, m)), 'expert1'))));
+      const s = ms.map((m) =>
+        stat(ctx.seeds.map((x) => acc(ctx.get(balancedRun(ctx.protocol, x, m)), 'expert1'))),
+      );
       const table = [
         '| method | full Fashion-MNIST (here, expert 1) | CIFAR-100 ResNet-32 (paper) |',
         '|---|---|---|',
@@ -349,21 +463,36 @@ export const SWEEP_FIGURES: FigureSpec[] = [
   {
     id: 'table9',
     title: 'Table 9: 20 / 40 / 60 / 80 / 100 % of the training data, BSCE vs NCL++',
-    runs: (p, seeds) => [0.2, 0.4, 0.6, 0.8, 1].flatMap((f) => (['bsce', 'nclpp'] as Method[]).flatMap((m) => seeds.map((s) => fractionRun(p, s, m, f)))),
+    runs: (p, seeds) =>
+      [0.2, 0.4, 0.6, 0.8, 1].flatMap((f) =>
+        (['bsce', 'nclpp'] as Method[]).flatMap((m) => seeds.map((s) => fractionRun(p, s, m, f))),
+      ),
     build: (ctx) => {
       const fr = [0.2, 0.4, 0.6, 0.8, 1];
-      const b = fr.map((f) => stat(ctx.seeds.map((s) => acc(ctx.get(fractionRun(ctx.protocol, s, 'bsce', f)), 'expert1'))));
-      const n = fr.map((f) => stat(ctx.seeds.map((s) => acc(ctx.get(fractionRun(ctx.protocol, s, 'nclpp', f)), 'expert1'))));
+      const b = fr.map((f) =>
+        stat(ctx.seeds.map((s) => acc(ctx.get(fractionRun(ctx.protocol, s, 'bsce', f)), 'expert1'))),
+      );
+      const n = fr.map((f) =>
+        stat(ctx.seeds.map((s) => acc(ctx.get(fractionRun(ctx.protocol, s, 'nclpp', f)), 'expert1'))),
+      );
       const table = [
         '| data ratio | BSCE (here) | NCL++ (here) | gain | paper BSCE / NCL++ (ImageNet-LT, ResNet-10) |',
         '|---|---|---|---|---|',
-        ...fr.map((f, i) => `| ${f * 100}% | ${pm(b[i])} | ${pm(n[i])} | ${(100 * (n[i].mean - b[i].mean)).toFixed(2)} | ${['40.64 / 44.24', '44.04 / 47.93', '44.66 / 48.05', '44.91 / 48.70', '45.70 / 49.00'][i]} |`),
+        ...fr.map(
+          (f, i) =>
+            `| ${f * 100}% | ${pm(b[i])} | ${pm(n[i])} | ${(100 * (n[i].mean - b[i].mean)).toFixed(2)} | ${['40.64 / 44.24', '44.04 / 47.93', '44.66 / 48.05', '44.91 / 48.70', '45.70 / 49.00'][i]} |`,
+        ),
       ].join('\n');
       return {
-        figure: lineFigure('Training data ratio', 'fraction of the LT training set', fr.map((f) => `${f * 100}%`), [
-          { name: 'BSCE', s: b },
-          { name: 'NCL++ (expert 1)', s: n },
-        ]),
+        figure: lineFigure(
+          'Training data ratio',
+          'fraction of the LT training set',
+          fr.map((f) => `${f * 100}%`),
+          [
+            { name: 'BSCE', s: b },
+            { name: 'NCL++ (expert 1)', s: n },
+          ],
+        ),
         data: { fractions: fr, bsce: b, nclpp: n },
         table,
         claim: 'Accuracy grows with data, and NCL++ beats BSCE at every ratio (+3.3 to +3.9).',
@@ -380,7 +509,10 @@ function fig6aRun(p: string, s: number, t: number): TrainConfig {
 function fig6bPoints(): Point[] {
   return [
     { label: 'BSCE', make: (p, s) => variant(p, 'bsce', s) },
-    { label: 'BSCE + random', make: (p, s) => variant(p, 'nclpp', s, all(bilHcm(0.3), sw({ hardMining: 'random', seed: s }))) },
+    {
+      label: 'BSCE + random',
+      make: (p, s) => variant(p, 'nclpp', s, all(bilHcm(0.3), sw({ hardMining: 'random', seed: s }))),
+    },
     { label: 'BSCE + HCM', make: (p, s) => variant(p, 'nclpp', s, bilHcm(0.3)) },
   ];
 }
@@ -403,14 +535,19 @@ function interRun(p: string, s: number): TrainConfig {
   return variant(p, 'ncl', s, all(experts(2), sw({ nestedHard: false })));
 }
 function table4Points(): { method: string; metric: Metric; cols: Point[] }[] {
-  const aug = (a: 'simaug' | 'randaugment' | 'mixup'): Patch => (c) => {
-    if (a === 'mixup') {
-      c.data.augment = 'simaug';
-      c.data.mixup = 1;
-    } else c.data.augment = a;
-  };
+  const aug =
+    (a: 'simaug' | 'randaugment' | 'mixup'): Patch =>
+    (c) => {
+      if (a === 'mixup') {
+        c.data.augment = 'simaug';
+        c.data.mixup = 1;
+      } else c.data.augment = a;
+    };
   const cols = (m: Method, extra: Patch = () => {}) =>
-    (['simaug', 'randaugment', 'mixup'] as const).map((a) => ({ label: a, make: (p: string, s: number) => variant(p, m, s, all(aug(a), extra)) }));
+    (['simaug', 'randaugment', 'mixup'] as const).map((a) => ({
+      label: a,
+      make: (p: string, s: number) => variant(p, m, s, all(aug(a), extra)),
+    }));
   return [
     { method: 'CE', metric: 'expert1', cols: cols('ce') },
     { method: 'BSCE', metric: 'expert1', cols: cols('bsce') },
@@ -424,8 +561,20 @@ function table6Run(p: string, s: number, learnable: boolean): TrainConfig {
     if (learnable) c.loss.options = { learnable: true };
   });
 }
-function table7Rows(): (Point & { bil: boolean; inter: boolean; intra: boolean; nfl: boolean; metric: Metric; paper: string })[] {
-  const row = (label: string, f: { bil: boolean; inter: boolean; intra: boolean; nfl: boolean; ens?: boolean }, paper: string, make: Point['make']) => ({
+function table7Rows(): (Point & {
+  bil: boolean;
+  inter: boolean;
+  intra: boolean;
+  nfl: boolean;
+  metric: Metric;
+  paper: string;
+})[] {
+  const row = (
+    label: string,
+    f: { bil: boolean; inter: boolean; intra: boolean; nfl: boolean; ens?: boolean },
+    paper: string,
+    make: Point['make'],
+  ) => ({
     label,
     bil: f.bil,
     inter: f.inter,
@@ -436,16 +585,59 @@ function table7Rows(): (Point & { bil: boolean; inter: boolean; intra: boolean; 
     make,
   });
   const nclpp = (o: { inter: boolean; intra: boolean; nfl: boolean }) => (p: string, s: number) =>
-    variant(p, 'nclpp', s, all(experts(o.inter ? 2 : 1), copies(o.intra ? getProtocol(p, 'nclpp').loss.numCopies : 1), sw({ interCL: o.inter, intraCL: o.intra, nestedHard: o.nfl })));
+    variant(
+      p,
+      'nclpp',
+      s,
+      all(
+        experts(o.inter ? 2 : 1),
+        copies(o.intra ? getProtocol(p, 'nclpp').loss.numCopies : 1),
+        sw({ interCL: o.inter, intraCL: o.intra, nestedHard: o.nfl }),
+      ),
+    );
   return [
-    row('naive (CE)', { bil: false, inter: false, intra: false, nfl: false }, '44.79', (p, s) => variant(p, 'ce', s)),
-    row('BIL', { bil: true, inter: false, intra: false, nfl: false }, '50.60', (p, s) => variant(p, 'bsce', s)),
-    row('BIL + NFL_hard', { bil: true, inter: false, intra: false, nfl: true }, '51.24', nclpp({ inter: false, intra: false, nfl: true })),
-    row('BIL + InterCL', { bil: true, inter: true, intra: false, nfl: false }, '53.13', nclpp({ inter: true, intra: false, nfl: false })),
-    row('BIL + IntraCL', { bil: true, inter: false, intra: true, nfl: false }, '53.94', nclpp({ inter: false, intra: true, nfl: false })),
-    row('BIL + InterCL + IntraCL', { bil: true, inter: true, intra: true, nfl: false }, '54.36', nclpp({ inter: true, intra: true, nfl: false })),
-    row('NCL++', { bil: true, inter: true, intra: true, nfl: true }, '54.82', nclpp({ inter: true, intra: true, nfl: true })),
-    row('NCL++ (ensemble)', { bil: true, inter: true, intra: true, nfl: true, ens: true }, '56.33', nclpp({ inter: true, intra: true, nfl: true })),
+    row('naive (CE)', { bil: false, inter: false, intra: false, nfl: false }, '44.79', (p, s) =>
+      variant(p, 'ce', s),
+    ),
+    row('BIL', { bil: true, inter: false, intra: false, nfl: false }, '50.60', (p, s) =>
+      variant(p, 'bsce', s),
+    ),
+    row(
+      'BIL + NFL_hard',
+      { bil: true, inter: false, intra: false, nfl: true },
+      '51.24',
+      nclpp({ inter: false, intra: false, nfl: true }),
+    ),
+    row(
+      'BIL + InterCL',
+      { bil: true, inter: true, intra: false, nfl: false },
+      '53.13',
+      nclpp({ inter: true, intra: false, nfl: false }),
+    ),
+    row(
+      'BIL + IntraCL',
+      { bil: true, inter: false, intra: true, nfl: false },
+      '53.94',
+      nclpp({ inter: false, intra: true, nfl: false }),
+    ),
+    row(
+      'BIL + InterCL + IntraCL',
+      { bil: true, inter: true, intra: true, nfl: false },
+      '54.36',
+      nclpp({ inter: true, intra: true, nfl: false }),
+    ),
+    row(
+      'NCL++',
+      { bil: true, inter: true, intra: true, nfl: true },
+      '54.82',
+      nclpp({ inter: true, intra: true, nfl: true }),
+    ),
+    row(
+      'NCL++ (ensemble)',
+      { bil: true, inter: true, intra: true, nfl: true, ens: true },
+      '56.33',
+      nclpp({ inter: true, intra: true, nfl: true }),
+    ),
   ];
 }
 function balancedRun(p: string, s: number, m: Method): TrainConfig {
@@ -454,4 +646,3 @@ function balancedRun(p: string, s: number, m: Method): TrainConfig {
 function fractionRun(p: string, s: number, m: Method, f: number): TrainConfig {
   return f === 1 ? variant(p, m, s) : variant(p, m, s, (c) => (c.data.fraction = f));
 }
-
