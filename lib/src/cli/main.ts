@@ -4,6 +4,8 @@
  *   ncl train --protocol mini --method nclpp [--seed 0] [--out DIR] [--resume] [--set key=value ...]
  *   ncl eval  --run DIR
  *   ncl bench --model resnet32 --classes 100 --batch 128 [--json]
+ *   ncl reproduce fig8 table1 ... | all [--protocol mini] [--seeds 3] [--workers 2]
+ *   ncl data fetch|info|subset|check-subset ...
  *   ncl start            (the main job: mini protocol, CE / BSCE / NCL++, then a comparison table)
  *
  * Errors are one line on stderr and a non-zero exit; nothing is written for an invalid configuration.
@@ -20,6 +22,7 @@ import { evalRun } from './eval';
 import { comparisonTable } from './table';
 import { FIGURE_IDS, reproduce, resolveIds } from '../experiments/reproduce';
 import { workspaceRoot } from '../data/locate';
+import { dataCommand } from '../data/cli';
 
 function backendOption(): Option {
   return new Option(
@@ -144,6 +147,8 @@ export function buildProgram(): Command {
       });
       console.log(opts.json ? JSON.stringify(r) : formatBench(r));
     });
+
+  program.addCommand(dataCommand());
 
   program
     .command('reproduce')

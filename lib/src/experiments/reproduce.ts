@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { configHash, TrainConfig } from '../train/config';
 import { atomicWrite } from '../train/checkpoint';
-import { savePlot, plotlyBundle, findChromium } from '../viz';
+import { savePlot, findChromium } from '../viz';
 import { ensureRuns, loadRun, RunResult } from './runs';
 import { ANALYSIS_FIGURES, FigureSpec, FigureOutput } from './figures';
 import { SWEEP_FIGURES } from './sweeps';
@@ -96,8 +96,6 @@ export async function reproduce(o: ReproduceOptions): Promise<ManifestEntry[]> {
   const root = path.resolve(o.resultsDir, '..');
   const commit = gitCommit(root);
   fs.mkdirSync(o.resultsDir, { recursive: true });
-  const plotlyFile = path.join(o.resultsDir, 'plotly.min.js');
-  if (!fs.existsSync(plotlyFile)) fs.writeFileSync(plotlyFile, plotlyBundle());
   const manifest = readManifest(o.resultsDir);
   const entries: ManifestEntry[] = [];
   for (const spec of specs) {
@@ -131,7 +129,7 @@ export async function reproduce(o: ReproduceOptions): Promise<ManifestEntry[]> {
       ) + '\n',
     );
     const written = savePlot(out.figure, base, {
-      plotlySrc: 'plotly.min.js',
+      plotlySrc: 'plotly.js',
       title: spec.title,
       png: wantPng,
       width: 1000,

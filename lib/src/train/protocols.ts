@@ -18,7 +18,8 @@ const PAPER_CIFAR = (dataset: 'cifar10' | 'cifar100'): Base => ({
     dataset,
     imbalanceFactor: 100,
     augment: 'randaugment',
-    randAugment: { n: 2, m: 10 },
+    // PaCo's / the authors' RandAugment (timm rand-n2-m10): the strongest magnitude, 30 on our 0-30 scale.
+    randAugment: { n: 2, m: 30 },
     batchSize: 64,
   },
   model: { name: 'resnet32', width: 16, classifier: 'linear', numExperts: 2 },
