@@ -24,9 +24,10 @@ export type Verdict = 'reproduced' | 'not reproduced' | 'inconclusive';
 /**
  * Does "a > b" (the paper's claim) hold here? Reproduced when the mean gap is positive and larger than the seeds'
  * spread (the larger of the two stds, and at least a small floor); not reproduced when it is as large the other way;
- * inconclusive otherwise (the gap is within the seed-to-seed spread).
+ * inconclusive otherwise (the gap is within the seed-to-seed spread, or there is a single seed and so no spread).
  */
 export function verdictGreater(a: Stat, b: Stat, floor = 1e-9): Verdict {
+  if (a.values.length < 2 || b.values.length < 2) return 'inconclusive'; // one seed: no spread to judge a gap by
   const gap = a.mean - b.mean;
   const spread = Math.max(a.std, b.std, floor);
   if (gap > spread) return 'reproduced';

@@ -157,7 +157,7 @@ export async function trainRun(
           return { total: r.total, terms: { bil: r.bil, distill: r.distill } };
         }
       : built!.fn);
-  const lossVars = new Map(Object.entries(opts.lossFn ? (opts.lossVariables ?? {}) : built!.variables));
+  const lossVars = new Map(Object.entries(built ? built.variables : (opts.lossVariables ?? {})));
 
   const model = modelFromConfig(c, dataset.numClasses, train.channels);
   const params = new Map<string, tf.Variable>(model.store.trainable);
