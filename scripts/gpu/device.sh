@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# The GPU check, run on a GPU machine that has no Node.js and no network, from the repository root, after
+# scripts/gpu/prepare.sh built .gpu/ (carried there). Writes into $OUT:
+#   results.jsonl   one JSON line per result (info, gradcheck, bench, torch, smoke, trainrun, libbench) and per step
+#   log.txt         everything the steps printed on stderr, with the step headers
+#   env.txt         nvidia-smi, the Vulkan ICDs, vulkaninfo --summary, the Dawn flag trials
+#
+#   OUT=/tmp/out bash scripts/gpu/device.sh          # NCL_GPU_BUDGET=seconds for all steps (default 400)
+#   NCL_GPU_ALLOW_SOFTWARE=1 ...                     # no GPU: fall back to Dawn on Mesa llvmpipe (tests this script)
+#
+# Every step runs under `timeout` and within the overall budget, so one that fails or hangs leaves the others their
+# turn. Steps: unpack; Vulkan loader (from .gpu/gl when the machine has none); environment; the Dawn settings that
+# give a hardware adapter (ICD file × Dawn flags, first that works); automatic backend choice; gradient check vs cpu;
+# ResNet-32 batch 128 training steps on WebGPU; PyTorch on CUDA, same model and step; the smoke NCL++ training
+# (asynchronous reads); the lib's trainRun and runBench as they are; ResNet-32 at batch 512.
+set -u
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+OUT=${OUT:-/tmp/ncl-gpu-out}
+N=/tmp/ncl-gpu
+mkdir -p "$OUT" "$N"
+RES=$OUT/results.jsonl
+LOG=$OUT/log.txt
+ENVF=$OUT/env.txt
+DEADLINE=$((SECONDS + ${NCL_GPU_BUDGET:-400}))
+: >"$RES"
+: >"$LOG"
+: >"$ENVF"
+
+note() { echo "[device $(date +%T) +${SECONDS}s] $*" | tee -a "$LOG" >&2; }
+unxz_to() { # unxz_to FILE.xz DEST: xz if there is one, else Python's lzma
+  if command -v xz >/dev/null; then xz -dc "$1" >"$2"; else
+    python3 -c 'import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2"
+  fi
+}
+
+# --- unpack -------------------------------------------------------------------------------------------------------
+[ -s .gpu/node.xz ] && [ -s .gpu/ncl-gpu.js ] || { note "no .gpu payload: run scripts/gpu/prepare.sh and carry .gpu"; exit 2; }
+[ -x "$N/node" ] || { unxz_to .gpu/node.xz "$N/node.tmp" && chmod +x "$N/node.tmp" && mv "$N/node.tmp" "$N/node"; }
+[ -s "$N/dawn.node" ] || unxz_to .gpu/dawn.node.xz "$N/dawn.node"
+cp .gpu/ncl-gpu.js .gpu/*.wasm "$N/"
+NODE=$N/node
+B=$N/ncl-gpu.js
+export NCL_DAWN_NODE=$N/dawn.node NCL_DATA_DIR=$PWD/data
+note "unpacked: $("$NODE" --version) bundle of $(cat .gpu/commit 2>/dev/null) ($(wc -c <"$B") bytes)"
+[ -n "${NCL_UNPACK_ONLY:-}" ] && exit 0
+
+# --- steps --------------------------------------------------------------------------------------------------------
+# step NAME LIMIT CMD...: stdout (JSON lines) -> results.jsonl, stderr -> log.txt, then a {"kind":"step"} line.
+step() {
+  local name=$1 limit=$2 left start rc
+  shift 2
+  left=$((DEADLINE - SECONDS))
+  if [ "$left" -lt 15 ]; then
+    echo "{\"kind\":\"step\",\"step\":\"$name\",\"skipped\":\"out of time budget\"}" >>"$RES"
+    note "skip $name: out of time"
+    return 99
+  fi
+  [ "$limit" -gt "$left" ] && limit=$left
+  note "step $name (limit ${limit}s): $*"
+  echo "===== $name: $*" >>"$LOG"
+  start=$SECONDS
+  timeout -k 5 "$limit" "$@" >"$N/$name.out" 2>>"$LOG"
+  rc=$?
+  cat "$N/$name.out" >>"$RES"
+  echo "{\"kind\":\"step\",\"step\":\"$name\",\"rc\":$rc,\"seconds\":$((SECONDS - start))}" >>"$RES"
+  note "step $name: rc $rc in $((SECONDS - start))s"
+  return $rc
+}
+
+# --- Vulkan loader and environment --------------------------------------------------------------------------------
+{
+  echo "== date"; date -u +%FT%TZ
+  echo "== uname"; uname -a
+  echo "== os"; head -3 /etc/os-release 2>/dev/null
+  echo "== nvidia-smi"; timeout 20 nvidia-smi 2>&1
+  timeout 20 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,power.limit --format=csv 2>&1
+  echo "== libvulkan before"; ldconfig -p | grep libvulkan
+} >>"$ENVF" 2>&1
+if ! ldconfig -p | grep -q 'libvulkan.so.1 '; then
+  for f in .gpu/gl/libvulkan1_*.deb; do dpkg -x "$f" /; done
+  ldconfig
+  echo "== libvulkan after installing .gpu/gl/libvulkan1" >>"$ENVF"
+  ldconfig -p | grep libvulkan >>"$ENVF" 2>&1
+fi
+mkdir -p "$N/vt" && for f in .gpu/gl/vulkan-tools_*.deb; do dpkg -x "$f" "$N/vt"; done
+VULKANINFO=$(command -v vulkaninfo || echo "$N/vt/usr/bin/vulkaninfo")
+ICD_NV=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+{
+  echo "== Vulkan ICD files"
+  ls -la /usr/share/vulkan/icd.d /etc/vulkan/icd.d /usr/local/nvidia/share/vulkan/icd.d 2>&1
+  cat "$ICD_NV" 2>&1
+  echo "== vulkaninfo --summary (default ICD search)"
+  timeout 20 "$VULKANINFO" --summary 2>&1 | head -60
+  if [ -f "$ICD_NV" ]; then
+    echo "== vulkaninfo --summary (VK_DRIVER_FILES=$ICD_NV)"
+    VK_DRIVER_FILES=$ICD_NV VK_ICD_FILENAMES=$ICD_NV timeout 20 "$VULKANINFO" --summary 2>&1 | head -60
+  fi
+} >>"$ENVF" 2>&1
+note "environment written ($(grep -m1 -o 'NVIDIA [A-Z0-9][^,|]*' "$ENVF" | head -1))"
+
+# --- which Dawn settings give a hardware adapter --------------------------------------------------------------------
+chosen=""
+export NCL_BACKEND=webgpu
+for icd in "" "$ICD_NV"; do
+  for flags in "enable-dawn-features=allow_unsafe_apis" "" "backend=vulkan,enable-dawn-features=allow_unsafe_apis"; do
+    [ -n "$chosen" ] && break 2
+    if [ -n "$icd" ]; then
+      [ -f "$icd" ] || continue
+      export VK_DRIVER_FILES=$icd VK_ICD_FILENAMES=$icd
+    else
+      unset VK_DRIVER_FILES VK_ICD_FILENAMES
+    fi
+    export NCL_DAWN_FLAGS=$flags
+    echo "== Dawn trial: icd='${icd:-default}' flags='$flags'" >>"$ENVF"
+    step "info-try" 40 "$NODE" "$B" info
+    cat "$N/info-try.out" >>"$ENVF"
+    if grep -q '"backend":"webgpu"' "$N/info-try.out" && ! grep -qiE 'llvmpipe|swiftshader|lavapipe' "$N/info-try.out"; then
+      chosen="icd='${icd:-default}' flags='$flags'"
+    fi
+  done
+done
+if [ -z "$chosen" ] && [ -n "${NCL_GPU_ALLOW_SOFTWARE:-}" ]; then
+  # Testing this script on a machine without a GPU: Dawn's OpenGL ES backend on Mesa llvmpipe.
+  export NCL_DAWN_FLAGS=backend=opengles NCL_WEBGPU_FEATURE_LEVEL=compatibility EGL_PLATFORM=surfaceless
+  export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
+  step "info-try" 40 "$NODE" "$B" info && chosen="software: flags='$NCL_DAWN_FLAGS' (NCL_GPU_ALLOW_SOFTWARE)"
+fi
+echo "{\"kind\":\"dawn-settings\",\"chosen\":\"${chosen:-none}\"}" >>"$RES"
+note "Dawn settings: ${chosen:-none found}"
+
+if [ -n "$chosen" ]; then
+  # Without NCL_BACKEND: what initBackend picks by itself here (tensorflow-gpu is not in the bundle).
+  (unset NCL_BACKEND; step auto 40 "$NODE" "$B" info)
+  step gradcheck 90 "$NODE" "$B" gradcheck
+  step bench 150 "$NODE" "$B" bench --model resnet32 --classes 100 --batch 128 --steps 20 --warmup 3
+fi
+PYTHONUNBUFFERED=1 step torch 120 python3 scripts/gpu/bench_torch_gpu.py --json --model resnet32 --classes 100 --batch 128
+if [ -n "$chosen" ]; then
+  step smoke 90 "$NODE" "$B" smoke --protocol smoke --method nclpp
+  step trainrun 40 "$NODE" "$B" trainrun
+  step libbench 40 "$NODE" "$B" libbench --model resnet32 --classes 100 --batch 128 --steps 5 --warmup 2
+  step bench512 90 "$NODE" "$B" bench --model resnet32 --classes 100 --batch 512 --steps 10 --warmup 2 --profile false
+else
+  # No adapter: the loader's own account of why.
+  VK_LOADER_DEBUG=error,warn,driver timeout 20 "$VULKANINFO" --summary >>"$ENVF" 2>&1
+fi
+note "done in ${SECONDS}s"
+grep -v '"kind":"step"' "$RES" | cut -c1-1500

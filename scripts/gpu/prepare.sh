@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Build the payload that scripts/gpu/device.sh runs on a GPU machine with no Node.js, no node_modules and no network:
+#
+#   .gpu/node.xz          this machine's Node.js binary, stripped and xz-compressed (linux-x64)
+#   .gpu/ncl-gpu.js       scripts/gpu/entry.ts and the lib (tfjs, wasm and webgpu backends) bundled by esbuild
+#   .gpu/*.wasm           tfjs-backend-wasm's binaries, next to the bundle (loaded only if wasm is selected)
+#   .gpu/dawn.node.xz     Dawn's Node addon from npm `webgpu` (node_modules/webgpu/dist/linux-x64/dawn.node)
+#   .gpu/gl/*.deb         the Vulkan loader (libvulkan1) and vulkaninfo (vulkan-tools), amd64, from Debian
+#   .gpu/MANIFEST         sizes and sha256 of the above
+#
+# The data set (data/fashion-mnist) is tracked, so it travels with the working tree. `.gpu/` is ignored through
+# .git/info/exclude (added here if missing); name it in the device tool's `carry`. Everything that travels (tracked
+# files + .gpu) must stay under 64 MiB: the script prints the total.
+#
+#   bash scripts/gpu/prepare.sh            # build (node.xz and dawn.node.xz are reused when up to date)
+#   bash scripts/gpu/prepare.sh --check    # build, then unpack into a clean /tmp/gpucheck and run it there on wasm
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+ROOT=$PWD
+P=.gpu
+mkdir -p "$P/gl"
+grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >>.git/info/exclude
+
+say() { echo "[prepare] $*" >&2; }
+
+# 1. Node.js: strip the debug info (99 MB -> 86 MB), xz (-> ~22 MB). Reused while the binary is the same.
+NODE_BIN=$(command -v node)
+node_id="$(node --version) $(sha256sum "$NODE_BIN" | cut -c1-16)"
+if [ ! -s "$P/node.xz" ] || [ "$(cat "$P/node.id" 2>/dev/null)" != "$node_id" ]; then
+  say "compressing $NODE_BIN ($(node --version)); takes ~2 minutes"
+  tmp=$(mktemp)
+  cp "$NODE_BIN" "$tmp"
+  strip --strip-all "$tmp" 2>/dev/null || true
+  xz -9 -T0 -c "$tmp" >"$P/node.xz.tmp"
+  rm -f "$tmp"
+  mv "$P/node.xz.tmp" "$P/node.xz"
+  echo "$node_id" >"$P/node.id"
+fi
+
+# 2. Dawn's addon.
+DAWN=node_modules/webgpu/dist/linux-x64/dawn.node
+[ -f "$DAWN" ] || { echo "prepare: $DAWN missing (npm install webgpu)" >&2; exit 1; }
+dawn_id="$(sha256sum "$DAWN" | cut -c1-16)"
+if [ ! -s "$P/dawn.node.xz" ] || [ "$(cat "$P/dawn.id" 2>/dev/null)" != "$dawn_id" ]; then
+  say "compressing $DAWN"
+  xz -9 -T0 -c "$DAWN" >"$P/dawn.node.xz"
+  echo "$dawn_id" >"$P/dawn.id"
+fi
+
+# 3. The bundle. Native tfjs packages stay external (initBackend requires them by a computed name and moves on),
+#    and so do the heavy packages loaded only on demand (danfojs for CSV reports, t-SNE, plots);
+#    `webgpu` is loaded from NCL_DAWN_NODE. `require.main` is defined away: the lib's CLI modules run themselves when
+#    they are the main module, which every module of a bundle is.
+say "bundling scripts/gpu/entry.ts"
+node_modules/.bin/esbuild scripts/gpu/entry.ts --bundle --platform=node --target=node20 --format=cjs \
+  --define:require.main=null --outfile="$P/ncl-gpu.js" --minify-whitespace --minify-syntax --legal-comments=none --log-level=warning \
+  --external:webgpu --external:@tensorflow/tfjs-node-gpu --external:@tensorflow/tfjs-node --external:tfjs-node-cpu \
+  --external:danfojs-node --external:tsne-js --external:plotly.js-dist --external:plotly.js-dist-min --external:tslab
+cp node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm "$P/"
+git rev-parse HEAD >"$P/commit" 2>/dev/null || true
+git status --porcelain -- lib scripts/gpu >"$P/dirty" 2>/dev/null || true
+
+# 4. The Vulkan loader (the device's README: bring it when `ldconfig -p | grep libvulkan` is empty there).
+if ! ls "$P"/gl/libvulkan1_*_amd64.deb >/dev/null 2>&1 || ! ls "$P"/gl/vulkan-tools_*_amd64.deb >/dev/null 2>&1; then
+  say "downloading libvulkan1 and vulkan-tools (amd64)"
+  o=(-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64)
+  mkdir -p /tmp/amd64/partial
+  apt-get "${o[@]}" update -qq
+  (cd "$P/gl" && apt-get "${o[@]}" download libvulkan1 vulkan-tools 2>&1 | grep -v unsandboxed >&2 || true)
+fi
+
+# 5. Manifest and size of what travels.
+(cd "$P" && find . -type f ! -name MANIFEST -printf '%s %p\n' | sort -k2 | while read -r s f; do
+  echo "$s $(sha256sum "$f" | cut -c1-16) $f"
+done) >"$P/MANIFEST"
+tracked=$(git ls-files -z | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1)
+untracked=$(git ls-files --others --exclude-standard -z | xargs -0 -r du -cb 2>/dev/null | tail -1 | cut -f1)
+payload=$(du -sb "$P" | cut -f1)
+total=$((tracked + ${untracked:-0} + payload))
+say "payload $((payload / 1048576)) MiB; tracked $((tracked / 1048576)) MiB; untracked $((${untracked:-0} / 1048576)) MiB; total $((total / 1048576)) MiB (limit 64)"
+[ "$total" -lt $((63 * 1048576)) ] || { echo "prepare: what travels is too large ($total bytes)" >&2; exit 1; }
+
+# 6. --check: unpack into a clean folder and run the bundle with the carried node, on wasm (no GPU here).
+if [ "${1:-}" = "--check" ]; then
+  C=/tmp/gpucheck
+  rm -rf "$C"
+  mkdir -p "$C"
+  cp -r "$P" "$C/.gpu"
+  cp -r data scripts "$C/"
+  say "checking from a clean copy in $C (PATH without node)"
+  (
+    cd "$C"
+    export PATH=/usr/local/sbin:/usr/sbin:/sbin:/bin
+    export NCL_BACKEND=wasm NCL_UNPACK_ONLY=1 OUT=$C/out
+    bash scripts/gpu/device.sh
+    N=/tmp/ncl-gpu
+    export NCL_DATA_DIR=$C/data NCL_DAWN_NODE=$N/dawn.node
+    "$N/node" --version
+    "$N/node" "$N/ncl-gpu.js" info
+    "$N/node" "$N/ncl-gpu.js" bench --model resnet8 --batch 32 --steps 2 --warmup 1 --profile false
+    "$N/node" "$N/ncl-gpu.js" smoke
+    "$N/node" "$N/ncl-gpu.js" gradcheck
+    NCL_BACKEND=webgpu "$N/node" "$N/ncl-gpu.js" info || true
+  ) | tee "$C/check.jsonl"
+  grep -q '"kind":"smoke"' "$C/check.jsonl" && grep -q '"kind":"bench"' "$C/check.jsonl" &&
+    grep -q '"kind":"gradcheck"' "$C/check.jsonl" || { echo "prepare: the clean-copy check failed" >&2; exit 1; }
+  say "clean-copy check passed"
+fi
+say "done: name .gpu in the device tool's carry and run: bash scripts/gpu/device.sh"
