@@ -25,6 +25,8 @@ test('stat: mean and sample std; verdicts follow the gap against the spread', ()
     'inconclusive',
   );
   assert.equal(experiments.combineVerdicts(['reproduced', 'inconclusive']), 'inconclusive');
+  // One seed has no spread: no verdict however large the gap.
+  assert.equal(experiments.verdictGreater(experiments.stat([0.9]), experiments.stat([0.1])), 'inconclusive');
   assert.equal(experiments.combineVerdicts(['reproduced', 'not reproduced']), 'not reproduced');
 });
 

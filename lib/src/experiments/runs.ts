@@ -90,13 +90,27 @@ export async function ensureRuns(
     done++;
     log(`[reproduce] done ${tag} in ${((Date.now() - t0) / 1000).toFixed(0)} s (${done}/${todo.length})`);
   };
+  // A failed run is retried once (a worker can die for reasons outside the run, e.g. a rebuild of lib/dist while it
+  // starts); the others go on, and the failures are reported together at the end.
+  const failed: string[] = [];
+  const attempt = async (c: TrainConfig) => {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await one(c);
+      } catch (e) {
+        log(`[reproduce] ${(e as Error).message}${tries < 2 ? ' — retrying' : ''}`);
+        if (tries >= 2) return void failed.push(`${runDir(root, c)}: ${(e as Error).message}`);
+      }
+    }
+  };
   for (const phase of phases) {
     let next = 0;
     const lanes = Array.from({ length: Math.max(1, Math.min(o.workers, phase.length)) }, async () => {
-      while (next < phase.length) await one(phase[next++]);
+      while (next < phase.length) await attempt(phase[next++]);
     });
     await Promise.all(lanes);
   }
+  if (failed.length) throw new Error(`${failed.length} run(s) failed:\n${failed.join('\n')}`);
   return configs.map((c) => {
     const r = loadRun(root, c);
     if (!r) throw new Error(`run ${runDir(root, c)} did not finish`);
