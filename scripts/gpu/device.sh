@@ -76,24 +76,29 @@ step() {
   timeout 20 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,power.limit --format=csv 2>&1
   echo "== libvulkan before"; ldconfig -p | grep libvulkan
 } >>"$ENVF" 2>&1
-if ! ldconfig -p | grep -q 'libvulkan.so.1 '; then
-  for f in .gpu/gl/libvulkan1_*.deb; do dpkg -x "$f" /; done
-  ldconfig
-  echo "== libvulkan after installing .gpu/gl/libvulkan1" >>"$ENVF"
-  ldconfig -p | grep libvulkan >>"$ENVF" 2>&1
-fi
-mkdir -p "$N/vt" && for f in .gpu/gl/vulkan-tools_*.deb; do dpkg -x "$f" "$N/vt"; done
+# The README's recipe: Vulkan loader + libglvnd (libGLX_nvidia, the NVIDIA Vulkan ICD, needs libGLdispatch).
+for f in .gpu/gl/*.deb; do dpkg -x "$f" /; done
+ldconfig
+mkdir -p "$N/vt" && for f in .gpu/gl/tools/*.deb; do dpkg -x "$f" "$N/vt"; done
 VULKANINFO=$(command -v vulkaninfo || echo "$N/vt/usr/bin/vulkaninfo")
+LD_LIBRARY_PATH_VT=$N/vt/usr/lib/x86_64-linux-gnu
+{
+  echo "== libraries after unpacking .gpu/gl"
+  ldconfig -p | grep -E 'libvulkan|GLX_nvidia|GLdispatch|libGLX\.|libEGL_nvidia|nvidia-glcore' 2>&1
+  nv=$(ldconfig -p | grep -m1 'libGLX_nvidia.so.0' | awk '{print $NF}')
+  [ -n "$nv" ] && { echo "== ldd $nv"; ldd "$nv" 2>&1 | grep -E 'not found|GLdispatch|nvidia' ; }
+  echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
+} >>"$ENVF" 2>&1
 ICD_NV=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 {
   echo "== Vulkan ICD files"
   ls -la /usr/share/vulkan/icd.d /etc/vulkan/icd.d /usr/local/nvidia/share/vulkan/icd.d 2>&1
   cat "$ICD_NV" 2>&1
   echo "== vulkaninfo --summary (default ICD search)"
-  timeout 20 "$VULKANINFO" --summary 2>&1 | head -60
+  LD_LIBRARY_PATH=$LD_LIBRARY_PATH_VT timeout 20 "$VULKANINFO" --summary 2>&1 | head -60
   if [ -f "$ICD_NV" ]; then
     echo "== vulkaninfo --summary (VK_DRIVER_FILES=$ICD_NV)"
-    VK_DRIVER_FILES=$ICD_NV VK_ICD_FILENAMES=$ICD_NV timeout 20 "$VULKANINFO" --summary 2>&1 | head -60
+    VK_DRIVER_FILES=$ICD_NV VK_ICD_FILENAMES=$ICD_NV LD_LIBRARY_PATH=$LD_LIBRARY_PATH_VT timeout 20 "$VULKANINFO" --summary 2>&1 | head -60
   fi
 } >>"$ENVF" 2>&1
 note "environment written ($(grep -m1 -o 'NVIDIA [A-Z0-9][^,|]*' "$ENVF" | head -1))"
@@ -142,7 +147,7 @@ if [ -n "$chosen" ]; then
   step bench512 90 "$NODE" "$B" bench --model resnet32 --classes 100 --batch 512 --steps 10 --warmup 2 --profile false
 else
   # No adapter: the loader's own account of why.
-  VK_LOADER_DEBUG=error,warn,driver timeout 20 "$VULKANINFO" --summary >>"$ENVF" 2>&1
+  VK_LOADER_DEBUG=error,warn,driver LD_LIBRARY_PATH=$LD_LIBRARY_PATH_VT timeout 20 "$VULKANINFO" --summary >>"$ENVF" 2>&1
 fi
 note "done in ${SECONDS}s"
 grep -v '"kind":"step"' "$RES" | cut -c1-1500

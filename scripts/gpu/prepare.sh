@@ -5,7 +5,8 @@
 #   .gpu/ncl-gpu.js       scripts/gpu/entry.ts and the lib (tfjs, wasm and webgpu backends) bundled by esbuild
 #   .gpu/*.wasm           tfjs-backend-wasm's binaries, next to the bundle (loaded only if wasm is selected)
 #   .gpu/dawn.node.xz     Dawn's Node addon from npm `webgpu` (node_modules/webgpu/dist/linux-x64/dawn.node)
-#   .gpu/gl/*.deb         the Vulkan loader (libvulkan1) and vulkaninfo (vulkan-tools), amd64, from Debian
+#   .gpu/gl/*.deb         the Vulkan loader (libvulkan1) and libglvnd (libegl1 libglvnd0 libopengl0 libgl1 libglx0
+#                         libgles2), amd64, from Debian; .gpu/gl/tools/: vulkaninfo and libwayland-client0
 #   .gpu/MANIFEST         sizes and sha256 of the above
 #
 # The data set (data/fashion-mnist) is tracked, so it travels with the working tree. `.gpu/` is ignored through
@@ -60,14 +61,27 @@ cp node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm "$P/"
 git rev-parse HEAD >"$P/commit" 2>/dev/null || true
 git status --porcelain -- lib scripts/gpu >"$P/dirty" 2>/dev/null || true
 
-# 4. The Vulkan loader (the device's README: bring it when `ldconfig -p | grep libvulkan` is empty there).
-if ! ls "$P"/gl/libvulkan1_*_amd64.deb >/dev/null 2>&1 || ! ls "$P"/gl/vulkan-tools_*_amd64.deb >/dev/null 2>&1; then
-  say "downloading libvulkan1 and vulkan-tools (amd64)"
-  o=(-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64)
+# 4. The Vulkan loader and libglvnd, as the device's README lists them (the NVIDIA Vulkan ICD is libGLX_nvidia,
+#    which needs libglvnd's dispatch library), unpacked to / there; vulkaninfo (+ libwayland-client) for the log,
+#    unpacked elsewhere.
+GL_DEBS="libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2"
+TOOL_DEBS="vulkan-tools libwayland-client0"
+mkdir -p "$P/gl/tools"
+o=(-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64)
+fetch() { # fetch DIR PKG...: download the amd64 .debs that DIR lacks
+  local dir=$1 missing=()
+  shift
+  for p in "$@"; do ls "$dir/${p}"_*_amd64.deb >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "downloading ${missing[*]} (amd64)"
   mkdir -p /tmp/amd64/partial
-  apt-get "${o[@]}" update -qq
-  (cd "$P/gl" && apt-get "${o[@]}" download libvulkan1 vulkan-tools 2>&1 | grep -v unsandboxed >&2 || true)
-fi
+  [ -s /tmp/amd64/lock ] || apt-get "${o[@]}" update -qq
+  (cd "$dir" && apt-get "${o[@]}" download "${missing[@]}" 2>&1 | grep -v unsandboxed >&2 || true)
+}
+# shellcheck disable=SC2086
+fetch "$P/gl" $GL_DEBS
+# shellcheck disable=SC2086
+fetch "$P/gl/tools" $TOOL_DEBS
 
 # 5. Manifest and size of what travels.
 (cd "$P" && find . -type f ! -name MANIFEST -printf '%s %p\n' | sort -k2 | while read -r s f; do
