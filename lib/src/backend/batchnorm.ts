@@ -16,7 +16,8 @@
  * mean and variance outputs are for the running statistics only (no gradient flows through them).
  */
 import { tf } from '../tf';
-import { AnyBackend, alloc, f32, size, TensorInfo } from './kernel-utils';
+import { AnyBackend, alloc, f32, isWasm, release, size, TensorInfo, WasmBackendLike } from './kernel-utils';
+import { SimdKernels, simdKernels } from './simd-kernels';
 
 export const BN_KERNEL = 'NclBatchNormTrain';
 export const BN_GRAD_KERNEL = 'NclBatchNormTrainGrad';
@@ -137,9 +138,9 @@ function gradApply(
   G: Float32Array | null,
   C: number,
   relu: boolean,
-  A: Float64Array,
-  B: Float64Array,
-  K: Float64Array,
+  A: Float64Array | Float32Array,
+  B: Float64Array | Float32Array,
+  K: Float64Array | Float32Array,
 ): void {
   const n = X.length;
   const rows = Math.max(1, Math.floor(BLOCK / C)) * C;
@@ -167,8 +168,105 @@ function gradApply(
   }
 }
 
+/**
+ * From Σg, Σg·x per channel: dγ = Σ g·x̂, dβ = Σ g, and dx = A·g + B·x + K per channel, where
+ * dx = γ·inv·(g − Σg/P − x̂·Σg·x̂/P), x̂ = (x − μ)·inv, inv = 1/√(σ² + ε).
+ */
+function gradCoefficients(
+  sg: Float64Array,
+  sgx: Float64Array,
+  Gm: Float32Array,
+  M: Float32Array,
+  V: Float32Array,
+  eps: number,
+  P: number,
+  DG: Float32Array,
+  DB: Float32Array,
+  A: Float64Array | Float32Array,
+  B: Float64Array | Float32Array,
+  K: Float64Array | Float32Array,
+): void {
+  for (let c = 0; c < sg.length; c++) {
+    const inv = 1 / Math.sqrt(V[c] + eps);
+    const sgxh = inv * (sgx[c] - M[c] * sg[c]); // Σ g·x̂ = inv·(Σ g·x − μ·Σ g)
+    DG[c] = sgxh;
+    DB[c] = sg[c];
+    const b = (-Gm[c] * inv * inv * sgxh) / P;
+    A[c] = Gm[c] * inv;
+    B[c] = b;
+    K[c] = (-Gm[c] * inv * sg[c]) / P - b * M[c];
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Kernels (the same code on wasm and cpu: only where the float32 data lives differs).
+
+/** Float64 / float32 scratch on the wasm heap for the SIMD path: [2C] f64 sums, then 3 × [C] f32 parameters. */
+function withScratch<T>(backend: WasmBackendLike, C: number, f: (sums: number, params: number) => T): T {
+  const t = alloc(backend, [4 * C + 3 * C + 4]);
+  try {
+    const base = backend.dataIdMap.get(t.dataId).memoryOffset;
+    const sums = (base + 7) & ~7;
+    return f(sums, sums + 16 * C);
+  } finally {
+    release(backend, t);
+  }
+}
+
+function heapF64(backend: WasmBackendLike, ptr: number, n: number): Float64Array {
+  return new Float64Array(backend.wasm.HEAPF32.buffer, ptr, n);
+}
+function heapF32(backend: WasmBackendLike, ptr: number, n: number): Float32Array {
+  return new Float32Array(backend.wasm.HEAPF32.buffer, ptr, n);
+}
+
+/** Forward on wasm with the SIMD loops (C % 4 = 0); writes y and returns nothing. */
+function bnForwardSimd(
+  backend: WasmBackendLike,
+  simd: SimdKernels,
+  x: TensorInfo,
+  gamma: TensorInfo,
+  beta: TensorInfo,
+  residual: TensorInfo | undefined,
+  y: TensorInfo,
+  mean: TensorInfo,
+  variance: TensorInfo,
+  attrs: BnAttrs,
+): void {
+  const C = x.shape[x.shape.length - 1];
+  const P = size(x.shape) / C;
+  const off = (t: TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
+  withScratch(backend, C, (sums, params) => {
+    heapF64(backend, sums, 2 * C).fill(0);
+    simd.bnStats(off(x), P, C, sums);
+    const S = heapF64(backend, sums, 2 * C);
+    const G = f32(backend, gamma);
+    const Bt = f32(backend, beta);
+    const Mo = f32(backend, mean);
+    const Vo = f32(backend, variance);
+    const a = heapF32(backend, params, C);
+    const k = heapF32(backend, params + 4 * C, C);
+    for (let c = 0; c < C; c++) {
+      const m = S[c] / P;
+      const v = Math.max(0, S[C + c] / P - m * m);
+      Mo[c] = m;
+      Vo[c] = v;
+      const ac = G[c] / Math.sqrt(v + attrs.eps);
+      a[c] = ac;
+      k[c] = Bt[c] - m * ac;
+    }
+    simd.bnApply(
+      off(x),
+      off(y),
+      residual ? off(residual) : 0,
+      P,
+      C,
+      params,
+      params + 4 * C,
+      attrs.relu ? 1 : 0,
+    );
+  });
+}
 
 function bnForwardKernel(args: {
   inputs: { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo; residual?: TensorInfo };
@@ -182,6 +280,11 @@ function bnForwardKernel(args: {
   const y = alloc(backend, x.shape);
   const mean = alloc(backend, [C]);
   const variance = alloc(backend, [C]);
+  const simd = C % 4 === 0 && isWasm(backend) ? simdKernels(backend) : null;
+  if (simd && isWasm(backend)) {
+    bnForwardSimd(backend, simd, x, gamma, beta, residual, y, mean, variance, attrs);
+    return [y, mean, variance];
+  }
   const X = f32(backend, x);
   const s = new Float64Array(C);
   const q = new Float64Array(C);
@@ -225,31 +328,70 @@ function bnGradKernel(args: {
   const dgamma = alloc(backend, [C]);
   const dbeta = alloc(backend, [C]);
   const dres = withG ? alloc(backend, x.shape) : null;
+  const simd = C % 4 === 0 && isWasm(backend) ? simdKernels(backend) : null;
+  if (simd && isWasm(backend)) {
+    const off = (t: TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
+    const relu = attrs.relu ? 1 : 0;
+    withScratch(backend, C, (sums, params) => {
+      heapF64(backend, sums, 2 * C).fill(0);
+      simd.bnGradSums(off(dy), off(x), off(y), P, C, relu, sums);
+      const S = heapF64(backend, sums, 2 * C);
+      const A = heapF32(backend, params, C);
+      const B = heapF32(backend, params + 4 * C, C);
+      const K = heapF32(backend, params + 8 * C, C);
+      gradCoefficients(
+        S.subarray(0, C),
+        S.subarray(C),
+        f32(backend, gamma),
+        f32(backend, mean),
+        f32(backend, variance),
+        attrs.eps,
+        P,
+        f32(backend, dgamma),
+        f32(backend, dbeta),
+        A,
+        B,
+        K,
+      );
+      simd.bnGradApply(
+        off(dy),
+        off(x),
+        off(y),
+        off(dx),
+        dres ? off(dres) : 0,
+        P,
+        C,
+        relu,
+        params,
+        params + 4 * C,
+        params + 8 * C,
+      );
+    });
+    return dres ? [dx, dgamma, dbeta, dres] : [dx, dgamma, dbeta];
+  }
   const DY = f32(backend, dy);
   const X = f32(backend, x);
   const Y = f32(backend, y);
   const sg = new Float64Array(C);
   const sgx = new Float64Array(C);
   gradSums(DY, X, Y, C, attrs.relu, sg, sgx);
-  const Gm = f32(backend, gamma);
-  const M = f32(backend, mean);
-  const V = f32(backend, variance);
-  const DG = f32(backend, dgamma);
-  const DB = f32(backend, dbeta);
   const A = new Float64Array(C);
   const B = new Float64Array(C);
   const K = new Float64Array(C);
-  for (let c = 0; c < C; c++) {
-    const inv = 1 / Math.sqrt(V[c] + attrs.eps);
-    // Σ g·x̂ = inv·(Σ g·x − μ·Σ g)
-    const sgxh = inv * (sgx[c] - M[c] * sg[c]);
-    DG[c] = sgxh;
-    DB[c] = sg[c];
-    // dx = γ·inv·(g − Σg/P − x̂·Σg·x̂/P)
-    A[c] = Gm[c] * inv;
-    B[c] = (-Gm[c] * inv * inv * sgxh) / P;
-    K[c] = (-Gm[c] * inv * sg[c]) / P - B[c] * M[c];
-  }
+  gradCoefficients(
+    sg,
+    sgx,
+    f32(backend, gamma),
+    f32(backend, mean),
+    f32(backend, variance),
+    attrs.eps,
+    P,
+    f32(backend, dgamma),
+    f32(backend, dbeta),
+    A,
+    B,
+    K,
+  );
   gradApply(DY, X, Y, f32(backend, dx), dres ? f32(backend, dres) : null, C, attrs.relu, A, B, K);
   return dres ? [dx, dgamma, dbeta, dres] : [dx, dgamma, dbeta];
 }

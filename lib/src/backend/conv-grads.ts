@@ -16,7 +16,9 @@
  *
  *   dW[kh,kw,ci,co] = Σ_{n,oh,ow} x[n, oh·s + kh − padTop, ow·s + kw − padLeft, ci] · dy[n,oh,ow,co]
  *
- * is itself a convolution once batch and channels swap places: input X' = xᵀ [Ci, H, W, N] ("batch" Ci, "channels"
+ * runs as the lib's own SIMD loop (./simd-kernels.ts `convFilterGrad`) straight from NHWC x and dy when
+ * Ci % 4 = 0 and Co % 8 = 0 (every conv of the CIFAR ResNets but the 3-channel stem). Otherwise it
+ * is computed as a convolution once batch and channels swap places: input X' = xᵀ [Ci, H, W, N] ("batch" Ci, "channels"
  * N), filter F' = dy [OH, OW, N, Co], dilation = the forward stride, explicit padding (padTop, padLeft) and stride 1.
  * Its output [Ci, KH', KW', Co] (KH' ≥ KH when the forward conv ignored trailing rows) is re-laid out to
  * [KH, KW, Ci, Co].
@@ -26,6 +28,7 @@
  */
 import { tf } from '../tf';
 import { alloc, f32, kernelFn, release, replaceKernel, TensorInfo, WasmBackendLike } from './kernel-utils';
+import { simdKernels } from './simd-kernels';
 
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
 interface ConvGradAttrs {
@@ -271,6 +274,35 @@ function conv2DBackpropFilter(args: {
     outChannels: Co,
   } = info;
   const { top, left } = info.padInfo;
+  const simd = Ci % 4 === 0 && Co % 8 === 0 ? simdKernels(backend) : null;
+  if (simd) {
+    // Direct SIMD accumulation from NHWC x and dy; rows of dy in blocks whose x and dy data fit in L1.
+    const out = alloc(backend, [KH, KW, Ci, Co]);
+    f32(backend, out).fill(0);
+    const rowBytes = (OW * Co + sh * W * Ci) * 4;
+    const ohBlock = Math.max(1, Math.min(OH, Math.floor(16384 / rowBytes)));
+    const off = (t: TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
+    simd.convFilterGrad(
+      off(x),
+      off(dy),
+      off(out),
+      N,
+      H,
+      W,
+      Ci,
+      OH,
+      OW,
+      Co,
+      KH,
+      KW,
+      sh,
+      sw,
+      top,
+      left,
+      ohBlock,
+    );
+    return out;
+  }
   const xT = alloc(backend, [Ci, H, W, N]);
   const f = alloc(backend, [OH, OW, N, Co]);
   transposeNPC(f32(backend, x), f32(backend, xT), N, H * W, Ci);

@@ -1,0 +1,484 @@
+/**
+ * The lib's own WebAssembly SIMD loops, run on tfjs-backend-wasm's heap (the module imports the backend's memory,
+ * so pointers are the tensors' `memoryOffset`s). Built at run time by ./wasm-asm.ts; instantiated once per wasm
+ * backend instance. `simdKernels(backend)` returns null where WebAssembly SIMD is unavailable, and callers fall back
+ * to plain JS loops.
+ *
+ *   convFilterGrad  dW += Σ x ⊗ dy over all pixels, straight from NHWC x and dy (no im2col, no transposes):
+ *                   4 input × 8 output channels of dW per register tile, one pass over each image per tile and
+ *                   filter tap. Needs Ci % 4 = 0 and Co % 8 = 0.
+ *   bnStats         per-channel Σx, Σx² (f32 within blocks of 256 rows, f64 across blocks)
+ *   bnApply         y = [relu](x·a[c] + k[c] [+ r])
+ *   bnGradSums      per-channel Σg, Σg·x with g = dy [masked by y > 0]
+ *   bnGradApply     dx = A[c]·g + B[c]·x + K[c] [, g out]
+ * The BN loops need C % 4 = 0.
+ */
+import { assemble, Fn, I32, V128 } from './wasm-asm';
+import { WasmBackendLike } from './kernel-utils';
+
+type Ptr = number;
+export interface SimdKernels {
+  convFilterGrad(
+    x: Ptr,
+    dy: Ptr,
+    dw: Ptr,
+    N: number,
+    H: number,
+    W: number,
+    Ci: number,
+    OH: number,
+    OW: number,
+    Co: number,
+    KH: number,
+    KW: number,
+    sh: number,
+    sw: number,
+    pt: number,
+    pl: number,
+    ohBlock: number,
+  ): void;
+  /** out: f64[2C] (Σx, then Σx²), accumulated into (zero it first). */
+  bnStats(x: Ptr, rows: number, C: number, out: Ptr): void;
+  /** a, k: f32[C]; r = 0 for none. */
+  bnApply(x: Ptr, y: Ptr, r: Ptr, rows: number, C: number, a: Ptr, k: Ptr, relu: number): void;
+  /** out: f64[2C] (Σg, then Σg·x), accumulated into. */
+  bnGradSums(dy: Ptr, x: Ptr, y: Ptr, rows: number, C: number, relu: number, out: Ptr): void;
+  /** A, B, K: f32[C]; g = 0 for none. */
+  bnGradApply(
+    dy: Ptr,
+    x: Ptr,
+    y: Ptr,
+    dx: Ptr,
+    g: Ptr,
+    rows: number,
+    C: number,
+    relu: number,
+    A: Ptr,
+    B: Ptr,
+    K: Ptr,
+  ): void;
+}
+
+function convFilterGrad(): Fn {
+  const f = new Fn('convFilterGrad', [
+    'x',
+    'dy',
+    'dw',
+    'N',
+    'H',
+    'W',
+    'Ci',
+    'OH',
+    'OW',
+    'Co',
+    'KH',
+    'KW',
+    'sh',
+    'sw',
+    'pt',
+    'pl',
+    'ohb',
+  ]);
+  const P = (name: string) => () => f.get(f.p(name));
+  const [n, kh, kw, ci0, co0, oh, ih, owlo, owhi, cnt, xp, dp, wp, xstep, dstep, rowC, j, t, oh0, oh1] =
+    Array.from({ length: 20 }, () => f.local(I32));
+  const acc = Array.from({ length: 8 }, () => f.local(V128));
+  const b0 = f.local(V128);
+  const b1 = f.local(V128);
+  const a = f.local(V128);
+  const L = (i: number) => () => f.get(i);
+
+  f.let(xstep, () => f.get(f.p('sw')).get(f.p('Ci')).mul().i32(4).mul());
+  f.let(dstep, () => f.get(f.p('Co')).i32(4).mul());
+  f.let(rowC, () => f.get(f.p('Co')).i32(4).mul()); // bytes between dW rows ci and ci+1
+  f.forRange(
+    n,
+    () => f.i32(0),
+    P('N'),
+    1,
+    () => {
+      f.forRange(
+        oh0,
+        () => f.i32(0),
+        P('OH'),
+        P('ohb'),
+        () => {
+          // rows oh0..oh1 of this image: a block of x and dy that stays in L1 across all taps and tiles
+          f.let(oh1, () => {
+            f.get(oh0).get(f.p('ohb')).add();
+            f.get(f.p('OH'));
+            f.get(oh0).get(f.p('ohb')).add().get(f.p('OH')).ltS();
+            f.select();
+          });
+          f.forRange(
+            kh,
+            () => f.i32(0),
+            P('KH'),
+            1,
+            () => {
+              f.forRange(
+                kw,
+                () => f.i32(0),
+                P('KW'),
+                1,
+                () => {
+                  // owlo = max(0, ceil((pl − kw)/sw)); owhi = min(OW, floor((W − 1 + pl − kw)/sw) + 1) (0 if negative)
+                  f.let(t, () => f.get(f.p('pl')).get(kw).sub());
+                  f.let(owlo, () => {
+                    f.get(t).get(f.p('sw')).add().i32(1).sub().get(f.p('sw')).divS();
+                    f.i32(0);
+                    f.get(t).i32(0).gtS();
+                    f.select();
+                  });
+                  f.let(t, () => f.get(f.p('W')).i32(1).sub().get(f.p('pl')).add().get(kw).sub());
+                  f.let(owhi, () => {
+                    f.get(t).get(f.p('sw')).divS().i32(1).add();
+                    f.tee(owhi);
+                    f.get(f.p('OW'));
+                    f.get(owhi).get(f.p('OW')).ltS();
+                    f.select();
+                    f.i32(0);
+                    f.get(t).i32(0).geS();
+                    f.select();
+                  });
+                  f.let(cnt, () => f.get(owhi).get(owlo).sub());
+                  f.when(
+                    () => f.get(cnt).i32(0).gtS(),
+                    () => {
+                      f.forRange(
+                        ci0,
+                        () => f.i32(0),
+                        P('Ci'),
+                        4,
+                        () => {
+                          f.forRange(
+                            co0,
+                            () => f.i32(0),
+                            P('Co'),
+                            8,
+                            () => {
+                              // wp = dw + (((kh·KW + kw)·Ci + ci0)·Co + co0)·4
+                              f.let(wp, () => {
+                                f.get(kh)
+                                  .get(f.p('KW'))
+                                  .mul()
+                                  .get(kw)
+                                  .add()
+                                  .get(f.p('Ci'))
+                                  .mul()
+                                  .get(ci0)
+                                  .add();
+                                f.get(f.p('Co')).mul().get(co0).add().i32(4).mul().get(f.p('dw')).add();
+                              });
+                              for (let r = 0; r < 4; r++) {
+                                for (let h = 0; h < 2; h++) {
+                                  f.get(wp);
+                                  for (let q = 0; q < r; q++) f.get(rowC).add();
+                                  f.vload(16 * h).set(acc[2 * r + h]);
+                                }
+                              }
+                              f.forRange(
+                                oh,
+                                () => f.get(oh0),
+                                () => f.get(oh1),
+                                1,
+                                () => {
+                                  f.let(ih, () =>
+                                    f.get(oh).get(f.p('sh')).mul().get(kh).add().get(f.p('pt')).sub(),
+                                  );
+                                  f.when(
+                                    () => f.get(ih).get(f.p('H')).ltU(),
+                                    () => {
+                                      // xp = x + (((n·H + ih)·W + owlo·sw + kw − pl)·Ci + ci0)·4
+                                      f.let(xp, () => {
+                                        f.get(n).get(f.p('H')).mul().get(ih).add().get(f.p('W')).mul();
+                                        f.get(owlo)
+                                          .get(f.p('sw'))
+                                          .mul()
+                                          .add()
+                                          .get(kw)
+                                          .add()
+                                          .get(f.p('pl'))
+                                          .sub();
+                                        f.get(f.p('Ci'))
+                                          .mul()
+                                          .get(ci0)
+                                          .add()
+                                          .i32(4)
+                                          .mul()
+                                          .get(f.p('x'))
+                                          .add();
+                                      });
+                                      // dp = dy + (((n·OH + oh)·OW + owlo)·Co + co0)·4
+                                      f.let(dp, () => {
+                                        f.get(n)
+                                          .get(f.p('OH'))
+                                          .mul()
+                                          .get(oh)
+                                          .add()
+                                          .get(f.p('OW'))
+                                          .mul()
+                                          .get(owlo)
+                                          .add();
+                                        f.get(f.p('Co'))
+                                          .mul()
+                                          .get(co0)
+                                          .add()
+                                          .i32(4)
+                                          .mul()
+                                          .get(f.p('dy'))
+                                          .add();
+                                      });
+                                      f.let(j, L(cnt));
+                                      f.countDown(j, () => {
+                                        f.get(dp).vload(0).set(b0);
+                                        f.get(dp).vload(16).set(b1);
+                                        for (let r = 0; r < 4; r++) {
+                                          f.get(xp)
+                                            .vsplatLoad(4 * r)
+                                            .set(a);
+                                          for (let h = 0; h < 2; h++) {
+                                            f.get(acc[2 * r + h])
+                                              .get(a)
+                                              .get(h ? b1 : b0)
+                                              .f32x4Mul()
+                                              .f32x4Add()
+                                              .set(acc[2 * r + h]);
+                                          }
+                                        }
+                                        f.inc(xp, L(xstep));
+                                        f.inc(dp, L(dstep));
+                                      });
+                                    },
+                                  );
+                                },
+                              );
+                              for (let r = 0; r < 4; r++) {
+                                for (let h = 0; h < 2; h++) {
+                                  f.get(wp);
+                                  for (let q = 0; q < r; q++) f.get(rowC).add();
+                                  f.get(acc[2 * r + h]).vstore(16 * h);
+                                }
+                              }
+                            },
+                          );
+                        },
+                      );
+                    },
+                  );
+                },
+              );
+            },
+          );
+        },
+      );
+    },
+  );
+  return f;
+}
+
+/** Adds the 4 f32 lanes of `v` (promoted) into the two f64x2 at [p] and [p + 16]. */
+function flushF64(f: Fn, p: () => void, v: number): void {
+  p();
+  p();
+  f.vload(0).get(v).f64x2PromoteLow().f64x2Add().vstore(0);
+  p();
+  p();
+  f.vload(16)
+    .get(v)
+    .get(v)
+    .shuffle([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15])
+    .f64x2PromoteLow()
+    .f64x2Add()
+    .vstore(16);
+}
+
+/** Push i32x4.splat(cond ? 0 : −1): an all-ones mask when `relu` is off (OR-ed into the y > 0 mask). */
+function noMask(f: Fn): number {
+  const m = f.local(V128);
+  f.i32(0).get(f.p('relu')).i32(0).eq().sub().i32x4Splat().set(m);
+  return m;
+}
+
+const ROWS = 256;
+
+/**
+ * Two per-channel sums over rows × C: f32x4 accumulators over blocks of ROWS rows, flushed into f64 out[c] and
+ * out[C + c]. `first(off)` pushes the first summand for the element at byte offset `off` of every input; `second`
+ * pushes the second given the first in a local.
+ */
+function channelSums(
+  name: string,
+  params: string[],
+  prologue: (f: Fn) => void,
+  first: (f: Fn, off: number) => void,
+  second: (f: Fn, off: number, v: number) => void,
+): Fn {
+  const f = new Fn(name, params);
+  prologue(f);
+  const [r0, r1, c, off, stride, o] = Array.from({ length: 6 }, () => f.local(I32));
+  const s = f.local(V128);
+  const q = f.local(V128);
+  const v = f.local(V128);
+  const get = (i: number) => () => f.get(i);
+  f.let(stride, () => f.get(f.p('C')).i32(4).mul());
+  f.forRange(
+    r0,
+    () => f.i32(0),
+    get(f.p('rows')),
+    ROWS,
+    () => {
+      f.let(r1, () => {
+        f.get(r0).i32(ROWS).add();
+        f.get(f.p('rows'));
+        f.get(r0).i32(ROWS).add().get(f.p('rows')).ltS();
+        f.select();
+      });
+      f.forRange(
+        c,
+        () => f.i32(0),
+        get(f.p('C')),
+        4,
+        () => {
+          f.vzero().set(s);
+          f.vzero().set(q);
+          f.let(off, () => f.get(r0).get(f.p('C')).mul().get(c).add().i32(4).mul());
+          f.forRange(o, get(r0), get(r1), 1, () => {
+            first(f, off);
+            f.set(v);
+            f.get(s).get(v).f32x4Add().set(s);
+            f.get(q);
+            second(f, off, v);
+            f.f32x4Add().set(q);
+            f.inc(off, get(stride));
+          });
+          flushF64(f, () => f.get(f.p('out')).get(c).i32(8).mul().add(), s);
+          flushF64(f, () => f.get(f.p('out')).get(c).get(f.p('C')).add().i32(8).mul().add(), q);
+        },
+      );
+    },
+  );
+  return f;
+}
+
+function bnStats(): Fn {
+  return channelSums(
+    'bnStats',
+    ['x', 'rows', 'C', 'out'],
+    () => undefined,
+    (f, off) => f.get(f.p('x')).get(off).add().vload(0),
+    (f, _off, v) => f.get(v).get(v).f32x4Mul(),
+  );
+}
+
+function bnGradSums(): Fn {
+  let nm = 0;
+  return channelSums(
+    'bnGradSums',
+    ['dy', 'x', 'y', 'rows', 'C', 'relu', 'out'],
+    (f) => {
+      nm = noMask(f);
+    },
+    (f, off) => {
+      // g = dy & ((y > 0) | noMask)
+      f.get(f.p('dy')).get(off).add().vload(0);
+      f.get(f.p('y')).get(off).add().vload(0).vzero().f32x4Gt().get(nm).vor();
+      f.vand();
+    },
+    (f, off, v) => f.get(v).get(f.p('x')).get(off).add().vload(0).f32x4Mul(),
+  );
+}
+
+/** Row-major walk over rows × C with `off` = element byte offset and `coff` = channel byte offset. */
+function rowsByChannels(f: Fn, off: number, coff: number, body: () => void): void {
+  const [p, end] = [f.local(I32), f.local(I32)];
+  f.let(end, () => f.get(f.p('C')).i32(4).mul());
+  f.i32(0).set(off);
+  f.forRange(
+    p,
+    () => f.i32(0),
+    () => f.get(f.p('rows')),
+    1,
+    () => {
+      f.forRange(
+        coff,
+        () => f.i32(0),
+        () => f.get(end),
+        16,
+        () => {
+          body();
+          f.inc(off, () => f.i32(16));
+        },
+      );
+    },
+  );
+}
+
+function bnApply(): Fn {
+  const f = new Fn('bnApply', ['x', 'y', 'r', 'rows', 'C', 'a', 'k', 'relu']);
+  const [off, coff] = [f.local(I32), f.local(I32)];
+  const v = f.local(V128);
+  const lo = f.local(V128);
+  // lo = relu ? 0 : −inf, y = max(v, lo): bitselect(0, −inf, splat(relu ? −1 : 0))
+  f.vzero().vconstF32(-Infinity);
+  f.i32(0).get(f.p('relu')).i32(0).ne().sub().i32x4Splat();
+  f.vbitselect().set(lo);
+  rowsByChannels(f, off, coff, () => {
+    f.get(f.p('x')).get(off).add().vload(0);
+    f.get(f.p('a')).get(coff).add().vload(0).f32x4Mul();
+    f.get(f.p('k')).get(coff).add().vload(0).f32x4Add().set(v);
+    f.when(
+      () => f.get(f.p('r')),
+      () => {
+        f.get(v).get(f.p('r')).get(off).add().vload(0).f32x4Add().set(v);
+      },
+    );
+    f.get(f.p('y')).get(off).add().get(v).get(lo).f32x4Max().vstore(0);
+  });
+  return f;
+}
+
+function bnGradApply(): Fn {
+  const f = new Fn('bnGradApply', ['dy', 'x', 'y', 'dx', 'g', 'rows', 'C', 'relu', 'A', 'B', 'K']);
+  const nm = noMask(f);
+  const [off, coff] = [f.local(I32), f.local(I32)];
+  const gv = f.local(V128);
+  rowsByChannels(f, off, coff, () => {
+    f.get(f.p('dy')).get(off).add().vload(0);
+    f.get(f.p('y')).get(off).add().vload(0).vzero().f32x4Gt().get(nm).vor();
+    f.vand().set(gv);
+    f.when(
+      () => f.get(f.p('g')),
+      () => {
+        f.get(f.p('g')).get(off).add().get(gv).vstore(0);
+      },
+    );
+    f.get(f.p('dx')).get(off).add();
+    f.get(f.p('A')).get(coff).add().vload(0).get(gv).f32x4Mul();
+    f.get(f.p('B')).get(coff).add().vload(0).get(f.p('x')).get(off).add().vload(0).f32x4Mul().f32x4Add();
+    f.get(f.p('K')).get(coff).add().vload(0).f32x4Add();
+    f.vstore(0);
+  });
+  return f;
+}
+
+const cache = new WeakMap<object, SimdKernels | null>();
+
+/** The SIMD kernels bound to `backend`'s heap, or null if they cannot be instantiated here. */
+export function simdKernels(backend: WasmBackendLike): SimdKernels | null {
+  const asm = (backend.wasm as unknown as { asm?: { memory?: WebAssembly.Memory } }).asm;
+  const memory = asm?.memory;
+  if (!(memory instanceof WebAssembly.Memory)) return null;
+  if (cache.has(memory)) return cache.get(memory) ?? null;
+  let k: SimdKernels | null = null;
+  try {
+    const bytes = assemble([convFilterGrad(), bnStats(), bnApply(), bnGradSums(), bnGradApply()]);
+    const mod = new WebAssembly.Module(bytes);
+    const inst = new WebAssembly.Instance(mod, { env: { memory } });
+    k = inst.exports as unknown as SimdKernels;
+  } catch {
+    k = null;
+  }
+  cache.set(memory, k);
+  return k;
+}
