@@ -7,6 +7,7 @@
 #
 #   OUT=/tmp/out bash scripts/gpu/device.sh          # NCL_GPU_BUDGET=seconds for all steps (default 400)
 #   NCL_GPU_ALLOW_SOFTWARE=1 ...                     # no GPU: fall back to Dawn on Mesa llvmpipe (tests this script)
+#   NCL_GPU_STEPS=gradcheck,bench,bench-naive,torch  # only these steps (default: all but bench-naive)
 #
 # Every step runs under `timeout` and within the overall budget, so one that fails or hangs leaves the others their
 # turn. Steps: unpack; Vulkan loader (from .gpu/gl when the machine has none); environment; the Dawn settings that
@@ -133,18 +134,23 @@ fi
 echo "{\"kind\":\"dawn-settings\",\"chosen\":\"${chosen:-none}\"}" >>"$RES"
 note "Dawn settings: ${chosen:-none found}"
 
+# NCL_GPU_STEPS picks steps (comma list); default: all but bench-naive.
+want() { case ",${NCL_GPU_STEPS:-auto,gradcheck,bench,torch,smoke,trainrun,libbench,bench512}," in *",$1,"*) return 0 ;; esac; return 1; }
+R32=(--model resnet32 --classes 100 --batch 128)
 if [ -n "$chosen" ]; then
   # Without NCL_BACKEND: what initBackend picks by itself here (tensorflow-gpu is not in the bundle).
-  (unset NCL_BACKEND; step auto 40 "$NODE" "$B" info)
-  step gradcheck 90 "$NODE" "$B" gradcheck
-  step bench 150 "$NODE" "$B" bench --model resnet32 --classes 100 --batch 128 --steps 20 --warmup 3
+  want auto && (unset NCL_BACKEND; step auto 40 "$NODE" "$B" info)
+  want gradcheck && step gradcheck 90 "$NODE" "$B" gradcheck
+  want bench && step bench 150 "$NODE" "$B" bench "${R32[@]}" --steps 20 --warmup 3
+  # tfjs-backend-webgpu's own filter gradient, for comparison (lib/src/backend/webgpu.ts replaces it).
+  want bench-naive && NCL_WEBGPU_NAIVE_CONV_FILTER=1 step bench-naive 90 "$NODE" "$B" bench "${R32[@]}" --steps 10 --warmup 2
 fi
-PYTHONUNBUFFERED=1 step torch 120 python3 scripts/gpu/bench_torch_gpu.py --json --model resnet32 --classes 100 --batch 128
+want torch && PYTHONUNBUFFERED=1 step torch 120 python3 scripts/gpu/bench_torch_gpu.py --json "${R32[@]}"
 if [ -n "$chosen" ]; then
-  step smoke 90 "$NODE" "$B" smoke --protocol smoke --method nclpp
-  step trainrun 40 "$NODE" "$B" trainrun
-  step libbench 40 "$NODE" "$B" libbench --model resnet32 --classes 100 --batch 128 --steps 5 --warmup 2
-  step bench512 90 "$NODE" "$B" bench --model resnet32 --classes 100 --batch 512 --steps 10 --warmup 2 --profile false
+  want smoke && step smoke 90 "$NODE" "$B" smoke --protocol smoke --method nclpp
+  want trainrun && step trainrun 40 "$NODE" "$B" trainrun
+  want libbench && step libbench 40 "$NODE" "$B" libbench "${R32[@]}" --steps 5 --warmup 2
+  want bench512 && step bench512 90 "$NODE" "$B" bench --model resnet32 --classes 100 --batch 512 --steps 10 --warmup 2 --profile false
 else
   # No adapter: the loader's own account of why.
   VK_LOADER_DEBUG=error,warn,driver LD_LIBRARY_PATH=$LD_LIBRARY_PATH_VT timeout 20 "$VULKANINFO" --summary >>"$ENVF" 2>&1

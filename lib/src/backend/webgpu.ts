@@ -12,12 +12,20 @@
  *                                   ask for a compatibility-mode adapter (Dawn's OpenGL ES backend, e.g. Mesa llvmpipe
  *                                   with `NCL_DAWN_FLAGS=backend=opengles EGL_PLATFORM=surfaceless`): for testing
  *                                   without a GPU, not for speed
+ *   NCL_WEBGPU_NAIVE_CONV_FILTER=1  keep tfjs-backend-webgpu's own Conv2DBackpropFilter (see below)
  *
  * Reading tensors: tfjs-backend-webgpu implements `dataSync()` through OffscreenCanvas, which Node does not have, and
  * Dawn under Node cannot wait for a GPU buffer synchronously. On this backend use the asynchronous reads
  * (`await t.data()`, `await t.array()`); a synchronous read of a tensor that lives on the GPU throws an error saying
  * so (instead of "OffscreenCanvas is not defined").
+ *
+ * Conv2DBackpropFilter: tfjs-backend-webgpu 4.22 computes each filter-gradient element in one GPU thread that loops
+ * over the whole batch and image (for ResNet-32 at batch 128, 2,304 threads each summing 131,072 products): it was
+ * half of a training step on an H100. `registerWebGPUTrainingKernels` replaces it (NHWC) by one thread per filter
+ * element *and image*, writing per-image partial sums, then tfjs's Sum over the images: the same arithmetic in a
+ * fixed order (deterministic), with the batch as parallelism.
  */
+import { tf } from '../tf';
 
 interface GPUAdapterLike {
   info?: { vendor?: string; architecture?: string; device?: string; description?: string };
@@ -105,6 +113,141 @@ function patchReadSync(): void {
   proto.__nclPatched = true;
 }
 
+type TensorInfo = { dataId: object; shape: number[]; dtype: string };
+interface WebGPUBackendLike {
+  runWebGPUProgram(program: object, inputs: TensorInfo[], dtype: string, uniforms?: object[]): TensorInfo;
+  disposeData(dataId: object): void;
+}
+
+/** Filter gradient of an NHWC conv2d as per-split partial sums [taps·Cin·Cout, splits], reduced by tfjs's Sum. */
+function conv2dBackpropFilterSplit(
+  original: tf.KernelFunc,
+): (args: { inputs: tf.NamedTensorInfoMap; backend: object; attrs: tf.NamedAttrMap }) => TensorInfo {
+  const util = (
+    require('@tensorflow/tfjs-backend-webgpu') as {
+      webgpu_util: {
+        flatDispatchLayout(shape: number[]): object;
+        computeDispatch(layout: object, shape: number[], wg: number[]): number[];
+      };
+    }
+  ).webgpu_util;
+  return (args) => {
+    const { x, dy } = args.inputs as unknown as { x: TensorInfo; dy: TensorInfo };
+    const a = args.attrs as unknown as {
+      strides: number | [number, number];
+      pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+      dataFormat: 'NHWC' | 'NCHW';
+      dimRoundingMode?: 'floor' | 'round' | 'ceil';
+      filterShape: [number, number, number, number];
+    };
+    if (a.dataFormat === 'NCHW' || process.env.NCL_WEBGPU_NAIVE_CONV_FILTER)
+      return original(args as never) as TensorInfo;
+    const backend = args.backend as WebGPUBackendLike;
+    const ci = tf.backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number],
+      a.filterShape,
+      a.strides,
+      1,
+      a.pad,
+      a.dimRoundingMode,
+      false,
+      'channelsLast',
+    );
+    const taps = ci.filterHeight * ci.filterWidth;
+    const per = taps * ci.inChannels * ci.outChannels;
+    // One split per image, fewer (several images per thread) when that would exceed 2^24 threads.
+    const imagesPerSplit = Math.max(1, Math.ceil((per * ci.batchSize) / 2 ** 24));
+    const splits = Math.ceil(ci.batchSize / imagesPerSplit);
+    const outputShape = [per, splits];
+    const workgroupSize = [64, 1, 1];
+    const dispatchLayout = util.flatDispatchLayout(outputShape);
+    const program = {
+      variableNames: ['x', 'dy'],
+      uniforms:
+        'pads : vec2<i32>, strides : vec2<i32>, outHeight : i32, outWidth : i32, inHeight : i32, inWidth : i32, ' +
+        'filterWidth : i32, taps : i32, inChannels : i32, outChannels : i32, splits : i32, imagesPerSplit : i32, ' +
+        'batchSize : i32,',
+      workgroupSize,
+      size: true,
+      outputShape,
+      dispatchLayout,
+      dispatch: util.computeDispatch(dispatchLayout, outputShape, workgroupSize),
+      shaderKey: 'nclConv2DDerFilterSplit',
+      getUserCode: () => `
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          let co = index % uniforms.outChannels;
+          var r = index / uniforms.outChannels;
+          let ci = r % uniforms.inChannels;
+          r = r / uniforms.inChannels;
+          let tap = r % uniforms.taps;
+          let s = r / uniforms.taps;
+          let wR = tap / uniforms.filterWidth;
+          let wC = tap % uniforms.filterWidth;
+          let b0 = s * uniforms.imagesPerSplit;
+          let b1 = min(b0 + uniforms.imagesPerSplit, uniforms.batchSize);
+          var acc = 0.0;
+          for (var b = b0; b < b1; b = b + 1) {
+            for (var yR = 0; yR < uniforms.outHeight; yR = yR + 1) {
+              let xR = wR + yR * uniforms.strides[0] - uniforms.pads[0];
+              if (xR < 0 || xR >= uniforms.inHeight) {
+                continue;
+              }
+              for (var yC = 0; yC < uniforms.outWidth; yC = yC + 1) {
+                let xC = wC + yC * uniforms.strides[1] - uniforms.pads[1];
+                if (xC < 0 || xC >= uniforms.inWidth) {
+                  continue;
+                }
+                acc = acc + getX(b, xR, xC, ci) * getDy(b, yR, yC, co);
+              }
+            }
+          }
+          setOutputAtIndex(((tap * uniforms.inChannels + ci) * uniforms.outChannels + co) * uniforms.splits + s, acc);
+        }
+      }`,
+    };
+    const i32 = (...data: number[]) => ({ type: 'int32', data });
+    const partial = backend.runWebGPUProgram(program, [x, dy], 'float32', [
+      i32(ci.padInfo.top, ci.padInfo.left),
+      i32(ci.strideHeight, ci.strideWidth),
+      i32(ci.outHeight),
+      i32(ci.outWidth),
+      i32(ci.inHeight),
+      i32(ci.inWidth),
+      i32(ci.filterWidth),
+      i32(taps),
+      i32(ci.inChannels),
+      i32(ci.outChannels),
+      i32(splits),
+      i32(imagesPerSplit),
+      i32(ci.batchSize),
+    ]);
+    const run = (name: string, inputs: object, attrs: object) =>
+      tf.getKernel(name, 'webgpu')!.kernelFunc({ inputs, backend, attrs } as never) as TensorInfo;
+    const summed = run('Sum', { x: partial }, { axis: [1], keepDims: false });
+    const out = run('Reshape', { x: summed }, { shape: a.filterShape });
+    backend.disposeData(partial.dataId);
+    backend.disposeData(summed.dataId);
+    return out;
+  };
+}
+
+let kernelsRegistered = false;
+
+/** Replace tfjs-backend-webgpu kernels that are far too slow for training (see the file comment). */
+export function registerWebGPUTrainingKernels(): void {
+  if (kernelsRegistered) return;
+  const original = tf.getKernel('Conv2DBackpropFilter', 'webgpu');
+  if (!original) return;
+  kernelsRegistered = true;
+  tf.unregisterKernel('Conv2DBackpropFilter', 'webgpu');
+  tf.registerKernel({
+    kernelName: 'Conv2DBackpropFilter',
+    backendName: 'webgpu',
+    kernelFunc: conv2dBackpropFilterSplit(original.kernelFunc) as unknown as tf.KernelFunc,
+  });
+}
+
 async function probe(): Promise<WebGPUResult> {
   const flags = dawnFlags();
   let gpu: GPULike;
@@ -136,6 +279,7 @@ async function probe(): Promise<WebGPUResult> {
   try {
     require('@tensorflow/tfjs-backend-webgpu');
     patchReadSync();
+    registerWebGPUTrainingKernels();
   } catch (e) {
     return {
       ok: false,
