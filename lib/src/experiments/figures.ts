@@ -41,6 +41,15 @@ export interface FigureSpec {
   build(ctx: FigureContext): FigureOutput;
 }
 
+/** Classes and training images of the largest class (n_max) of each dataset. */
+const DATASET_SHAPE: Record<string, { classes: number; nMax: number }> = {
+  'fashion-mnist': { classes: 10, nMax: 6000 },
+  mnist: { classes: 10, nMax: 5923 },
+  cifar10: { classes: 10, nMax: 5000 },
+  cifar100: { classes: 100, nMax: 500 },
+  'cifar100-coarse': { classes: 20, nMax: 2500 },
+};
+
 const METHOD_LABEL: Record<Method, string> = { ce: 'CE', bsce: 'BSCE', ncl: 'NCL', nclpp: 'NCL++' };
 
 /** The config of `method` under a protocol, K = 2 experts, optionally at another imbalance factor. */
@@ -128,9 +137,16 @@ export const ANALYSIS_FIGURES: FigureSpec[] = [
     runs: () => [],
     build: (ctx) => {
       const c100 = getProtocol(ctx.protocol, 'nclpp', 0);
+      const here = (imb: number) => {
+        const { classes, nMax } = DATASET_SHAPE[c100.data.dataset];
+        const f = c100.data.fraction;
+        return longTailCounts(classes, nMax, imb).map((n) =>
+          f === 1 ? n : Math.max(1, Math.floor(f * n + 1e-9)),
+        );
+      };
       const sets = [
-        { name: `${c100.data.dataset}-LT IF 100 (trained here)`, counts: longTailCounts(10, 6000, 100) },
-        { name: `${c100.data.dataset}-LT IF 50 (trained here)`, counts: longTailCounts(10, 6000, 50) },
+        { name: `${c100.data.dataset}-LT IF 100 (trained here)`, counts: here(100) },
+        { name: `${c100.data.dataset}-LT IF 50 (trained here)`, counts: here(50) },
         { name: 'CIFAR-10-LT IF 100 (paper)', counts: longTailCounts(10, 5000, 100) },
         { name: 'CIFAR-100-LT IF 100 (paper)', counts: longTailCounts(100, 500, 100) },
       ];
@@ -596,6 +612,7 @@ export const ANALYSIS_FIGURES: FigureSpec[] = [
         size: number;
         ch: number;
         classes: number;
+        copies: number;
       }[] = [
         {
           label: `${proto.model.name} w${proto.model.width} (${ctx.protocol})`,
@@ -603,7 +620,8 @@ export const ANALYSIS_FIGURES: FigureSpec[] = [
           width: proto.model.width,
           size: proto.data.dataset.includes('cifar') ? 32 : 28,
           ch: proto.data.dataset.includes('cifar') ? 3 : 1,
-          classes: 10,
+          classes: DATASET_SHAPE[proto.data.dataset].classes,
+          copies: proto.loss.numCopies,
         },
         {
           label: 'resnet32 w16, CIFAR-100 (paper)',
@@ -612,6 +630,7 @@ export const ANALYSIS_FIGURES: FigureSpec[] = [
           size: 32,
           ch: 3,
           classes: 100,
+          copies: getProtocol('paper-cifar100-lt', 'nclpp').loss.numCopies,
         },
       ];
       const rows = models.flatMap((md) => {
@@ -622,7 +641,7 @@ export const ANALYSIS_FIGURES: FigureSpec[] = [
         const f = modelFlops(m, md.size, md.size).forwardPerExpert;
         m.dispose();
         const K = 2;
-        const T = proto.loss.numCopies;
+        const T = md.copies;
         const g = (x: number) => +(x / 1e9).toFixed(4);
         return [
           {

@@ -511,7 +511,7 @@ function fig6bPoints(): Point[] {
     { label: 'BSCE', make: (p, s) => variant(p, 'bsce', s) },
     {
       label: 'BSCE + random',
-      make: (p, s) => variant(p, 'nclpp', s, all(bilHcm(0.3), sw({ hardMining: 'random', seed: s }))),
+      make: (p, s) => variant(p, 'nclpp', s, all(bilHcm(0.3), sw({ hardMining: 'random' }))),
     },
     { label: 'BSCE + HCM', make: (p, s) => variant(p, 'nclpp', s, bilHcm(0.3)) },
   ];
@@ -644,5 +644,6 @@ function balancedRun(p: string, s: number, m: Method): TrainConfig {
   return variant(p, m, s, (c) => (c.data.imbalanceFactor = 1));
 }
 function fractionRun(p: string, s: number, m: Method, f: number): TrainConfig {
-  return f === 1 ? variant(p, m, s) : variant(p, m, s, (c) => (c.data.fraction = f));
+  // A fraction of the protocol's own training set (smoke already keeps a fraction of the data).
+  return f === 1 ? variant(p, m, s) : variant(p, m, s, (c) => (c.data.fraction *= f));
 }

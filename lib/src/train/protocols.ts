@@ -44,7 +44,8 @@ export const PROTOCOLS: Record<string, { description: string; base: Base }> = {
   },
   'paper-cifar10-lt': { description: "The paper's CIFAR-10-LT setting (GPU)", base: PAPER_CIFAR('cifar10') },
   mini: {
-    description: 'Fashion-MNIST-LT IF 100, ResNet-8 width 8, 8 epochs: sized for a 2-core CPU (README: Performance)',
+    description:
+      'Fashion-MNIST-LT IF 100, ResNet-8 width 8, 8 epochs: sized for a 2-core CPU (README: Performance)',
     base: {
       data: { dataset: 'fashion-mnist', imbalanceFactor: 100, augment: 'simaug', batchSize: 128 },
       model: { name: 'resnet8', width: 8, classifier: 'linear', numExperts: 2 },

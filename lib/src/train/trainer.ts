@@ -242,6 +242,7 @@ export async function trainRun(
           ),
         );
       }
+      built?.onStep(globalStep);
       const { value, grads, terms, names } = computeGrads(model, lossFn, batch, classCounts, vars);
       tf.dispose([batch.x, batch.y, batch.mixup?.yB]);
       const termValues = terms.dataSync();
@@ -392,20 +393,37 @@ function accumulate(
 export function lossFromConfig(
   c: TrainConfig,
   numClasses: number,
-): { fn: LossFn; variables: Record<string, tf.Variable>; dispose: () => void } {
+): {
+  fn: LossFn;
+  variables: Record<string, tf.Variable>;
+  onStep: (globalStep: number) => void;
+  dispose: () => void;
+} {
   const { learnable, ...options } = c.loss.options as { learnable?: boolean } & Record<string, unknown>;
   const weights = learnable ? new LearnableLossWeights() : null;
-  const fn = lossForMethod(c.method, {
+  const overrides = {
     numCopies: c.loss.numCopies,
     lambda: c.loss.lambda,
     mode: c.loss.mode,
     numHard: c.loss.numHard ?? numHardFromRatio(c.loss.beta, numClasses),
     ...options,
     ...(weights ? { learnable: weights } : {}),
-  });
+  };
+  // Random hard categories (Fig. 6b) are drawn afresh at every step, from a seed of (run seed, step): deterministic,
+  // and the same after a resume.
+  const random = options.hardMining === 'random';
+  let fn = lossForMethod(c.method, overrides);
+  const onStep = (globalStep: number) => {
+    if (random)
+      fn = lossForMethod(c.method, {
+        ...overrides,
+        seed: (Math.imul(c.seed + 1, 1_000_003) + globalStep) | 0,
+      });
+  };
   return {
-    fn,
+    fn: (logits, labels, counts) => fn(logits, labels, counts),
     variables: weights ? { w_intra: weights.intra, w_inter: weights.inter } : {},
+    onStep,
     dispose: () => weights?.dispose(),
   };
 }
