@@ -29,6 +29,7 @@
 import { tf } from '../tf';
 import { alloc, f32, kernelFn, release, replaceKernel, TensorInfo, WasmBackendLike } from './kernel-utils';
 import { simdKernels } from './simd-kernels';
+import { convSimd, convSimdAvailable, packFilter, packGradInputFilter } from './conv-simd';
 
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
 interface ConvGradAttrs {
@@ -65,6 +66,85 @@ function conv(
     },
     backend,
   }) as TensorInfo;
+}
+
+function heapOffset(backend: WasmBackendLike, t: TensorInfo): number {
+  return backend.dataIdMap.get(t.dataId).memoryOffset;
+}
+
+/** Temporary heap memory for the SIMD convolution (its padded input), as a disposable float32 tensor. */
+function scratch(backend: WasmBackendLike): (bytes: number) => [number, () => void] {
+  return (bytes) => {
+    const t = alloc(backend, [Math.ceil(bytes / 4)]);
+    return [heapOffset(backend, t), () => release(backend, t)];
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Conv2D (forward): the SIMD kernel where it applies (Co % 8 = 0, dilation 1, NHWC), XNNPACK otherwise.
+
+let xnnConv2D: tf.KernelFunc | null = null;
+
+function conv2D(args: {
+  inputs: { x: TensorInfo; filter: TensorInfo };
+  attrs: {
+    strides: [number, number] | number;
+    pad: Pad;
+    dataFormat: 'NHWC' | 'NCHW';
+    dilations?: [number, number] | number;
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  };
+  backend: WasmBackendLike;
+}): TensorInfo {
+  const { inputs, attrs, backend } = args;
+  const { x, filter } = inputs;
+  const d = attrs.dilations ?? 1;
+  const dilated = typeof d === 'number' ? d !== 1 : d[0] !== 1 || d[1] !== 1;
+  const [KH, KW, Ci, Co] = filter.shape;
+  if (attrs.dataFormat === 'NCHW' || dilated || !convSimdAvailable(backend, Co)) {
+    if (!xnnConv2D) throw new Error('wasm Conv2D kernel missing');
+    return xnnConv2D(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
+  }
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as Shape4,
+    filter.shape as Shape4,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
+  const { batchSize: N, inHeight: H, inWidth: W, outHeight: OH, outWidth: OW } = info;
+  const out = alloc(backend, [N, OH, OW, Co]);
+  const wp = alloc(backend, [KH * KW * Ci * Co]);
+  packFilter(f32(backend, filter), f32(backend, wp), KH, KW, Ci, Co);
+  try {
+    convSimd(
+      backend,
+      {
+        N,
+        H,
+        W,
+        Ci,
+        Co,
+        KH,
+        KW,
+        sh: info.strideHeight,
+        sw: info.strideWidth,
+        pt: info.padInfo.top,
+        pl: info.padInfo.left,
+        OH,
+        OW,
+      },
+      heapOffset(backend, x),
+      heapOffset(backend, wp),
+      heapOffset(backend, out),
+      { yPix: Co * 4, yRow: OW * Co * 4, yImg: OH * OW * Co * 4 },
+      scratch(backend),
+    );
+  } finally {
+    release(backend, wp);
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -106,58 +186,111 @@ function conv2DBackpropInput(args: {
     strideWidth: sw,
   } = info;
   const { top, left } = info.padInfo;
-  if (sh === 1 && sw === 1) {
-    const pt = KH - 1 - top;
-    const pl = KW - 1 - left;
-    const pb = H - OH + top;
-    const pr = W - OW + left;
-    if (pt < 0 || pl < 0 || pb < 0 || pr < 0) return fallback('negative effective padding');
-    const wr = alloc(backend, [KH, KW, Co, Ci]);
-    flipSwapFilter(f32(backend, filter), f32(backend, wr), KH, KW, Ci, Co, 0, 1, KH, 0, 1, KW);
+  // One stride-1 convolution per output phase (a, b): rows i = a + sh·r (r < RH) take the taps kh ≡ a + top
+  // (mod sh), kh = kh0 + sh·t (t < TH). dx[a + sh·r] = Σ_t dy[r + c0 − t] · w[kh0 + sh·t] with c0 = (a + top − kh0)/sh:
+  // a correlation over the flipped taps with padding TH − 1 − c0 before (and whatever gives RH rows after).
+  interface Phase {
+    a: number;
+    b: number;
+    RH: number;
+    RW: number;
+    kh0: number;
+    kw0: number;
+    TH: number;
+    TW: number;
+    pt: number;
+    pl: number;
+    pb: number;
+    pr: number;
+  }
+  const phases: Phase[] = [];
+  for (let a = 0; a < sh; a++) {
+    for (let b = 0; b < sw; b++) {
+      const RH = Math.ceil((H - a) / sh);
+      const RW = Math.ceil((W - b) / sw);
+      const kh0 = (a + top) % sh;
+      const kw0 = (b + left) % sw;
+      const TH = kh0 < KH ? Math.ceil((KH - kh0) / sh) : 0;
+      const TW = kw0 < KW ? Math.ceil((KW - kw0) / sw) : 0;
+      if (RH <= 0 || RW <= 0 || TH === 0 || TW === 0) continue; // no tap reaches this phase: dx stays 0 there
+      const c0h = (a + top - kh0) / sh;
+      const c0w = (b + left - kw0) / sw;
+      const p = { a, b, RH, RW, kh0, kw0, TH, TW, pt: TH - 1 - c0h, pl: TW - 1 - c0w, pb: 0, pr: 0 };
+      p.pb = RH - 1 + c0h - (OH - 1);
+      p.pr = RW - 1 + c0w - (OW - 1);
+      if (p.pt < 0 || p.pl < 0) return fallback('negative effective padding');
+      phases.push(p);
+    }
+  }
+  const dx = alloc(backend, [N, H, W, Ci]);
+  // A phase no tap reaches (e.g. odd rows of a 1×1 stride-2 conv) keeps zeros.
+  if (phases.length < sh * sw) f32(backend, dx).fill(0);
+  if (convSimdAvailable(backend, Ci)) {
+    // SIMD kernel: each phase writes straight into its rows / columns of dx.
+    for (const p of phases) {
+      const wp = alloc(backend, [p.TH * p.TW * Co * Ci]);
+      packGradInputFilter(
+        f32(backend, filter),
+        f32(backend, wp),
+        KW,
+        Ci,
+        Co,
+        p.kh0,
+        sh,
+        p.TH,
+        p.kw0,
+        sw,
+        p.TW,
+      );
+      try {
+        convSimd(
+          backend,
+          {
+            N,
+            H: OH,
+            W: OW,
+            Ci: Co,
+            Co: Ci,
+            KH: p.TH,
+            KW: p.TW,
+            sh: 1,
+            sw: 1,
+            pt: p.pt,
+            pl: p.pl,
+            OH: p.RH,
+            OW: p.RW,
+          },
+          heapOffset(backend, dy),
+          heapOffset(backend, wp),
+          heapOffset(backend, dx) + (p.a * W + p.b) * Ci * 4,
+          { yPix: sw * Ci * 4, yRow: sh * W * Ci * 4, yImg: H * W * Ci * 4 },
+          scratch(backend),
+        );
+      } finally {
+        release(backend, wp);
+      }
+    }
+    return dx;
+  }
+  for (const p of phases) {
+    if (p.pb < 0 || p.pr < 0) {
+      release(backend, dx);
+      return fallback('negative effective padding');
+    }
+    const wr = alloc(backend, [p.TH, p.TW, Co, Ci]);
+    flipSwapFilter(f32(backend, filter), f32(backend, wr), KH, KW, Ci, Co, p.kh0, sh, p.TH, p.kw0, sw, p.TW);
+    let part: TensorInfo;
     try {
-      return conv(backend, dy, wr, [pt, pb, pl, pr]);
+      part = conv(backend, dy, wr, [p.pt, p.pb, p.pl, p.pr]); // [N, RH, RW, Ci]
     } finally {
       release(backend, wr);
     }
-  }
-  // Strided: one stride-1 convolution per output phase (a, b), interleaved into dx.
-  const dx = alloc(backend, [N, H, W, Ci]);
-  // A phase that no tap reaches (e.g. odd rows of a 1×1 stride-2 conv) keeps zeros: clear dx first then.
-  if (sh > KH || sw > KW) f32(backend, dx).fill(0);
-  for (let a = 0; a < sh; a++) {
-    // Rows i = a + sh·r (r = 0..RH−1); taps kh ≡ (a + top) mod sh: kh = kh0 + sh·t, t = 0..TH−1.
-    const RH = Math.ceil((H - a) / sh);
-    const kh0 = (a + top) % sh;
-    const TH = kh0 < KH ? Math.ceil((KH - kh0) / sh) : 0;
-    for (let b = 0; b < sw; b++) {
-      const RW = Math.ceil((W - b) / sw);
-      const kw0 = (b + left) % sw;
-      const TW = kw0 < KW ? Math.ceil((KW - kw0) / sw) : 0;
-      if (RH <= 0 || RW <= 0 || TH === 0 || TW === 0) continue;
-      // dx[a + sh·r] = Σ_t dy[o] · w[kh0 + sh·t] with o = (a + sh·r + top − kh0 − sh·t)/sh = r + c0 − t,
-      // c0 = (a + top − kh0)/sh. As a correlation over the flipped taps t' = TH−1−t: o = r + (c0 − TH + 1) + t',
-      // so the padding before is TH − 1 − c0 and after is chosen to give RH output rows.
-      const c0h = (a + top - kh0) / sh;
-      const c0w = (b + left - kw0) / sw;
-      const pt = TH - 1 - c0h;
-      const pl = TW - 1 - c0w;
-      const pb = RH - 1 + c0h - (OH - 1);
-      const pr = RW - 1 + c0w - (OW - 1);
-      if (pt < 0 || pl < 0 || pb < 0 || pr < 0) {
-        release(backend, dx);
-        return fallback('negative effective padding');
-      }
-      const wr = alloc(backend, [TH, TW, Co, Ci]);
-      flipSwapFilter(f32(backend, filter), f32(backend, wr), KH, KW, Ci, Co, kh0, sh, TH, kw0, sw, TW);
-      let part: TensorInfo;
-      try {
-        part = conv(backend, dy, wr, [pt, pb, pl, pr]); // [N, RH, RW, Ci]
-      } finally {
-        release(backend, wr);
-      }
-      scatterPhase(f32(backend, part), f32(backend, dx), N, H, W, Ci, RH, RW, a, b, sh, sw);
-      release(backend, part);
+    if (sh === 1 && sw === 1) {
+      release(backend, dx);
+      return part;
     }
+    scatterPhase(f32(backend, part), f32(backend, dx), N, H, W, Ci, p.RH, p.RW, p.a, p.b, sh, sw);
+    release(backend, part);
   }
   return dx;
 }
@@ -340,6 +473,12 @@ let registered = false;
 export function registerWasmConvGrads(): void {
   if (registered) return;
   registered = true;
+  const prevConv = replaceKernel({
+    kernelName: 'Conv2D',
+    backendName: 'wasm',
+    kernelFunc: conv2D as unknown as tf.KernelFunc,
+  });
+  xnnConv2D = prevConv?.kernelFunc ?? null;
   const prevInput = replaceKernel({
     kernelName: 'Conv2DBackpropInput',
     backendName: 'wasm',

@@ -189,6 +189,14 @@ export class Fn {
   f64x2PromoteLow(): this {
     return this.simd(0x5f);
   }
+  /** memory.copy (dst, src, n on the stack). */
+  memCopy(): this {
+    return this.op(0xfc, 0x0a, 0x00, 0x00);
+  }
+  /** memory.fill (dst, byte value, n on the stack). */
+  memFill(): this {
+    return this.op(0xfc, 0x0b, 0x00);
+  }
   /** i8x16.shuffle of two v128 with 16 lane indices. */
   shuffle(lanes: number[]): this {
     return this.simd(0x0d, ...lanes);
