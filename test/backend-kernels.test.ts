@@ -62,10 +62,12 @@ async function convGrads(backend: string, xs: number[], ws: number[], stride: nu
   return out;
 }
 
-// (Ci, Co) = (4, 6) takes the XNNPACK swapped-conv filter gradient; (8, 16) the SIMD loop.
+// (Ci, Co) = (4, 6): XNNPACK forward conv and swapped-conv filter gradient (Co % 8 ≠ 0); (8, 16): the lib's SIMD
+// convolution and filter-gradient loop; (3, 8): SIMD with the input channels zero-padded to 4 (the stem).
 for (const [ci, co] of [
   [4, 6],
   [8, 16],
+  [3, 8],
 ]) {
   for (const k of [1, 3]) {
     for (const stride of [1, 2]) {

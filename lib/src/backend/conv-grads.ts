@@ -17,7 +17,7 @@
  *   dW[kh,kw,ci,co] = Σ_{n,oh,ow} x[n, oh·s + kh − padTop, ow·s + kw − padLeft, ci] · dy[n,oh,ow,co]
  *
  * runs as the lib's own SIMD loop (./simd-kernels.ts `convFilterGrad`) straight from NHWC x and dy when
- * Ci % 4 = 0 and Co % 8 = 0 (every conv of the CIFAR ResNets but the 3-channel stem). Otherwise it
+ * Co % 8 = 0 (input channels are zero-padded to a multiple of 4 where needed: the 3-channel stem). Otherwise it
  * is computed as a convolution once batch and channels swap places: input X' = xᵀ [Ci, H, W, N] ("batch" Ci, "channels"
  * N), filter F' = dy [OH, OW, N, Co], dilation = the forward stride, explicit padding (padTop, padLeft) and stride 1.
  * Its output [Ci, KH', KW', Co] (KH' ≥ KH when the forward conv ignored trailing rows) is re-laid out to
@@ -407,33 +407,37 @@ function conv2DBackpropFilter(args: {
     outChannels: Co,
   } = info;
   const { top, left } = info.padInfo;
-  const simd = Ci % 4 === 0 && Co % 8 === 0 ? simdKernels(backend) : null;
+  const simd = Co % 8 === 0 ? simdKernels(backend) : null;
   if (simd) {
-    // Direct SIMD accumulation from NHWC x and dy; rows of dy in blocks whose x and dy data fit in L1.
-    const out = alloc(backend, [KH, KW, Ci, Co]);
-    f32(backend, out).fill(0);
-    const rowBytes = (OW * Co + sh * W * Ci) * 4;
+    // Direct SIMD accumulation from NHWC x and dy; rows of dy in blocks whose x and dy data fit in L1. The kernel
+    // takes input channels 4 at a time: other counts (the 3-channel stem) run on a copy of x zero-padded to a
+    // multiple of 4 channels, and the extra rows of dW are dropped.
+    const Ci4 = Math.ceil(Ci / 4) * 4;
+    let xs = x;
+    if (Ci4 !== Ci) {
+      xs = alloc(backend, [N, H, W, Ci4]);
+      const X = f32(backend, x);
+      const Xs = f32(backend, xs);
+      Xs.fill(0);
+      for (let p = 0, q = 0; p < X.length; p += Ci, q += Ci4)
+        for (let c = 0; c < Ci; c++) Xs[q + c] = X[p + c];
+    }
+    const g = alloc(backend, [KH, KW, Ci4, Co]);
+    f32(backend, g).fill(0);
+    const rowBytes = (OW * Co + sh * W * Ci4) * 4;
     const ohBlock = Math.max(1, Math.min(OH, Math.floor(16384 / rowBytes)));
     const off = (t: TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
-    simd.convFilterGrad(
-      off(x),
-      off(dy),
-      off(out),
-      N,
-      H,
-      W,
-      Ci,
-      OH,
-      OW,
-      Co,
-      KH,
-      KW,
-      sh,
-      sw,
-      top,
-      left,
-      ohBlock,
-    );
+    // prettier-ignore
+    simd.convFilterGrad(off(xs), off(dy), off(g), N, H, W, Ci4, OH, OW, Co, KH, KW, sh, sw, top, left, ohBlock);
+    if (Ci4 === Ci) return g;
+    release(backend, xs);
+    const out = alloc(backend, [KH, KW, Ci, Co]);
+    const G = f32(backend, g);
+    const O = f32(backend, out);
+    for (let tap = 0; tap < KH * KW; tap++) {
+      O.set(G.subarray(tap * Ci4 * Co, (tap * Ci4 + Ci) * Co), tap * Ci * Co);
+    }
+    release(backend, g);
     return out;
   }
   const xT = alloc(backend, [Ci, H, W, N]);
