@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend } from '../lib/src';
-import { dawnFlags, tryWebGPU } from '../lib/src/backend/webgpu';
+import { dawnFlags, registerWebGPUTrainingKernels, tryWebGPU } from '../lib/src/backend/webgpu';
 import { gradCheck } from '../scripts/gpu/gradcheck';
 
 /** Does Dawn give an adapter with these settings? (a separate Dawn instance, so nothing is registered) */
@@ -122,4 +122,24 @@ test('webgpu backend (Dawn)', async (t) => {
       },
     );
   }
+  // Last: the lib's opt-in filter gradient (NCL_WEBGPU_CONV_FILTER=split) replaces tfjs's for the rest of the process.
+  await t.test('gradients equal cpu with NCL_WEBGPU_CONV_FILTER=split', { skip }, async () => {
+    await initBackend({ backend: 'webgpu', quiet: true });
+    const before = tf.getKernel('Conv2DBackpropFilter', 'webgpu')?.kernelFunc;
+    process.env.NCL_WEBGPU_CONV_FILTER = 'split';
+    try {
+      registerWebGPUTrainingKernels();
+    } finally {
+      delete process.env.NCL_WEBGPU_CONV_FILTER;
+    }
+    assert.notEqual(tf.getKernel('Conv2DBackpropFilter', 'webgpu')?.kernelFunc, before);
+    for (const net of ['small', 'resnet8'] as const) {
+      const r = await gradCheck(net, 'webgpu', 'cpu');
+      t.diagnostic(`${net} (split): ${JSON.stringify(r)}`);
+      assert.ok(
+        r.maxRelErr < 2e-3,
+        `max relative gradient error ${r.maxRelErr} (${r.worst}), abs ${r.maxAbsErr}`,
+      );
+    }
+  });
 });

@@ -7,7 +7,7 @@
 #
 #   OUT=/tmp/out bash scripts/gpu/device.sh          # NCL_GPU_BUDGET=seconds for all steps (default 400)
 #   NCL_GPU_ALLOW_SOFTWARE=1 ...                     # no GPU: fall back to Dawn on Mesa llvmpipe (tests this script)
-#   NCL_GPU_STEPS=gradcheck,bench,bench-naive,torch  # only these steps (default: all but bench-naive)
+#   NCL_GPU_STEPS=gradcheck,bench,bench-split,torch  # only these steps (default: all but bench-split)
 #
 # Every step runs under `timeout` and within the overall budget, so one that fails or hangs leaves the others their
 # turn. Steps: unpack; Vulkan loader (from .gpu/gl when the machine has none); environment; the Dawn settings that
@@ -134,7 +134,7 @@ fi
 echo "{\"kind\":\"dawn-settings\",\"chosen\":\"${chosen:-none}\"}" >>"$RES"
 note "Dawn settings: ${chosen:-none found}"
 
-# NCL_GPU_STEPS picks steps (comma list); default: all but bench-naive.
+# NCL_GPU_STEPS picks steps (comma list); default: all but bench-split.
 want() { case ",${NCL_GPU_STEPS:-auto,gradcheck,bench,torch,smoke,trainrun,libbench,bench512}," in *",$1,"*) return 0 ;; esac; return 1; }
 R32=(--model resnet32 --classes 100 --batch 128)
 if [ -n "$chosen" ]; then
@@ -142,8 +142,8 @@ if [ -n "$chosen" ]; then
   want auto && (unset NCL_BACKEND; step auto 40 "$NODE" "$B" info)
   want gradcheck && step gradcheck 90 "$NODE" "$B" gradcheck
   want bench && step bench 150 "$NODE" "$B" bench "${R32[@]}" --steps 20 --warmup 3
-  # tfjs-backend-webgpu's own filter gradient, for comparison (lib/src/backend/webgpu.ts replaces it).
-  want bench-naive && NCL_WEBGPU_NAIVE_CONV_FILTER=1 step bench-naive 90 "$NODE" "$B" bench "${R32[@]}" --steps 10 --warmup 2
+  # The lib's split filter gradient instead of tfjs-backend-webgpu's (lib/src/backend/webgpu.ts), for comparison.
+  want bench-split && NCL_WEBGPU_CONV_FILTER=split step bench-split 90 "$NODE" "$B" bench "${R32[@]}" --steps 10 --warmup 2
 fi
 want torch && PYTHONUNBUFFERED=1 step torch 120 python3 scripts/gpu/bench_torch_gpu.py --json "${R32[@]}"
 if [ -n "$chosen" ]; then

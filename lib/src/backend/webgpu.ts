@@ -12,7 +12,7 @@
  *                                   ask for a compatibility-mode adapter (Dawn's OpenGL ES backend, e.g. Mesa llvmpipe
  *                                   with `NCL_DAWN_FLAGS=backend=opengles EGL_PLATFORM=surfaceless`): for testing
  *                                   without a GPU, not for speed
- *   NCL_WEBGPU_NAIVE_CONV_FILTER=1  keep tfjs-backend-webgpu's own Conv2DBackpropFilter (see below)
+ *   NCL_WEBGPU_CONV_FILTER=split    use the lib's Conv2DBackpropFilter instead of tfjs-backend-webgpu's (see below)
  *
  * Reading tensors: tfjs-backend-webgpu implements `dataSync()` through OffscreenCanvas, which Node does not have, and
  * Dawn under Node cannot wait for a GPU buffer synchronously. On this backend use the asynchronous reads
@@ -20,10 +20,12 @@
  * so (instead of "OffscreenCanvas is not defined").
  *
  * Conv2DBackpropFilter: tfjs-backend-webgpu 4.22 computes each filter-gradient element in one GPU thread that loops
- * over the whole batch and image (for ResNet-32 at batch 128, 2,304 threads each summing 131,072 products): it was
- * half of a training step on an H100. `registerWebGPUTrainingKernels` replaces it (NHWC) by one thread per filter
- * element *and image*, writing per-image partial sums, then tfjs's Sum over the images: the same arithmetic in a
- * fixed order (deterministic), with the batch as parallelism.
+ * over the whole batch and image (for ResNet-32 at batch 128, 2,304 threads each summing 131,072 products): on an
+ * H100 it took 633 ms of GPU time per training step (timestamp queries). With NCL_WEBGPU_CONV_FILTER=split the lib
+ * registers its own (NHWC): one thread per filter element *and image* writing per-image partial sums, then tfjs's
+ * Sum over the images (same arithmetic, fixed order). That cut the kernel's GPU time to 84 ms, yet the whole step
+ * got slower (1.90 s against 1.26 s, same machine, 2026-11-26): the step is dominated by time outside the kernels
+ * (see README, Performance, GPU), so it stays opt-in until that is understood.
  */
 import { tf } from '../tf';
 
@@ -140,8 +142,7 @@ function conv2dBackpropFilterSplit(
       dimRoundingMode?: 'floor' | 'round' | 'ceil';
       filterShape: [number, number, number, number];
     };
-    if (a.dataFormat === 'NCHW' || process.env.NCL_WEBGPU_NAIVE_CONV_FILTER)
-      return original(args as never) as TensorInfo;
+    if (a.dataFormat === 'NCHW') return original(args as never) as TensorInfo;
     const backend = args.backend as WebGPUBackendLike;
     const ci = tf.backend_util.computeConv2DInfo(
       x.shape as [number, number, number, number],
@@ -234,9 +235,9 @@ function conv2dBackpropFilterSplit(
 
 let kernelsRegistered = false;
 
-/** Replace tfjs-backend-webgpu kernels that are far too slow for training (see the file comment). */
+/** NCL_WEBGPU_CONV_FILTER=split: the lib's Conv2DBackpropFilter replaces tfjs-backend-webgpu's (file comment). */
 export function registerWebGPUTrainingKernels(): void {
-  if (kernelsRegistered) return;
+  if (kernelsRegistered || process.env.NCL_WEBGPU_CONV_FILTER !== 'split') return;
   const original = tf.getKernel('Conv2DBackpropFilter', 'webgpu');
   if (!original) return;
   kernelsRegistered = true;
