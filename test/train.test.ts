@@ -60,13 +60,13 @@ test('SGD follows PyTorch: buf = μ·buf + (g + wd·w); w −= lr·buf', () => {
   w.dispose();
 });
 
-test('checkpoint round-trip keeps every value bit for bit; a truncated file is a clear error', () => {
+test('checkpoint round-trip keeps every value bit for bit; a truncated file is a clear error', async () => {
   const a = tf.tensor2d([
     [1.5, -0],
     [Math.PI, 1e-30],
   ]);
   const file = path.join(tmp, 'ck.bin');
-  train.saveCheckpoint(file, new Map([['a', a]]), { epoch: 3 });
+  await train.saveCheckpoint(file, new Map([['a', a]]), { epoch: 3 });
   const back = train.loadCheckpoint<{ epoch: number }>(file);
   assert.equal(back.state.epoch, 3);
   assert.deepEqual(Array.from(back.tensors.get('a')!.data), Array.from(a.dataSync()));

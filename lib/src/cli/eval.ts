@@ -18,7 +18,7 @@ export async function evalRun(dir: string, json: boolean): Promise<void> {
   const prep = await prepareData(c);
   const model = modelFromConfig(c, prep.dataset.numClasses, prep.train.channels);
   restoreVariables(ckpt, loadCheckpoint(ckpt), model.store.all());
-  const r = evaluateModel(model, prep.test, prep.classCounts, {
+  const r = await evaluateModel(model, prep.test, prep.classCounts, {
     batchSize: c.eval.batchSize,
     mean: prep.dataset.mean,
     std: prep.dataset.std,

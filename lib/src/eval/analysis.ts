@@ -83,9 +83,9 @@ export interface AnalysisOptions {
   exampleIndices?: number[];
 }
 
-export function analyzeModel(model: MultiExpert, set: ImageSet, o: AnalysisOptions): Analysis {
+export async function analyzeModel(model: MultiExpert, set: ImageSet, o: AnalysisOptions): Promise<Analysis> {
   const C = model.opts.numClasses;
-  const { logits, labels } = predictAll(model, set, o);
+  const { logits, labels } = await predictAll(model, set, o);
   const probs = logits.map((l) => softmaxRows(l, C));
   const N = set.n;
 
@@ -113,7 +113,7 @@ export function analyzeModel(model: MultiExpert, set: ImageSet, o: AnalysisOptio
     0,
   )) {
     const l = tf.tidy(() => model.experts[0].apply(b.x, false).logits);
-    const p = softmaxRows(l.dataSync() as Float32Array, C);
+    const p = softmaxRows((await l.data()) as Float32Array, C);
     tf.dispose([l, b.x, b.y, b.mixup?.yB]);
     const B = b.indices.length;
     const q = p.subarray(B * C);
@@ -154,7 +154,7 @@ export function analyzeModel(model: MultiExpert, set: ImageSet, o: AnalysisOptio
       const x = batchOf(set, part, o.mean, o.std);
       return model.experts[0].apply(x, false).features;
     });
-    const arr = f.arraySync() as number[][];
+    const arr = (await f.array()) as number[][];
     f.dispose();
     for (const row of arr) values.push(row.map((v) => +v.toFixed(4)));
   }

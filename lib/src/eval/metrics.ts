@@ -65,16 +65,16 @@ function meanOf(list: SplitAccuracy[]): SplitAccuracy {
  * Logits of every expert on every image of `set` (eval mode), as Float32Arrays [N·C] per expert, plus labels.
  * The building block of every analysis below.
  */
-export function predictAll(
+export async function predictAll(
   model: MultiExpert,
   set: ImageSet,
   o: { batchSize: number; mean: number[]; std: number[] },
-): { logits: Float32Array[]; labels: Int32Array; numClasses: number } {
+): Promise<{ logits: Float32Array[]; labels: Int32Array; numClasses: number }> {
   const C = model.opts.numClasses;
   const logits = model.experts.map(() => new Float32Array(set.n * C));
   for (const b of evalBatches(set, o.batchSize, o.mean, o.std)) {
     const outs = tf.tidy(() => model.apply(b.x, false).map((r) => r.logits));
-    outs.forEach((t, k) => logits[k].set(t.dataSync(), b.start * C));
+    for (let k = 0; k < outs.length; k++) logits[k].set(await outs[k].data(), b.start * C);
     tf.dispose([...outs, b.x, b.y]);
   }
   return { logits, labels: set.labels, numClasses: C };
@@ -103,13 +103,13 @@ function accuracyOf(pred: Int32Array, labels: Int32Array, classCounts: number[])
 }
 
 /** Evaluate on a (balanced) test set; `classCounts` are the training counts that define many/medium/few. */
-export function evaluateModel(
+export async function evaluateModel(
   model: MultiExpert,
   set: ImageSet,
   classCounts: number[],
   o: { batchSize: number; mean: number[]; std: number[] },
-): EvalResult {
-  const { logits, labels, numClasses: C } = predictAll(model, set, o);
+): Promise<EvalResult> {
+  const { logits, labels, numClasses: C } = await predictAll(model, set, o);
   const experts = logits.map((l) => accuracyOf(argmaxRows(l, C), labels, classCounts));
   const avg = new Float32Array(logits[0].length);
   for (const l of logits) for (let i = 0; i < l.length; i++) avg[i] += l[i] / logits.length;

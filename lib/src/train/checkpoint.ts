@@ -34,13 +34,17 @@ export function atomicWrite(file: string, bytes: string | Uint8Array): void {
   fs.renameSync(tmp, file);
 }
 
-/** Save named variables plus a JSON-serialisable state. */
-export function saveCheckpoint(file: string, vars: Map<string, tf.Tensor>, state: unknown): void {
+/** Save named variables plus a JSON-serialisable state (reads tensors asynchronously: works on WebGPU too). */
+export async function saveCheckpoint(
+  file: string,
+  vars: Map<string, tf.Tensor>,
+  state: unknown,
+): Promise<void> {
   const entries: Entry[] = [];
   const chunks: Float32Array[] = [];
   let offset = 0;
   for (const [name, v] of vars) {
-    const data = v.dataSync() as Float32Array;
+    const data = (await v.data()) as Float32Array;
     entries.push({ name, shape: v.shape, offset, length: data.length });
     chunks.push(data);
     offset += data.length;

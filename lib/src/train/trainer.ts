@@ -245,9 +245,9 @@ export async function trainRun(
       built?.onStep(globalStep);
       const { value, grads, terms, names } = computeGrads(model, lossFn, batch, classCounts, vars);
       tf.dispose([batch.x, batch.y, batch.mixup?.yB]);
-      const termValues = terms.dataSync();
+      const termValues = await terms.data();
       terms.dispose();
-      const total = value.dataSync()[0];
+      const total = (await value.data())[0];
       value.dispose();
       if (!Number.isFinite(total)) {
         tf.dispose(Object.values(grads));
@@ -295,7 +295,7 @@ export async function trainRun(
       numTensors: tf.memory().numTensors,
     };
     if (c.eval.every > 0 && (epoch + 1) % c.eval.every === 0 && epoch + 1 < c.optim.epochs) {
-      const r = evaluateModel(model, test, classCounts, {
+      const r = await evaluateModel(model, test, classCounts, {
         batchSize: c.eval.batchSize,
         mean: dataset.mean,
         std: dataset.std,
@@ -306,15 +306,17 @@ export async function trainRun(
     state.nextEpoch = epoch + 1;
     progress.endEpoch(info);
     opts.onEpoch?.(info);
-    if (ckptFile) saveCheckpoint(ckptFile, allVars(), state);
+    if (ckptFile) await saveCheckpoint(ckptFile, allVars(), state);
   }
   progress.stop();
   teacherProbs?.dispose();
   for (const t of teachers ?? []) t.dispose();
 
   const evalOpts = { batchSize: c.eval.batchSize, mean: dataset.mean, std: dataset.std };
-  const result = evaluateModel(model, test, classCounts, evalOpts);
-  const trainSet = c.eval.trainAccuracy ? evaluateModel(model, train, classCounts, evalOpts) : undefined;
+  const result = await evaluateModel(model, test, classCounts, evalOpts);
+  const trainSet = c.eval.trainAccuracy
+    ? await evaluateModel(model, train, classCounts, evalOpts)
+    : undefined;
   const metrics: Metrics = {
     config: c,
     configHash: hash,
@@ -331,7 +333,7 @@ export async function trainRun(
   if (outDir) {
     await writePerClassCSV(path.join(outDir, 'per_class.csv'), dataset.classNames, classCounts, result);
     if (opts.analysis ?? true) {
-      const a = analyzeModel(model, test, {
+      const a = await analyzeModel(model, test, {
         batchSize: c.eval.batchSize,
         mean: dataset.mean,
         std: dataset.std,
