@@ -1,35 +1,37 @@
 /**
- * Both gradients of a 2-D convolution on `wasm`, expressed through XNNPACK's forward convolution (the backend's
- * `Conv2D` kernel) plus cheap O(size) re-layouts done by JS loops on the wasm heap.
+ * 2-D convolution on `wasm` for training: the forward pass and both gradients.
+ *
+ * Forward (`Conv2D`): the lib's generated SIMD direct convolution (./conv-simd.ts, ~45 GFLOP/s on one core) when
+ * Co % 8 = 0, dilation 1 and NHWC; XNNPACK (the backend's own kernel) otherwise.
  *
  * Input gradient (`Conv2DBackpropInput`; tfjs-backend-wasm ships a naive direct loop):
  *
  *   dx[n,i,j,ci] = Σ_{oh·s + kh − padTop = i, ...} dy[n,oh,ow,co] · w[kh,kw,ci,co]
  *
  * is a stride-1 convolution of dy with the spatially flipped, in/out-swapped filter w'[kh,kw,co,ci] =
- * w[KH−1−kh, KW−1−kw, ci, co] and padding (KH−1−padTop, ...). For stride s > 1 the input gradient splits by output
- * phase: rows i ≡ a (mod s) receive only the taps kh ≡ a + padTop (mod s), so each phase is a stride-1 convolution of
- * dy with a sub-filter of those taps, and the s² phase outputs are interleaved into dx. No work is spent on the
- * zeros a dilated dy would hold.
+ * w[KH−1−kh, KW−1−kw, ci, co] and padding (KH−1−padTop, ...). For stride s > 1 it splits by output phase: rows
+ * i ≡ a (mod s) receive only the taps kh ≡ a + padTop (mod s), so each phase is a stride-1 convolution of dy with a
+ * sub-filter of those taps (no work is spent on the zeros a dilated dy would hold). With the SIMD convolution
+ * (Ci % 8 = 0) each phase writes straight into its rows and columns of dx; otherwise each phase is an XNNPACK
+ * convolution and the phases are interleaved into dx.
  *
  * Filter gradient (`Conv2DBackpropFilter`; missing in tfjs-backend-wasm):
  *
  *   dW[kh,kw,ci,co] = Σ_{n,oh,ow} x[n, oh·s + kh − padTop, ow·s + kw − padLeft, ci] · dy[n,oh,ow,co]
  *
- * runs as the lib's own SIMD loop (./simd-kernels.ts `convFilterGrad`) straight from NHWC x and dy when
- * Co % 8 = 0 (input channels are zero-padded to a multiple of 4 where needed: the 3-channel stem). Otherwise it
- * is computed as a convolution once batch and channels swap places: input X' = xᵀ [Ci, H, W, N] ("batch" Ci, "channels"
- * N), filter F' = dy [OH, OW, N, Co], dilation = the forward stride, explicit padding (padTop, padLeft) and stride 1.
- * Its output [Ci, KH', KW', Co] (KH' ≥ KH when the forward conv ignored trailing rows) is re-laid out to
- * [KH, KW, Ci, Co].
+ * runs as the lib's own SIMD loop (./conv-simd.ts `filterGradSimd`, generated per shape) straight from NHWC x and dy when
+ * Co % 8 = 0 (input channels are zero-padded to a multiple of 4 where needed: the 3-channel stem). Otherwise it is
+ * computed as a convolution once batch and channels swap places: input X' = xᵀ [Ci, H, W, N] ("batch" Ci,
+ * "channels" N), filter F' = dy [OH, OW, N, Co], dilation = the forward stride, explicit padding (padTop, padLeft)
+ * and stride 1. Its output [Ci, KH', KW', Co] (KH' ≥ KH when the forward conv ignored trailing rows) is re-laid out
+ * to [KH, KW, Ci, Co].
  *
  * Shapes these formulations cannot express (NCHW, dilated forward convs, negative effective padding) fall back to
  * the backend's own kernel where there is one.
  */
 import { tf } from '../tf';
 import { alloc, f32, kernelFn, release, replaceKernel, TensorInfo, WasmBackendLike } from './kernel-utils';
-import { simdKernels } from './simd-kernels';
-import { convSimd, convSimdAvailable, packFilter, packGradInputFilter } from './conv-simd';
+import { convSimd, convSimdAvailable, filterGradSimd, packFilter, packGradInputFilter } from './conv-simd';
 
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
 interface ConvGradAttrs {
@@ -407,11 +409,10 @@ function conv2DBackpropFilter(args: {
     outChannels: Co,
   } = info;
   const { top, left } = info.padInfo;
-  const simd = Co % 8 === 0 ? simdKernels(backend) : null;
-  if (simd) {
-    // Direct SIMD accumulation from NHWC x and dy; rows of dy in blocks whose x and dy data fit in L1. The kernel
-    // takes input channels 4 at a time: other counts (the 3-channel stem) run on a copy of x zero-padded to a
-    // multiple of 4 channels, and the extra rows of dW are dropped.
+  if (Co % 8 === 0 && convSimdAvailable(backend, Co)) {
+    // The lib's SIMD loop, generated for this shape, straight from NHWC x and dy; rows of dy in blocks whose x and
+    // dy data fit in L1. It takes input channels 4 at a time: other counts (the 3-channel stem) run on a copy of x
+    // zero-padded to a multiple of 4 channels, and the extra rows of dW are dropped.
     const Ci4 = Math.ceil(Ci / 4) * 4;
     let xs = x;
     if (Ci4 !== Ci) {
@@ -425,10 +426,16 @@ function conv2DBackpropFilter(args: {
     const g = alloc(backend, [KH, KW, Ci4, Co]);
     f32(backend, g).fill(0);
     const rowBytes = (OW * Co + sh * W * Ci4) * 4;
-    const ohBlock = Math.max(1, Math.min(OH, Math.floor(16384 / rowBytes)));
-    const off = (t: TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
-    // prettier-ignore
-    simd.convFilterGrad(off(xs), off(dy), off(g), N, H, W, Ci4, OH, OW, Co, KH, KW, sh, sw, top, left, ohBlock);
+    const ohb = Math.max(1, Math.min(OH, Math.floor(16384 / rowBytes)));
+    const spec = { H, W, Ci: Ci4, OH, OW, Co, KH, KW, sh, sw, pt: top, pl: left, ohb };
+    filterGradSimd(
+      backend,
+      spec,
+      N,
+      heapOffset(backend, xs),
+      heapOffset(backend, dy),
+      heapOffset(backend, g),
+    );
     if (Ci4 === Ci) return g;
     release(backend, xs);
     const out = alloc(backend, [KH, KW, Ci, Co]);

@@ -201,9 +201,188 @@ function padFn(): Fn {
   return f;
 }
 
+/** Shape of a filter gradient, all fixed at code generation (N stays a run-time argument). */
+export interface FilterGradSpec {
+  H: number;
+  W: number;
+  Ci: number;
+  OH: number;
+  OW: number;
+  Co: number;
+  KH: number;
+  KW: number;
+  sh: number;
+  sw: number;
+  pt: number;
+  pl: number;
+  /** Rows of dy per block (x and dy of a block stay in L1 across all taps and channel tiles). */
+  ohb: number;
+}
+
+/**
+ * dW[kh,kw,ci,co] += Σ_{n,oh,ow} x[n, oh·sh + kh − pt, ow·sw + kw − pl, ci] · dy[n,oh,ow,co], (x, dy, dw, N).
+ * Tiles of 4 input × 8 output channels in 8 accumulators; for each tap the valid rows and columns are constant
+ * ranges (no bounds checks in the loops) and every tap / channel offset is an immediate. Ci % 4 = 0, Co % 8 = 0.
+ */
+function filterGradFn(g: FilterGradSpec): Fn {
+  const { H, W, Ci, OH, OW, Co, KH, KW, sh, sw, pt, pl, ohb } = g;
+  const f = new Fn('filterGrad', ['x', 'dy', 'dw', 'N']);
+  const P = (name: string) => f.p(name);
+  const [n, ob, ci0, co0, oh, oh1, xb, db, wb, xp, dp, j] = Array.from({ length: 12 }, () => f.local(I32));
+  const acc = Array.from({ length: 8 }, () => f.local(V128));
+  const b0 = f.local(V128);
+  const b1 = f.local(V128);
+  const a = f.local(V128);
+  const XROW = W * Ci * 4; // bytes per x row
+  const DROW = OW * Co * 4;
+  const XSTEP = sw * Ci * 4;
+  const DSTEP = Co * 4;
+  f.forRange(
+    n,
+    () => f.i32(0),
+    () => f.get(P('N')),
+    1,
+    () => {
+      f.forRange(
+        ob,
+        () => f.i32(0),
+        () => f.i32(OH),
+        ohb,
+        () => {
+          f.forRange(
+            ci0,
+            () => f.i32(0),
+            () => f.i32(Ci),
+            4,
+            () => {
+              f.forRange(
+                co0,
+                () => f.i32(0),
+                () => f.i32(Co),
+                8,
+                () => {
+                  // xb = x + n·H·XROW + ci0·4; db = dy + n·OH·DROW + co0·4; wb = dw + (ci0·Co + co0)·4
+                  f.let(xb, () =>
+                    f
+                      .get(n)
+                      .i32(H * XROW)
+                      .mul()
+                      .get(P('x'))
+                      .add()
+                      .get(ci0)
+                      .i32(4)
+                      .mul()
+                      .add(),
+                  );
+                  f.let(db, () =>
+                    f
+                      .get(n)
+                      .i32(OH * DROW)
+                      .mul()
+                      .get(P('dy'))
+                      .add()
+                      .get(co0)
+                      .i32(4)
+                      .mul()
+                      .add(),
+                  );
+                  f.let(wb, () => f.get(ci0).i32(Co).mul().get(co0).add().i32(4).mul().get(P('dw')).add());
+                  for (let kh = 0; kh < KH; kh++) {
+                    // rows with 0 ≤ oh·sh + kh − pt < H
+                    const ohLo = Math.max(0, Math.ceil((pt - kh) / sh));
+                    const ohHi = Math.min(OH, Math.floor((H - 1 + pt - kh) / sh) + 1);
+                    if (ohHi <= ohLo) continue;
+                    for (let kw = 0; kw < KW; kw++) {
+                      const owLo = Math.max(0, Math.ceil((pl - kw) / sw));
+                      const owHi = Math.min(OW, Math.floor((W - 1 + pl - kw) / sw) + 1);
+                      const cnt = owHi - owLo;
+                      if (cnt <= 0) continue;
+                      const tapOff = (kh * KW + kw) * Ci * Co * 4;
+                      for (let r = 0; r < 4; r++) {
+                        for (let h = 0; h < 2; h++)
+                          f.get(wb)
+                            .vload(tapOff + r * Co * 4 + 16 * h)
+                            .set(acc[2 * r + h]);
+                      }
+                      // oh from max(ob, ohLo) to min(ob + ohb, ohHi)
+                      f.let(oh, () => {
+                        f.get(ob).i32(ohLo);
+                        f.get(ob).i32(ohLo).gtS();
+                        f.select();
+                      });
+                      f.let(oh1, () => {
+                        f.get(ob).i32(ohb).add();
+                        f.i32(ohHi);
+                        f.get(ob).i32(ohb).add().i32(ohHi).ltS();
+                        f.select();
+                      });
+                      // x column offset of ow = owLo for this tap, in bytes (may be negative only if owLo·sw + kw < pl,
+                      // which the range excludes)
+                      const xcol = (owLo * sw + kw - pl) * Ci * 4;
+                      const dcol = owLo * Co * 4;
+                      f.forRange(
+                        oh,
+                        () => f.get(oh),
+                        () => f.get(oh1),
+                        1,
+                        () => {
+                          f.let(xp, () =>
+                            f
+                              .get(oh)
+                              .i32(sh * XROW)
+                              .mul()
+                              .get(xb)
+                              .add()
+                              .i32(xcol + (kh - pt) * XROW)
+                              .add(),
+                          );
+                          f.let(dp, () => f.get(oh).i32(DROW).mul().get(db).add().i32(dcol).add());
+                          f.i32(cnt).set(j);
+                          f.countDown(j, () => {
+                            f.get(dp).vload(0).set(b0);
+                            f.get(dp).vload(16).set(b1);
+                            for (let r = 0; r < 4; r++) {
+                              f.get(xp)
+                                .vsplatLoad(4 * r)
+                                .set(a);
+                              for (let h = 0; h < 2; h++) {
+                                f.get(acc[2 * r + h])
+                                  .get(a)
+                                  .get(h ? b1 : b0)
+                                  .f32x4Mul()
+                                  .f32x4Add()
+                                  .set(acc[2 * r + h]);
+                              }
+                            }
+                            f.inc(xp, () => f.i32(XSTEP));
+                            f.inc(dp, () => f.i32(DSTEP));
+                          });
+                        },
+                      );
+                      for (let r = 0; r < 4; r++) {
+                        for (let h = 0; h < 2; h++) {
+                          f.get(wb)
+                            .get(acc[2 * r + h])
+                            .vstore(tapOff + r * Co * 4 + 16 * h);
+                        }
+                      }
+                    }
+                  }
+                },
+              );
+            },
+          );
+        },
+      );
+    },
+  );
+  return f;
+}
+
 interface Compiled {
   memory: WebAssembly.Memory;
   convs: Map<string, ConvFn>;
+  filterGrads: Map<string, ConvFn>;
   pad: PadFn;
 }
 const compiled = new WeakMap<object, Compiled | null>();
@@ -215,7 +394,7 @@ function compiledFor(backend: WasmBackendLike): Compiled | null {
   let c: Compiled | null = null;
   try {
     const inst = new WebAssembly.Instance(new WebAssembly.Module(assemble([padFn()])), { env: { memory } });
-    c = { memory, convs: new Map(), pad: inst.exports.pad as unknown as PadFn };
+    c = { memory, convs: new Map(), filterGrads: new Map(), pad: inst.exports.pad as unknown as PadFn };
   } catch {
     c = null;
   }
@@ -234,6 +413,33 @@ function convFor(c: Compiled, spec: ConvSpec): ConvFn {
     c.convs.set(key, fn);
   }
   return fn;
+}
+
+/**
+ * dW (zeroed by the caller, [KH][KW][Ci][Co] at heap offset dw) += the filter gradient of x [N,H,W,Ci] and
+ * dy [N,OH,OW,Co], with code generated for this shape. Returns false if the SIMD code is unavailable.
+ */
+export function filterGradSimd(
+  backend: WasmBackendLike,
+  g: FilterGradSpec,
+  N: number,
+  x: number,
+  dy: number,
+  dw: number,
+): boolean {
+  const c = compiledFor(backend);
+  if (!c || g.Ci % 4 !== 0 || g.Co % 8 !== 0) return false;
+  const key = JSON.stringify(g);
+  let fn = c.filterGrads.get(key);
+  if (!fn) {
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(assemble([filterGradFn(g)])), {
+      env: { memory: c.memory },
+    });
+    fn = inst.exports.filterGrad as unknown as ConvFn;
+    c.filterGrads.set(key, fn);
+  }
+  fn(x, dy, dw, N);
+  return true;
 }
 
 /** Is the SIMD convolution usable on this backend for `Co` output channels? */

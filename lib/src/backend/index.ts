@@ -123,7 +123,10 @@ async function attempt(
       const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
       return {
         ok: true,
-        info: { device: `CPU (wasm${simd ? ' SIMD' : ''}, XNNPACK)`, threads: wasm.getThreadsCount?.() ?? 1 },
+        info: {
+          device: `CPU (wasm${simd ? ' SIMD' : ''}, XNNPACK + ncl SIMD kernels)`,
+          threads: wasm.getThreadsCount?.() ?? 1,
+        },
       };
     }
     case 'cpu': {

@@ -4,39 +4,17 @@
  * backend instance. `simdKernels(backend)` returns null where WebAssembly SIMD is unavailable, and callers fall back
  * to plain JS loops.
  *
- *   convFilterGrad  dW += Σ x ⊗ dy over all pixels, straight from NHWC x and dy (no im2col, no transposes):
- *                   4 input × 8 output channels of dW per register tile, one pass over each image per tile and
- *                   filter tap. Needs Ci % 4 = 0 and Co % 8 = 0.
  *   bnStats         per-channel Σx, Σx² (f32 within blocks of 256 rows, f64 across blocks)
  *   bnApply         y = [relu](x·a[c] + k[c] [+ r])
  *   bnGradSums      per-channel Σg, Σg·x with g = dy [masked by y > 0]
  *   bnGradApply     dx = A[c]·g + B[c]·x + K[c] [, g out]
- * The BN loops need C % 4 = 0.
+ * They need C % 4 = 0. (The convolution loops, generated per layer shape, are in ./conv-simd.ts.)
  */
 import { assemble, Fn, I32, V128 } from './wasm-asm';
 import { WasmBackendLike } from './kernel-utils';
 
 type Ptr = number;
 export interface SimdKernels {
-  convFilterGrad(
-    x: Ptr,
-    dy: Ptr,
-    dw: Ptr,
-    N: number,
-    H: number,
-    W: number,
-    Ci: number,
-    OH: number,
-    OW: number,
-    Co: number,
-    KH: number,
-    KW: number,
-    sh: number,
-    sw: number,
-    pt: number,
-    pl: number,
-    ohBlock: number,
-  ): void;
   /** out: f64[2C] (Σx, then Σx²), accumulated into (zero it first). */
   bnStats(x: Ptr, rows: number, C: number, out: Ptr): void;
   /** a, k: f32[C]; r = 0 for none. */
@@ -57,224 +35,6 @@ export interface SimdKernels {
     B: Ptr,
     K: Ptr,
   ): void;
-}
-
-function convFilterGrad(): Fn {
-  const f = new Fn('convFilterGrad', [
-    'x',
-    'dy',
-    'dw',
-    'N',
-    'H',
-    'W',
-    'Ci',
-    'OH',
-    'OW',
-    'Co',
-    'KH',
-    'KW',
-    'sh',
-    'sw',
-    'pt',
-    'pl',
-    'ohb',
-  ]);
-  const P = (name: string) => () => f.get(f.p(name));
-  const [n, kh, kw, ci0, co0, oh, ih, owlo, owhi, cnt, xp, dp, wp, xstep, dstep, rowC, j, t, oh0, oh1] =
-    Array.from({ length: 20 }, () => f.local(I32));
-  const acc = Array.from({ length: 8 }, () => f.local(V128));
-  const b0 = f.local(V128);
-  const b1 = f.local(V128);
-  const a = f.local(V128);
-  const L = (i: number) => () => f.get(i);
-
-  f.let(xstep, () => f.get(f.p('sw')).get(f.p('Ci')).mul().i32(4).mul());
-  f.let(dstep, () => f.get(f.p('Co')).i32(4).mul());
-  f.let(rowC, () => f.get(f.p('Co')).i32(4).mul()); // bytes between dW rows ci and ci+1
-  f.forRange(
-    n,
-    () => f.i32(0),
-    P('N'),
-    1,
-    () => {
-      f.forRange(
-        oh0,
-        () => f.i32(0),
-        P('OH'),
-        P('ohb'),
-        () => {
-          // rows oh0..oh1 of this image: a block of x and dy that stays in L1 across all taps and tiles
-          f.let(oh1, () => {
-            f.get(oh0).get(f.p('ohb')).add();
-            f.get(f.p('OH'));
-            f.get(oh0).get(f.p('ohb')).add().get(f.p('OH')).ltS();
-            f.select();
-          });
-          f.forRange(
-            kh,
-            () => f.i32(0),
-            P('KH'),
-            1,
-            () => {
-              f.forRange(
-                kw,
-                () => f.i32(0),
-                P('KW'),
-                1,
-                () => {
-                  // owlo = max(0, ceil((pl − kw)/sw)); owhi = min(OW, floor((W − 1 + pl − kw)/sw) + 1) (0 if negative)
-                  f.let(t, () => f.get(f.p('pl')).get(kw).sub());
-                  f.let(owlo, () => {
-                    f.get(t).get(f.p('sw')).add().i32(1).sub().get(f.p('sw')).divS();
-                    f.i32(0);
-                    f.get(t).i32(0).gtS();
-                    f.select();
-                  });
-                  f.let(t, () => f.get(f.p('W')).i32(1).sub().get(f.p('pl')).add().get(kw).sub());
-                  f.let(owhi, () => {
-                    f.get(t).get(f.p('sw')).divS().i32(1).add();
-                    f.tee(owhi);
-                    f.get(f.p('OW'));
-                    f.get(owhi).get(f.p('OW')).ltS();
-                    f.select();
-                    f.i32(0);
-                    f.get(t).i32(0).geS();
-                    f.select();
-                  });
-                  f.let(cnt, () => f.get(owhi).get(owlo).sub());
-                  f.when(
-                    () => f.get(cnt).i32(0).gtS(),
-                    () => {
-                      f.forRange(
-                        ci0,
-                        () => f.i32(0),
-                        P('Ci'),
-                        4,
-                        () => {
-                          f.forRange(
-                            co0,
-                            () => f.i32(0),
-                            P('Co'),
-                            8,
-                            () => {
-                              // wp = dw + (((kh·KW + kw)·Ci + ci0)·Co + co0)·4
-                              f.let(wp, () => {
-                                f.get(kh)
-                                  .get(f.p('KW'))
-                                  .mul()
-                                  .get(kw)
-                                  .add()
-                                  .get(f.p('Ci'))
-                                  .mul()
-                                  .get(ci0)
-                                  .add();
-                                f.get(f.p('Co')).mul().get(co0).add().i32(4).mul().get(f.p('dw')).add();
-                              });
-                              for (let r = 0; r < 4; r++) {
-                                for (let h = 0; h < 2; h++) {
-                                  f.get(wp);
-                                  for (let q = 0; q < r; q++) f.get(rowC).add();
-                                  f.vload(16 * h).set(acc[2 * r + h]);
-                                }
-                              }
-                              f.forRange(
-                                oh,
-                                () => f.get(oh0),
-                                () => f.get(oh1),
-                                1,
-                                () => {
-                                  f.let(ih, () =>
-                                    f.get(oh).get(f.p('sh')).mul().get(kh).add().get(f.p('pt')).sub(),
-                                  );
-                                  f.when(
-                                    () => f.get(ih).get(f.p('H')).ltU(),
-                                    () => {
-                                      // xp = x + (((n·H + ih)·W + owlo·sw + kw − pl)·Ci + ci0)·4
-                                      f.let(xp, () => {
-                                        f.get(n).get(f.p('H')).mul().get(ih).add().get(f.p('W')).mul();
-                                        f.get(owlo)
-                                          .get(f.p('sw'))
-                                          .mul()
-                                          .add()
-                                          .get(kw)
-                                          .add()
-                                          .get(f.p('pl'))
-                                          .sub();
-                                        f.get(f.p('Ci'))
-                                          .mul()
-                                          .get(ci0)
-                                          .add()
-                                          .i32(4)
-                                          .mul()
-                                          .get(f.p('x'))
-                                          .add();
-                                      });
-                                      // dp = dy + (((n·OH + oh)·OW + owlo)·Co + co0)·4
-                                      f.let(dp, () => {
-                                        f.get(n)
-                                          .get(f.p('OH'))
-                                          .mul()
-                                          .get(oh)
-                                          .add()
-                                          .get(f.p('OW'))
-                                          .mul()
-                                          .get(owlo)
-                                          .add();
-                                        f.get(f.p('Co'))
-                                          .mul()
-                                          .get(co0)
-                                          .add()
-                                          .i32(4)
-                                          .mul()
-                                          .get(f.p('dy'))
-                                          .add();
-                                      });
-                                      f.let(j, L(cnt));
-                                      f.countDown(j, () => {
-                                        f.get(dp).vload(0).set(b0);
-                                        f.get(dp).vload(16).set(b1);
-                                        for (let r = 0; r < 4; r++) {
-                                          f.get(xp)
-                                            .vsplatLoad(4 * r)
-                                            .set(a);
-                                          for (let h = 0; h < 2; h++) {
-                                            f.get(acc[2 * r + h])
-                                              .get(a)
-                                              .get(h ? b1 : b0)
-                                              .f32x4Mul()
-                                              .f32x4Add()
-                                              .set(acc[2 * r + h]);
-                                          }
-                                        }
-                                        f.inc(xp, L(xstep));
-                                        f.inc(dp, L(dstep));
-                                      });
-                                    },
-                                  );
-                                },
-                              );
-                              for (let r = 0; r < 4; r++) {
-                                for (let h = 0; h < 2; h++) {
-                                  f.get(wp);
-                                  for (let q = 0; q < r; q++) f.get(rowC).add();
-                                  f.get(acc[2 * r + h]).vstore(16 * h);
-                                }
-                              }
-                            },
-                          );
-                        },
-                      );
-                    },
-                  );
-                },
-              );
-            },
-          );
-        },
-      );
-    },
-  );
-  return f;
 }
 
 /** Adds the 4 f32 lanes of `v` (promoted) into the two f64x2 at [p] and [p + 16]. */
@@ -472,7 +232,7 @@ export function simdKernels(backend: WasmBackendLike): SimdKernels | null {
   if (cache.has(memory)) return cache.get(memory) ?? null;
   let k: SimdKernels | null = null;
   try {
-    const bytes = assemble([convFilterGrad(), bnStats(), bnApply(), bnGradSums(), bnGradApply()]);
+    const bytes = assemble([bnStats(), bnApply(), bnGradSums(), bnGradApply()]);
     const mod = new WebAssembly.Module(bytes);
     const inst = new WebAssembly.Instance(mod, { env: { memory } });
     k = inst.exports as unknown as SimdKernels;
