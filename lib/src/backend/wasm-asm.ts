@@ -183,6 +183,15 @@ export class Fn {
     const b = new Uint8Array(new Float32Array([v, v, v, v]).buffer);
     return this.simd(0x0c, ...b);
   }
+  /** f32x4.relaxed_madd (a, b, c → a·b + c, fused where the CPU has FMA); needs relaxed SIMD. */
+  f32x4RelaxedMadd(): this {
+    return this.simd(0x105);
+  }
+  /** acc = acc + a·b: one relaxed_madd with `fma`, else f32x4.mul + f32x4.add. Operands are locals. */
+  madd(acc: number, a: number, b: number, fma: boolean): this {
+    if (fma) return this.get(a).get(b).get(acc).f32x4RelaxedMadd().set(acc);
+    return this.get(acc).get(a).get(b).f32x4Mul().f32x4Add().set(acc);
+  }
   f64x2Add(): this {
     return this.simd(0xf0);
   }
@@ -272,4 +281,39 @@ export function assemble(fns: Fn[]): Uint8Array {
     ...section(7, exports),
     ...section(10, code),
   ]);
+}
+
+let relaxed: boolean | null = null;
+
+/**
+ * Can this engine compile WebAssembly relaxed SIMD (f32x4.relaxed_madd → one FMA instruction)? Node ≥ 22 ships it;
+ * Node 20 (V8 11.3) has it behind `--experimental-wasm-relaxed-simd`, which is switched on here at run time when
+ * needed (it only admits the relaxed-SIMD opcodes, standardised since). `NCL_NO_FMA=1` disables its use.
+ */
+export function relaxedSimdAvailable(): boolean {
+  if (relaxed !== null) return relaxed;
+  const probe = () => {
+    const f = new Fn('t', ['p']);
+    f.get(0).get(0).vload(0).get(0).vload(16).get(0).vload(32).f32x4RelaxedMadd().vstore(0);
+    try {
+      new WebAssembly.Module(assemble([f]));
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  relaxed = false;
+  if (typeof process !== 'undefined' && process.env?.NCL_NO_FMA) return relaxed;
+  relaxed = probe();
+  if (!relaxed && typeof process !== 'undefined' && process.versions?.node) {
+    try {
+      (require('v8') as { setFlagsFromString(flags: string): void }).setFlagsFromString(
+        '--experimental-wasm-relaxed-simd',
+      );
+      relaxed = probe();
+    } catch {
+      relaxed = false;
+    }
+  }
+  return relaxed;
 }
