@@ -7,6 +7,7 @@ import { batchNormTrain, batchNormTrainComposite } from '../lib/src/backend/batc
 import { profileKernels } from '../lib/src/backend/profile';
 import { sgdMomentumUpdate } from '../lib/src/backend/sgd';
 import { simdKernels } from '../lib/src/backend/simd-kernels';
+import { relaxedSimdAvailable, useRelaxedSimd } from '../lib/src/backend/wasm-asm';
 import { formatBench, runBench, sgdStep } from '../lib/src/train/bench';
 
 type Pad = 'same' | 'valid' | number;
@@ -86,6 +87,23 @@ for (const [ci, co] of [
     }
   }
 }
+
+test('the SIMD convolutions without fused multiply-add (relaxed SIMD off) also equal cpu', async () => {
+  await initBackend({ backend: 'wasm', quiet: true });
+  const withFma = relaxedSimdAvailable();
+  useRelaxedSimd(false);
+  try {
+    for (const stride of [1, 2]) {
+      const w = await convGrads('wasm', [3, 9, 10, 8], [3, 3, 8, 16], stride, 1);
+      const c = await convGrads('cpu', [3, 9, 10, 8], [3, 3, 8, 16], stride, 1);
+      await tf.setBackend('wasm');
+      assert.ok(maxRel(w.dx, c.dx) < 1e-5, `dx differs: ${maxRel(w.dx, c.dx)}`);
+      assert.ok(maxRel(w.dw, c.dw) < 1e-5, `dW differs: ${maxRel(w.dw, c.dw)}`);
+    }
+  } finally {
+    useRelaxedSimd(withFma);
+  }
+});
 
 test('wasm SIMD kernels instantiate on the backend heap', async () => {
   await initBackend({ backend: 'wasm', quiet: true });

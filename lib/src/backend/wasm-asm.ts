@@ -317,3 +317,10 @@ export function relaxedSimdAvailable(): boolean {
   }
   return relaxed;
 }
+
+/** Turn the use of relaxed SIMD off (false) or back to what the engine supports (true); for tests and A/B timing. */
+export function useRelaxedSimd(enabled: boolean): void {
+  relaxed = null;
+  if (!enabled) relaxed = false;
+  else relaxedSimdAvailable();
+}
