@@ -7,6 +7,7 @@ import { batchNormTrain, batchNormTrainComposite } from '../lib/src/backend/batc
 import { profileKernels } from '../lib/src/backend/profile';
 import { sgdMomentumUpdate } from '../lib/src/backend/sgd';
 import { simdKernels } from '../lib/src/backend/simd-kernels';
+import { setForcePadCopy } from '../lib/src/backend/conv-simd';
 import { relaxedSimdAvailable, useRelaxedSimd } from '../lib/src/backend/wasm-asm';
 import { formatBench, runBench, sgdStep } from '../lib/src/train/bench';
 
@@ -58,8 +59,9 @@ async function convGrads(backend: string, xs: number[], ws: number[], stride: nu
     return y.mul(tf.sin(tf.range(0, y.size).reshape(y.shape))).sum();
   };
   const [gx, gw] = tf.grads(f)([x, w]);
-  const out = { dx: await gx.data(), dw: await gw.data() };
-  tf.dispose([x, w, gx, gw]);
+  const y = tf.conv2d(x, w, stride, padding);
+  const out = { y: await y.data(), dx: await gx.data(), dw: await gw.data() };
+  tf.dispose([x, w, gx, gw, y]);
   return out;
 }
 
@@ -80,12 +82,32 @@ for (const [ci, co] of [
           const w = await convGrads('wasm', xs, ws, stride, pad);
           const c = await convGrads('cpu', xs, ws, stride, pad);
           await tf.setBackend('wasm');
+          assert.ok(maxRel(w.y, c.y) < 1e-5, `y differs: ${maxRel(w.y, c.y)}`);
           assert.ok(maxRel(w.dx, c.dx) < 1e-5, `dx differs: ${maxRel(w.dx, c.dx)}`);
           assert.ok(maxRel(w.dw, c.dw) < 1e-5, `dW differs: ${maxRel(w.dw, c.dw)}`);
         });
       }
     }
   }
+}
+
+for (const pad of ['same', 1] as Pad[]) {
+  test(`3x3 stride-1 pad-1 convs with the padding inside the kernel (W % 4 = 0) equal cpu and the padded copy: ${pad}`, async () => {
+    await initBackend({ backend: 'wasm', quiet: true });
+    const xs = [2, 8, 12, 8];
+    const ws = [3, 3, 8, 16];
+    const inKernel = await convGrads('wasm', xs, ws, 1, pad);
+    setForcePadCopy(true);
+    const copied = await convGrads('wasm', xs, ws, 1, pad);
+    setForcePadCopy(false);
+    const c = await convGrads('cpu', xs, ws, 1, pad);
+    await tf.setBackend('wasm');
+    for (const w of [inKernel, copied]) {
+      assert.ok(maxRel(w.y, c.y) < 1e-5, `y differs: ${maxRel(w.y, c.y)}`);
+      assert.ok(maxRel(w.dx, c.dx) < 1e-5, `dx differs: ${maxRel(w.dx, c.dx)}`);
+      assert.ok(maxRel(w.dw, c.dw) < 1e-5, `dW differs: ${maxRel(w.dw, c.dw)}`);
+    }
+  });
 }
 
 test('the SIMD convolutions without fused multiply-add (relaxed SIMD off) also equal cpu', async () => {

@@ -29,6 +29,12 @@ export interface ConvSpec {
   yPix: number;
   /** Use relaxed-SIMD fused multiply-add. */
   fma: boolean;
+  /**
+   * 3×3, stride 1, padding 1 on every side handled inside the kernel (no padded copy of the input): the first and
+   * last output rows skip the taps above / below the image, the first and last 4-pixel tiles of a row skip the
+   * taps left / right of it. Needs OW % 4 = 0, OW ≥ 8 and the output size equal to the input size.
+   */
+  pad1: boolean;
 }
 
 /** (xpad, wpack, y, N, Hp, Wp, OH, OW, yRow, yImg): pointers are heap byte offsets; yRow / yImg are bytes. */
@@ -37,13 +43,14 @@ type ConvFn = (...args: number[]) => void;
 type PadFn = (...args: number[]) => void;
 
 function convFn(spec: ConvSpec): Fn {
-  const { Ci, Co, KH, KW, sh, sw, yPix, fma } = spec;
+  const { Ci, Co, KH, KW, sh, sw, yPix, fma, pad1 } = spec;
   const f = new Fn('conv', ['x', 'w', 'y', 'N', 'Hp', 'Wp', 'OH', 'OW', 'yRow', 'yImg']);
   const P = (name: string) => f.p(name);
   const [n, oh, t, ow0, kh, xrow, yrow, xb, xr, xp, wp, wb, j, rowBytes, ow4, rem] = Array.from(
     { length: 16 },
     () => f.local(I32),
   );
+  const [khlo, khhi] = [f.local(I32), f.local(I32)];
   const acc = Array.from({ length: 8 }, () => f.local(V128));
   const b0 = f.local(V128);
   const b1 = f.local(V128);
@@ -55,14 +62,26 @@ function convFn(spec: ConvSpec): Fn {
   // (measured: 47 GFLOP/s at u = 1, 29 at u = 2, 20 at u = 8).
   const u = 1;
 
-  /** One tile of `pixels` (1..4) output pixels starting at xb (input) / yb (output byte offset in local). */
-  const tile = (pixels: number, yb: () => void) => {
+  /**
+   * One tile of `pixels` (1..4) output pixels starting at xb (input) / yb (output byte offset); `valid(kw, p)` false
+   * drops the taps of pixel p at column kw (outside the image, pad1 only).
+   */
+  const tile = (pixels: number, yb: () => void, valid = (_kw: number, _p: number) => true) => {
     for (let i = 0; i < 2 * pixels; i++) f.vzero().set(acc[i]);
-    f.get(wb).set(wp);
+    if (pad1)
+      f.let(wp, () =>
+        f
+          .get(khlo)
+          .i32(KW * Ci * 32)
+          .mul()
+          .get(wb)
+          .add(),
+      );
+    else f.get(wb).set(wp);
     f.forRange(
       kh,
-      () => f.i32(0),
-      () => f.i32(KH),
+      () => (pad1 ? f.get(khlo) : f.i32(0)),
+      () => (pad1 ? f.get(khhi) : f.i32(KH)),
       1,
       () => {
         f.let(xr, () => f.get(xb).get(kh).get(rowBytes).mul().add());
@@ -78,6 +97,7 @@ function convFn(spec: ConvSpec): Fn {
                 .vload(32 * jj + 16)
                 .set(b1);
               for (let p = 0; p < pixels; p++) {
+                if (!valid(kw, p)) continue;
                 f.get(xp)
                   .vsplatLoad(kw * CI4 + p * PIX + 4 * jj)
                   .set(a);
@@ -113,10 +133,24 @@ function convFn(spec: ConvSpec): Fn {
         () => f.get(P('OH')),
         1,
         () => {
-          // xrow = x + (n·Hp + oh·sh)·rowBytes; yrow = y + n·yImg + oh·yRow
+          // xrow = x + (n·Hp + oh·sh)·rowBytes (one row up with pad1); yrow = y + n·yImg + oh·yRow
           f.let(xrow, () => {
-            f.get(n).get(P('Hp')).mul().get(oh).i32(sh).mul().add().get(rowBytes).mul().get(P('x')).add();
+            f.get(n)
+              .get(P('Hp'))
+              .mul()
+              .get(oh)
+              .i32(sh)
+              .mul()
+              .add()
+              .i32(pad1 ? 1 : 0)
+              .sub();
+            f.get(rowBytes).mul().get(P('x')).add();
           });
+          if (pad1) {
+            // taps kh ∈ [khlo, khhi): the first row has no row above, the last none below
+            f.let(khlo, () => f.get(oh).op(0x45)); // i32.eqz
+            f.let(khhi, () => f.i32(3).get(oh).get(P('OH')).i32(1).sub().eq().sub());
+          }
           f.let(yrow, () =>
             f.get(P('y')).get(n).get(P('yImg')).mul().add().get(oh).get(P('yRow')).mul().add(),
           );
@@ -127,6 +161,40 @@ function convFn(spec: ConvSpec): Fn {
             1,
             () => {
               f.let(wb, () => f.get(t).i32(WTILE).mul().get(P('w')).add());
+              const yAt = (col: () => void) => () => {
+                f.get(yrow);
+                col();
+                f.i32(yPix).mul().add().get(t).i32(32).mul().add();
+              };
+              if (pad1) {
+                // left tile, interior tiles, right tile; x pointers one pixel to the left (column −1)
+                f.let(xb, () => f.get(xrow).i32(CI4).sub());
+                tile(
+                  4,
+                  yAt(() => f.i32(0)),
+                  (kw, p) => !(kw === 0 && p === 0),
+                );
+                f.forRange(
+                  ow0,
+                  () => f.i32(4),
+                  () => f.get(P('OW')).i32(4).sub(),
+                  4,
+                  () => {
+                    f.let(xb, () => f.get(xrow).get(ow0).i32(PIX).mul().add().i32(CI4).sub());
+                    tile(
+                      4,
+                      yAt(() => f.get(ow0)),
+                    );
+                  },
+                );
+                f.let(xb, () => f.get(xrow).get(P('OW')).i32(4).sub().i32(PIX).mul().add().i32(CI4).sub());
+                tile(
+                  4,
+                  yAt(() => f.get(P('OW')).i32(4).sub()),
+                  (kw, p) => !(kw === 2 && p === 3),
+                );
+                return;
+              }
               f.forRange(
                 ow0,
                 () => f.i32(0),
@@ -489,6 +557,12 @@ export function packGradInputFilter(
   }
 }
 
+let forcePadCopy = false;
+/** Always use the padded-copy path (tests and A/B timing of the in-kernel padding). */
+export function setForcePadCopy(on: boolean): void {
+  forcePadCopy = on;
+}
+
 export interface ConvGeometry {
   N: number;
   H: number;
@@ -525,7 +599,19 @@ export function convSimd(
   const Hp = (g.OH - 1) * g.sh + g.KH;
   const Wp = (g.OW - 1) * g.sw + g.KW;
   const pix = g.Ci * 4;
-  const needsPad = g.pt !== 0 || g.pl !== 0 || Hp > g.H || Wp !== g.W;
+  const pad1 =
+    g.KH === 3 &&
+    g.KW === 3 &&
+    g.sh === 1 &&
+    g.sw === 1 &&
+    g.pt === 1 &&
+    g.pl === 1 &&
+    g.OH === g.H &&
+    g.OW === g.W &&
+    g.OW % 4 === 0 &&
+    g.OW >= 8 &&
+    !forcePadCopy;
+  const needsPad = !pad1 && (g.pt !== 0 || g.pl !== 0 || Hp > g.H || Wp !== g.W);
   let xp = x;
   let free = () => undefined as void;
   if (needsPad) {
@@ -549,8 +635,9 @@ export function convSimd(
       sw: g.sw,
       yPix: out.yPix,
       fma: relaxedSimdAvailable(),
+      pad1,
     });
-    fn(xp, wpack, y, g.N, Hp, Wp, g.OH, g.OW, out.yRow, out.yImg);
+    fn(xp, wpack, y, g.N, pad1 ? g.H : Hp, pad1 ? g.W : Wp, g.OH, g.OW, out.yRow, out.yImg);
   } finally {
     free();
   }
