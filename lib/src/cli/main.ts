@@ -13,7 +13,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import { initBackend, BACKENDS } from '../backend';
+import { initBackend, backendInfo, BACKENDS } from '../backend';
 import { METHODS, Method } from '../train/config';
 import { PROTOCOL_NAMES, getProtocol } from '../train/protocols';
 import { readMetrics, trainRun, Metrics } from '../train/trainer';
@@ -44,7 +44,7 @@ async function trainCommand(flags: Record<string, unknown>): Promise<Metrics> {
       `--out ${out}: holds a finished run; use --resume to keep it or choose another --out`,
     );
   }
-  await initBackend({ backend: flags.backend as never });
+  await initBackend({ backend: flags.backend as never, quiet: backendInfo() != null }); // once per process
   const done = flags.resume ? readMetrics(out) : null;
   if (done && done.configHash) {
     const { configHash } = await import('../train/config');
@@ -88,7 +88,10 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'seed of weights, subset, batches and augmentations (default 0)')
     .option('--out <dir>', 'output folder (default runs/<protocol>/<method>-seed<seed>)')
     .option('--resume', 'continue from the last checkpoint in --out (a finished run is kept as is)')
-    .option('--results <dir>', 'results root that loss.teachers folders are relative to (default: workspace results/)')
+    .option(
+      '--results <dir>',
+      'results root that loss.teachers folders are relative to (default: workspace results/)',
+    )
     .option('--set <key=value...>', 'override any config entry by its dotted path, e.g. --set optim.epochs=3')
     .addOption(backendOption());
   for (const [flag, p] of Object.entries(SHORTCUTS)) {
