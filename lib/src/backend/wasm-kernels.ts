@@ -1,10 +1,11 @@
 /**
  * Training kernels for `wasm`, in one replaceable place: `registerWasmTrainingKernels()` (called by `initBackend`
  * before it selects wasm) installs
- *   - both convolution gradients through XNNPACK forward convolutions (./conv-grads.ts): tfjs-backend-wasm has no
- *     Conv2DBackpropFilter and only a naive-loop Conv2DBackpropInput;
- *   - the fused batch norm + ReLU (+ residual) forward and backward of ./batchnorm.ts and the SGD-momentum update of
- *     ./sgd.ts (also registered for `cpu`);
+ *   - Conv2D, Conv2DBackpropInput and Conv2DBackpropFilter on the lib's own WebAssembly SIMD code, generated per
+ *     layer shape (./conv-grads.ts, ./conv-simd.ts, ./wasm-asm.ts), with XNNPACK-based fallbacks for the shapes it
+ *     does not cover (tfjs-backend-wasm itself has no Conv2DBackpropFilter and a naive-loop Conv2DBackpropInput);
+ *   - the fused batch norm + ReLU (+ residual) forward and backward of ./batchnorm.ts (SIMD loops of
+ *     ./simd-kernels.ts on wasm) and the SGD-momentum update of ./sgd.ts (both also registered for `cpu`);
  *   - an `Identity` that shares the input's data (reference-counted, as `Reshape` already does on wasm and
  *     `Identity` on cpu) instead of copying it: tfjs clones every tensor a gradient saves (each conv and BN input),
  *     so the copying kernel moved every activation once more per step.
