@@ -63,7 +63,7 @@ export const PROTOCOLS: Record<string, { description: string; base: Base }> = {
         fraction: 40 / 6000,
         testPerClass: 20,
         augment: 'simaug',
-        batchSize: 32,
+        batchSize: 16,
       },
       model: { name: 'resnet8', width: 4, classifier: 'linear', numExperts: 2 },
       loss: { lambda: 0.6, beta: 0.3, mode: 'official', numCopies: 2 },
