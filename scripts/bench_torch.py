@@ -111,11 +111,12 @@ def main():
 
     for _ in range(a.warmup):
         step()
-    times = []
+    times, cpu = [], []
     for _ in range(a.steps):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         step()
         times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
     ms = statistics.median(times) * 1000
     best = min(times) * 1000
     r = {
@@ -128,6 +129,9 @@ def main():
         "msPerStep": round(ms, 2),
         "imgPerSec": round(a.batch * 1000 / ms, 1),
         "bestImgPerSec": round(a.batch * 1000 / best, 1),
+        # CPU time of all threads per step: on a shared machine, img/s an idle machine would give is at most
+        # batch / (cpuMsPerStep / threads) (perfect scaling over the threads)
+        "cpuMsPerStep": round(statistics.median(cpu) * 1000, 2),
         "steps": a.steps,
     }
     if a.json:

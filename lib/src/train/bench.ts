@@ -70,6 +70,11 @@ export interface BenchResult {
   steps: number;
   /** All timed steps, ms. */
   stepMs: number[];
+  /**
+   * Median CPU time of this process per step, ms (all threads). On a machine shared with other work it is the less
+   * noisy measure: for a single-threaded backend it is what the wall time per step would be on an idle core.
+   */
+  cpuMsPerStep: number;
   /** Training FLOPs per row (3 × forward), all experts. */
   trainFlopsPerImg: number;
   /** tf.memory().numTensors after each timed step is the same (no leaks). */
@@ -162,12 +167,16 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   try {
     for (let i = 0; i < warmup; i++) step();
     const stepMs: number[] = [];
+    const cpuMs: number[] = [];
     const counts: number[] = [];
     let loss = NaN;
     for (let i = 0; i < steps; i++) {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       loss = step();
       stepMs.push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      cpuMs.push((c.user + c.system) / 1000);
       counts.push(tf.memory().numTensors);
     }
     let topKernels: BenchKernel[] = [];
@@ -197,6 +206,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       inChannels,
       steps,
       stepMs,
+      cpuMsPerStep: median(cpuMs),
       trainFlopsPerImg,
       tensorsStable: counts.every((c) => c === counts[0]),
       numTensors: counts[counts.length - 1],
@@ -221,6 +231,11 @@ export function formatBench(r: BenchResult, top = 8): string {
       `${r.bestImgPerSec.toFixed(1)} img/s)   ${r.gflops.toFixed(1)} GFLOP/s effective ` +
       `(${((r.trainFlopsPerImg / 3) * 1e-6).toFixed(1)} MFLOP/img forward × 3)`,
   ];
+  if (r.cpuMsPerStep > 1.2 * r.msPerStep || r.cpuMsPerStep < 0.8 * r.msPerStep) {
+    lines.push(
+      `  CPU time ${r.cpuMsPerStep.toFixed(0)} ms/step (wall ${r.msPerStep.toFixed(0)}): other work shares the CPU?`,
+    );
+  }
   if (!r.tensorsStable) lines.push(`  warning: tensor count changed between steps (now ${r.numTensors})`);
   if (r.topKernels.length) {
     const kernelMs = r.topKernels.reduce((a, k) => a + k.ms, 0);
