@@ -7,9 +7,8 @@
  *   node ncl-gpu.js gradcheck                    gradients on the current backend vs cpu (small net, ResNet-8)
  *   node ncl-gpu.js bench [--model resnet32] [--classes 100] [--batch 128] [--steps 20] [--warmup 3]
  *                                                full training steps (forward, softmax CE, backward, SGD), img/s
- *   node ncl-gpu.js smoke [--protocol smoke] [--method nclpp] [--epochs N]
- *                                                the smoke NCL++ training with asynchronous reads, then evaluation
- *   node ncl-gpu.js trainrun                     the lib's trainRun(getProtocol('smoke', 'nclpp', 0))
+ *   node ncl-gpu.js smoke|trainrun [--protocol smoke] [--method nclpp] [--epochs N]
+ *                                                the lib's trainRun (the smoke NCL++ training, then evaluation)
  *   node ncl-gpu.js libbench                     the lib's runBench (ncl bench) for ResNet-32, batch 128
  *
  * Everything reads tensors asynchronously (`await t.data()`): the webgpu backend cannot read synchronously under
@@ -22,12 +21,8 @@ import { createModel } from '../../lib/src/models/registry';
 import { modelFlops } from '../../lib/src/models/flops';
 import { SGD } from '../../lib/src/train/sgd';
 import { getProtocol } from '../../lib/src/train/protocols';
-import { learningRate } from '../../lib/src/train/schedule';
-import { lossFromConfig, prepareData, trainRun } from '../../lib/src/train/trainer';
+import { trainRun } from '../../lib/src/train/trainer';
 import type { Method } from '../../lib/src/train/config';
-import * as data from '../../lib/src/data';
-import { splitAccuracy } from '../../lib/src/eval/metrics';
-import type { MultiExpert } from '../../lib/src/models/experts';
 import { gradCheck } from './gradcheck';
 
 type Args = Record<string, string>;
@@ -190,169 +185,13 @@ async function bench(a: Args): Promise<void> {
   model.dispose();
 }
 
-/** Test-set accuracy with asynchronous reads (as eval/metrics.ts evaluateModel, which reads synchronously). */
-async function evaluateAsync(
-  model: MultiExpert,
-  set: data.ImageSet,
-  classCounts: number[],
-  o: { batchSize: number; mean: number[]; std: number[] },
-): Promise<{
-  top1: number;
-  many: number | null;
-  medium: number | null;
-  few: number | null;
-  experts: number[];
-}> {
-  const C = model.opts.numClasses;
-  const logits = model.experts.map(() => new Float32Array(set.n * C));
-  for (const b of data.evalBatches(set, o.batchSize, o.mean, o.std)) {
-    const outs = tf.tidy(() => model.apply(b.x, false).map((r) => r.logits));
-    for (let k = 0; k < outs.length; k++) logits[k].set(await outs[k].data(), b.start * C);
-    tf.dispose([...outs, b.x, b.y]);
-  }
-  const acc = (l: Float32Array) => {
-    const correct = new Array<number>(C).fill(0);
-    const total = new Array<number>(C).fill(0);
-    for (let i = 0; i < set.n; i++) {
-      let best = 0;
-      for (let j = 1; j < C; j++) if (l[i * C + j] > l[i * C + best]) best = j;
-      total[set.labels[i]]++;
-      if (best === set.labels[i]) correct[set.labels[i]]++;
-    }
-    return splitAccuracy(correct, total, classCounts);
-  };
-  const avg = new Float32Array(set.n * C);
-  for (const l of logits) for (let i = 0; i < l.length; i++) avg[i] += l[i] / logits.length;
-  const e = acc(avg);
-  return {
-    top1: e.top1,
-    many: e.many,
-    medium: e.medium,
-    few: e.few,
-    experts: logits.map((l) => acc(l).top1),
-  };
-}
-
-/**
- * A protocol's training (default: smoke, NCL++) as trainer.ts trainRun does it (same data subset, batches,
- * augmentation, model, loss, SGD and schedule), but reading the loss asynchronously, so it runs on webgpu too.
- */
-async function smoke(a: Args): Promise<void> {
-  const summary = await backendSummary();
-  const c = getProtocol(a.protocol ?? 'smoke', (a.method ?? 'nclpp') as Method, Number(a.seed ?? 0));
-  if (a.epochs) c.optim.epochs = Number(a.epochs);
-  const t0 = performance.now();
-  const prep = await prepareData(c, { progress: false });
-  const { dataset, train, test, classCounts } = prep;
-  const built = lossFromConfig(c, dataset.numClasses);
-  const model = createModel(
-    {
-      name: c.model.name,
-      numClasses: dataset.numClasses,
-      inChannels: train.channels,
-      width: c.model.width,
-      classifier: c.model.classifier,
-      cosineScale: c.model.cosineScale,
-      numExperts: c.model.numExperts,
-    },
-    c.seed,
-  );
-  const params = new Map<string, tf.Variable>(model.store.trainable);
-  for (const [n, v] of Object.entries(built.variables)) params.set(`loss.${n}`, v);
-  const vars = [...params.values()];
-  const sgd = new SGD(params, c.optim.momentum, c.optim.weightDecay);
-  const batchOpts: data.BatchOptions = {
-    batchSize: c.data.batchSize,
-    numCopies: c.loss.numCopies,
-    augment: c.data.augment,
-    randAugment: c.data.randAugment,
-    mixup: c.data.mixup,
-    seed: c.seed,
-    mean: dataset.mean,
-    std: dataset.std,
-    shuffle: true,
-    dropLast: true,
-  };
-  const stepsPerEpoch = Math.min(
-    data.numBatches(train, batchOpts),
-    c.optim.maxStepsPerEpoch ?? Number.POSITIVE_INFINITY,
-  );
-  const dataSeconds = (performance.now() - t0) / 1000;
-  const trainStart = performance.now();
-  const stepLosses: number[] = [];
-  let lastTerms: Record<string, number> = {};
-  let images = 0;
-  for (let epoch = 0; epoch < c.optim.epochs; epoch++) {
-    let steps = 0;
-    for (const batch of data.trainBatches(train, batchOpts, epoch)) {
-      if (steps >= stepsPerEpoch) {
-        tf.dispose([batch.x, batch.y, batch.mixup?.yB]);
-        break;
-      }
-      const lr = learningRate(c.optim, epoch, steps / stepsPerEpoch);
-      let names: string[] = [];
-      let terms = null as tf.Tensor | null;
-      const { value, grads } = tf.variableGrads(() => {
-        const logits = model.apply(batch.x, true).map((o) => o.logits);
-        const out = built.fn(logits, batch.y, classCounts);
-        names = Object.keys(out.terms);
-        terms = tf.keep(names.length ? tf.stack(names.map((k) => out.terms[k])) : tf.zeros([0]));
-        return out.total;
-      }, vars);
-      tf.dispose([batch.x, batch.y, batch.mixup?.yB]);
-      const total = (await value.data())[0];
-      const tv = await terms!.data();
-      tf.dispose([value, terms!]);
-      if (!Number.isFinite(total))
-        throw new Error(`loss is ${total} at epoch ${epoch + 1}, step ${steps + 1}`);
-      sgd.step(grads, lr);
-      tf.dispose(Object.values(grads));
-      stepLosses.push(total);
-      lastTerms = Object.fromEntries(names.map((n, i) => [n, tv[i]]));
-      images += c.data.batchSize;
-      steps++;
-    }
-  }
-  const trainSeconds = (performance.now() - trainStart) / 1000;
-  const ev = await evaluateAsync(model, test, classCounts, {
-    batchSize: c.eval.batchSize,
-    mean: dataset.mean,
-    std: dataset.std,
-  });
-  emit('smoke', {
-    ...summary,
-    protocol: c.protocol,
-    method: c.method,
-    model: c.model.name,
-    width: c.model.width,
-    experts: c.model.numExperts,
-    copies: c.loss.numCopies,
-    batch: c.data.batchSize,
-    epochs: c.optim.epochs,
-    stepsPerEpoch,
-    trainImages: train.n,
-    testImages: test.n,
-    stepLosses,
-    lastTerms,
-    test: ev,
-    dataSeconds,
-    trainSeconds,
-    imgPerSec: images / trainSeconds,
-    totalSeconds: (performance.now() - t0) / 1000,
-    numTensors: tf.memory().numTensors,
-  });
-  sgd.dispose();
-  built.dispose();
-  model.dispose();
-}
-
-/** The lib's own trainRun on the smoke protocol (reads synchronously: fails on webgpu until the trainer awaits). */
+/** The lib's own trainRun (default: smoke protocol, NCL++); it reads tensors asynchronously, so webgpu works. */
 async function libTrainRun(a: Args): Promise<void> {
   const summary = await backendSummary();
   const t0 = performance.now();
-  const { metrics, model } = await trainRun(getProtocol(a.protocol ?? 'smoke', 'nclpp', 0), {
-    progress: true,
-  });
+  const c = getProtocol(a.protocol ?? 'smoke', (a.method ?? 'nclpp') as Method, Number(a.seed ?? 0));
+  if (a.epochs) c.optim.epochs = Number(a.epochs);
+  const { metrics, model } = await trainRun(c, { progress: true });
   model.dispose();
   const t = metrics.test;
   emit('trainrun', {
@@ -408,8 +247,6 @@ async function main(): Promise<void> {
       await bench(a);
       break;
     case 'smoke':
-      await smoke(a);
-      break;
     case 'trainrun':
       await libTrainRun(a);
       break;
