@@ -1,13 +1,15 @@
 /**
  * SGD with momentum and weight decay, PyTorch semantics (torch.optim.SGD, dampening 0, no Nesterov):
  *   d = g + wd·w;  buf = μ·buf + d  (buf = d at the first step);  w = w − lr·buf
- * The momentum buffers are part of the checkpoint, so a resumed run continues bit-identically.
+ * The update itself is `sgdMomentumUpdate` (lib/src/backend/sgd.ts: one fused kernel per parameter on wasm/cpu,
+ * tfjs ops elsewhere). The momentum buffers are part of the checkpoint, so a resumed run continues bit-identically.
  */
 import { tf } from '../tf';
+import { sgdMomentumUpdate } from '../backend/sgd';
 
 export class SGD {
   /** Momentum buffers by the parameter's name in `params` (stable across processes, for checkpoints). */
-  readonly buffers = new Map<string, tf.Variable>();
+  readonly buffers = new Map<string, tf.Tensor>();
   /** @param params the variables to optimise, by a stable name (e.g. `ParamStore.trainable`). */
   constructor(
     readonly params: Map<string, tf.Variable>,
@@ -17,31 +19,22 @@ export class SGD {
 
   /** Apply one update; `grads` are keyed by tfjs variable name (as `tf.variableGrads` returns them). */
   step(grads: Record<string, tf.Tensor>, lr: number): void {
-    tf.tidy(() => {
-      for (const [name, v] of this.params) {
-        const g = grads[v.name];
-        if (!g) continue;
-        const d = this.weightDecay > 0 ? g.add(v.mul(this.weightDecay)) : g;
-        let buf = this.buffers.get(name);
-        if (this.momentum > 0) {
-          if (!buf) {
-            buf = tf.variable(d, false);
-            this.buffers.set(name, buf);
-          } else {
-            buf.assign(buf.mul(this.momentum).add(d));
-          }
-          v.assign(v.sub(buf.mul(lr)));
-        } else {
-          v.assign(v.sub(d.mul(lr)));
-        }
-      }
-    });
+    for (const [name, v] of this.params) {
+      const g = grads[v.name];
+      if (!g) continue;
+      const old = this.buffers.get(name);
+      const { w, buf } = sgdMomentumUpdate(v, g, old, { lr, momentum: this.momentum, wd: this.weightDecay });
+      v.assign(w); // a new tensor for the weights (XNNPACK caches packed filters per tensor)
+      w.dispose();
+      old?.dispose();
+      this.buffers.set(name, tf.keep(buf));
+    }
   }
 
   /** Restore a momentum buffer (from a checkpoint). */
   setBuffer(name: string, value: tf.Tensor): void {
     this.buffers.get(name)?.dispose();
-    this.buffers.set(name, tf.variable(value, false));
+    this.buffers.set(name, tf.keep(value));
   }
 
   dispose(): void {
