@@ -237,7 +237,7 @@ test('CLI: invalid options give a one-line error naming the option, exit 1, and 
 
 test('CLI: ncl train writes config, metrics, per-class CSV and a checkpoint; --resume of a finished run trains nothing', () => {
   const out = path.join(tmp, 'cli-ok');
-  const r = ncl([
+  const trainArgs = [
     'train',
     '--protocol',
     'smoke',
@@ -249,27 +249,15 @@ test('CLI: ncl train writes config, metrics, per-class CSV and a checkpoint; --r
     out,
     '--epochs',
     '1',
-  ]);
+  ];
+  const r = ncl(trainArgs);
   assert.equal(r.status, 0, r.stderr);
   for (const f of ['config.json', 'metrics.json', 'per_class.csv', 'checkpoint.bin'])
     assert.ok(fs.existsSync(path.join(out, f)), f);
   const m = JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8'));
   for (const k of ['top1', 'perClass', 'many', 'medium', 'few', 'experts', 'ensemble'])
     assert.ok(k in m.test, k);
-  const again = ncl([
-    'train',
-    '--protocol',
-    'smoke',
-    '--method',
-    'bsce',
-    '--seed',
-    '1',
-    '--out',
-    out,
-    '--epochs',
-    '1',
-    '--resume',
-  ]);
+  const again = ncl([...trainArgs, '--resume']);
   assert.equal(again.status, 0, again.stderr);
   assert.match(again.stderr, /already finished/);
   const ev = ncl(['eval', '--run', out, '--json']);
