@@ -78,7 +78,16 @@ test('reproduce: trains the runs a figure needs once, writes figure data, manife
   assert.equal(e.runs.length, 3);
   for (const r of e.runs) assert.ok(fs.existsSync(path.join(results, r, 'metrics.json')), r);
   assert.ok(['reproduced', 'not reproduced', 'inconclusive'].includes(e.verdict));
-  assert.match(fs.readFileSync(path.join(results, 'README.md'), 'utf8'), /\| fig8 \| smoke \| 1 \|/);
+  // The entry records what the protocol trained, read back from a run's own config.
+  const runCfg = JSON.parse(fs.readFileSync(path.join(results, e.runs[0], 'config.json'), 'utf8'));
+  assert.equal(
+    e.settings,
+    `fashion-mnist IF 10, resnet8 w${runCfg.model.width}, ${runCfg.optim.epochs} epochs, batch 16, simaug`,
+  );
+  assert.match(
+    fs.readFileSync(path.join(results, 'README.md'), 'utf8'),
+    /\| fig8 \| smoke \(fashion-mnist IF 10, resnet8 w4, 2 epochs, batch 16, simaug\) \| 1 \|/,
+  );
   // Table 5 counts FLOPs from the model definition: ResNet-32 on CIFAR is 0.138 GFLOPs per image and expert.
   const t5 = JSON.parse(fs.readFileSync(path.join(results, 'table5.json'), 'utf8'));
   const paperRow = t5.data.rows.find(
@@ -108,6 +117,26 @@ test('parallel workers train independent runs in child processes to the same met
   assert.equal(viaWorkers.length, 2);
   for (let i = 0; i < 2; i++) assert.deepEqual(viaWorkers[i].metrics.test, inProc[i].metrics.test);
   assert.ok(viaWorkers[0].analysis && viaWorkers[0].analysis.klCopies.length === 10);
+});
+
+test('the runner starts the costliest run first (relativeCost: experts × copies × epochs × width²)', async () => {
+  const cfg = (m: train.Method) => {
+    const c = train.getProtocol('smoke', m, 7);
+    c.optim.epochs = 1;
+    return train.TrainConfig.parse(c);
+  };
+  const [bsce, nclpp] = [cfg('bsce'), cfg('nclpp')];
+  assert.equal(experiments.relativeCost(nclpp) / experiments.relativeCost(bsce), 4); // K = 2, T = 2 vs 1, 1
+  const lines: string[] = [];
+  await experiments.ensureRuns(path.join(tmp, 'results-order'), [bsce, nclpp], {
+    workers: 1,
+    log: (l) => lines.push(l),
+  });
+  const starts = lines.filter((l) => l.includes('] start '));
+  assert.deepEqual(
+    starts.map((l) => l.split('/')[1].split('-')[0]),
+    ['nclpp', 'bsce'],
+  );
 });
 
 test('unknown figure ids are rejected by name', () => {

@@ -140,7 +140,7 @@ export function buildProgram(): Command {
         model: mini ? 'resnet8' : opts.model,
         classes: mini && opts.classes === '100' ? 10 : num(opts.classes, 'classes')!,
         batch: num(opts.batch, 'batch')!,
-        width: num(opts.width, 'width') ?? 16,
+        width: num(opts.width, 'width') ?? (mini ? getProtocol('mini', 'nclpp').model.width : 16),
         inChannels: mini ? 1 : 3,
         size: mini ? 28 : 32,
         steps: num(opts.steps, 'steps'),

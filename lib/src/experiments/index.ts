@@ -1,5 +1,5 @@
 // Experiments: cached runs, the paper's figures and tables, and the reproduce command behind `ncl reproduce`.
-export { runDir, loadRun, ensureRuns } from './runs';
+export { runDir, loadRun, ensureRuns, relativeCost } from './runs';
 export type { RunResult, EnsureOptions } from './runs';
 export { stat, statArrays, verdictGreater, combineVerdicts } from './stats';
 export type { Stat, Verdict } from './stats';

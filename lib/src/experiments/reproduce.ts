@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { configHash, TrainConfig } from '../train/config';
 import { atomicWrite } from '../train/checkpoint';
 import { savePlot, findChromium } from '../viz';
+import { getProtocol } from '../train/protocols';
 import { ensureRuns, loadRun, RunResult } from './runs';
 import { ANALYSIS_FIGURES, FigureSpec, FigureOutput } from './figures';
 import { SWEEP_FIGURES } from './sweeps';
@@ -24,6 +25,8 @@ export interface ManifestEntry {
   html: string;
   data: string;
   protocol: string;
+  /** What the protocol trained when this entry was built (`settingsOf`); protocols get re-calibrated. */
+  settings: string;
   seeds: number[];
   commit: string;
   runs: string[];
@@ -64,6 +67,12 @@ function gitCommit(cwd: string): string {
   }
 }
 
+/** One line naming what a protocol trains: dataset, imbalance factor, model and width, epochs, batch, augmentation. */
+export function settingsOf(c: TrainConfig): string {
+  const d = c.data;
+  return `${d.dataset} IF ${d.imbalanceFactor}, ${c.model.name} w${c.model.width}, ${c.optim.epochs} epochs, batch ${d.batchSize}, ${d.augment}`;
+}
+
 export function readManifest(resultsDir: string): Manifest {
   const f = path.join(resultsDir, 'manifest.json');
   if (!fs.existsSync(f))
@@ -71,7 +80,14 @@ export function readManifest(resultsDir: string): Manifest {
       description: 'Every figure and table in this folder, with the runs it comes from.',
       figures: [],
     };
-  return JSON.parse(fs.readFileSync(f, 'utf8')) as Manifest;
+  const m = JSON.parse(fs.readFileSync(f, 'utf8')) as Manifest;
+  // Entries written before `settings` existed: read it from the config of the first run they were built from.
+  for (const e of m.figures) {
+    const cfg = e.runs[0] && path.join(resultsDir, e.runs[0], 'config.json');
+    if (!e.settings && cfg && fs.existsSync(cfg))
+      e.settings = settingsOf(JSON.parse(fs.readFileSync(cfg, 'utf8')) as TrainConfig);
+  }
+  return m;
 }
 
 /** Resolve ids ('all' = every figure); unknown ids are an error naming them. */
@@ -143,6 +159,7 @@ export async function reproduce(o: ReproduceOptions): Promise<ManifestEntry[]> {
       html: rel(written.html)!,
       data: rel(dataFile)!,
       protocol: o.protocol,
+      settings: settingsOf(getProtocol(o.protocol, 'nclpp')),
       seeds,
       commit,
       runs: [...used.keys()].map((d) => path.relative(o.resultsDir, d)).sort(),
@@ -209,13 +226,15 @@ export function writeResultsReadme(resultsDir: string, m: Manifest): void {
     "for every entry). Verdicts: *reproduced* when the paper's ordering holds with a gap larger than the seeds'",
     'spread (the larger std), *not reproduced* when it is reversed by more than that, *inconclusive* otherwise.',
     "Our runs use the CPU-sized protocol named in each row, not the paper's GPU protocol: trends, not absolute numbers,",
-    'are what can be compared.',
+    'are what can be compared. Each row names what its protocol trained when the row was built: `mini` was',
+    're-calibrated on 2026-11-26 (ResNet-8 width 8, 8 epochs → width 16, 12 epochs), and rows are rebuilt as the runs',
+    'of the new calibration finish.',
     '',
-    '| id | protocol | seeds | the paper says | we measured | verdict | figure | data |',
+    '| id | protocol (its settings then) | seeds | the paper says | we measured | verdict | figure | data |',
     '|---|---|---|---|---|---|---|---|',
     ...m.figures.map(
       (f) =>
-        `| ${f.id} | ${f.protocol} | ${f.seeds.length} | ${esc(f.claim)} | ${esc(f.measured)} | **${f.verdict}** | ${f.png ? `[png](${f.png}) ` : ''}[html](${f.html}) | [json](${f.data}) |`,
+        `| ${f.id} | ${f.protocol}${f.settings ? ` (${f.settings})` : ''} | ${f.seeds.length} | ${esc(f.claim)} | ${esc(f.measured)} | **${f.verdict}** | ${f.png ? `[png](${f.png}) ` : ''}[html](${f.html}) | [json](${f.data}) |`,
     ),
     '',
   ];
@@ -224,7 +243,9 @@ export function writeResultsReadme(resultsDir: string, m: Manifest): void {
       const d = JSON.parse(fs.readFileSync(path.join(resultsDir, f.data), 'utf8')) as {
         table: string | null;
       };
-      return d.table ? `## ${f.title} (${f.protocol})\n\n${d.table}\n` : null;
+      return d.table
+        ? `## ${f.title} (${f.protocol}${f.settings ? `: ${f.settings}` : ''})\n\n${d.table}\n`
+        : null;
     })
     .filter((t): t is string => t != null);
   atomicWrite(path.join(resultsDir, 'README.md'), [...lines, ...tables].join('\n'));

@@ -67,10 +67,12 @@ export async function ensureRuns(
   log(
     `[reproduce] ${unique.size} runs needed, ${unique.size - todo.length} cached, ${todo.length} to train (${o.workers} workers)`,
   );
-  // Two phases: runs that learn from teachers start once every other run (the teachers among them) is done.
+  // Two phases: runs that learn from teachers start once every other run (the teachers among them) is done. In each,
+  // the longest runs start first, so that the lanes end close together.
+  const longestFirst = (cs: TrainConfig[]) => cs.sort((a, b) => relativeCost(b) - relativeCost(a));
   const phases = [
-    todo.filter((c) => c.loss.teachers.length === 0),
-    todo.filter((c) => c.loss.teachers.length > 0),
+    longestFirst(todo.filter((c) => c.loss.teachers.length === 0)),
+    longestFirst(todo.filter((c) => c.loss.teachers.length > 0)),
   ];
   let done = 0;
   const one = async (c: TrainConfig) => {
@@ -116,6 +118,15 @@ export async function ensureRuns(
     if (!r) throw new Error(`run ${runDir(root, c)} did not finish`);
     return r;
   });
+}
+
+/**
+ * A run's training cost up to a constant (for scheduling only): experts × copies × epochs × width² × data fraction;
+ * the balanced set (IF 1) has about 4× the images of an IF 100 one.
+ */
+export function relativeCost(c: TrainConfig): number {
+  const data = c.data.fraction * (c.data.imbalanceFactor <= 1 ? 4 : 1);
+  return c.model.numExperts * c.loss.numCopies * c.optim.epochs * c.model.width ** 2 * data;
 }
 
 function trainInWorker(
