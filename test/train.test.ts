@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { tf, initBackend, train } from '../lib/src';
+import { tf, initBackend, train, evaluate } from '../lib/src';
 import type { TrainConfig } from '../lib/src/train';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-train-'));
@@ -88,6 +88,23 @@ test('the same seed gives bit-identical metrics; tensors do not leak across epoc
   assert.equal(new Set(counts).size, 1, `tensor count changed across epochs: ${counts}`);
   r1.model.dispose();
   r2.model.dispose();
+});
+
+test('one inference pass serves accuracy and analysis: same numbers as evaluating twice', async () => {
+  const c = smoke('nclpp', (c) => (c.optim.epochs = 1));
+  const { model } = await train.trainRun(c, { progress: false });
+  const p = await train.prepareData(c);
+  const o = { batchSize: 50, mean: p.dataset.mean, std: p.dataset.std };
+  const pred = await evaluate.predictAll(model, p.test, o);
+  assert.deepEqual(
+    evaluate.evaluatePredictions(pred, p.classCounts),
+    await evaluate.evaluateModel(model, p.test, p.classCounts, o),
+  );
+  const a1 = await evaluate.analyzeModel(model, p.test, { ...o, seed: 1 });
+  const a2 = await evaluate.analyzeModel(model, p.test, { ...o, seed: 1, predictions: pred });
+  assert.deepEqual(a2, a1);
+  assert.equal(a1.klExperts!.length, 10);
+  model.dispose();
 });
 
 test('a run killed mid-training resumes from its last checkpoint to the same final metrics', async () => {

@@ -12,7 +12,7 @@ import { tf } from '../tf';
 import { trainBatches } from '../data';
 import type { ImageSet } from '../data';
 import type { MultiExpert } from '../models/experts';
-import { predictAll } from './metrics';
+import { predictAll, Predictions } from './metrics';
 
 export interface Analysis {
   /** Per class: mean over its test images of ½(KL(p₁‖p₂) + KL(p₂‖p₁)) between experts 1 and 2; null if K = 1. */
@@ -81,11 +81,13 @@ export interface AnalysisOptions {
   bins?: number;
   /** Test indices of the Fig. 2b examples (default the first image of the first three classes). */
   exampleIndices?: number[];
+  /** `predictAll(model, set)` when the caller already has it (saves one inference pass over `set`). */
+  predictions?: Predictions;
 }
 
 export async function analyzeModel(model: MultiExpert, set: ImageSet, o: AnalysisOptions): Promise<Analysis> {
   const C = model.opts.numClasses;
-  const { logits, labels } = await predictAll(model, set, o);
+  const { logits, labels } = o.predictions ?? (await predictAll(model, set, o));
   const probs = logits.map((l) => softmaxRows(l, C));
   const N = set.n;
 

@@ -109,7 +109,18 @@ export async function evaluateModel(
   classCounts: number[],
   o: { batchSize: number; mean: number[]; std: number[] },
 ): Promise<EvalResult> {
-  const { logits, labels, numClasses: C } = await predictAll(model, set, o);
+  return evaluatePredictions(await predictAll(model, set, o), classCounts);
+}
+
+/** The output of `predictAll`: logits [N·C] per expert, labels [N]. */
+export type Predictions = Awaited<ReturnType<typeof predictAll>>;
+
+/**
+ * `evaluateModel` on predictions already made by `predictAll` (so that one inference pass can serve both the
+ * accuracy and `analyzeModel`).
+ */
+export function evaluatePredictions(p: Predictions, classCounts: number[]): EvalResult {
+  const { logits, labels, numClasses: C } = p;
   const experts = logits.map((l) => accuracyOf(argmaxRows(l, C), labels, classCounts));
   const avg = new Float32Array(logits[0].length);
   for (const l of logits) for (let i = 0; i < l.length; i++) avg[i] += l[i] / logits.length;

@@ -16,7 +16,7 @@ import { tf } from '../tf';
 import * as data from '../data';
 import { createModel } from '../models/registry';
 import type { MultiExpert } from '../models/experts';
-import { evaluateModel, EvalResult } from '../eval/metrics';
+import { evaluateModel, evaluatePredictions, predictAll, EvalResult } from '../eval/metrics';
 import { analyzeModel } from '../eval/analysis';
 import {
   lossForMethod,
@@ -313,7 +313,8 @@ export async function trainRun(
   for (const t of teachers ?? []) t.dispose();
 
   const evalOpts = { batchSize: c.eval.batchSize, mean: dataset.mean, std: dataset.std };
-  const result = await evaluateModel(model, test, classCounts, evalOpts);
+  const testPredictions = await predictAll(model, test, evalOpts);
+  const result = evaluatePredictions(testPredictions, classCounts);
   const trainSet = c.eval.trainAccuracy
     ? await evaluateModel(model, train, classCounts, evalOpts)
     : undefined;
@@ -338,6 +339,7 @@ export async function trainRun(
         mean: dataset.mean,
         std: dataset.std,
         seed: c.seed,
+        predictions: testPredictions,
       });
       atomicWrite(path.join(outDir, 'analysis.json'), JSON.stringify(a) + '\n');
     }
