@@ -6,7 +6,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { data } from '../lib/src';
+import { data, train } from '../lib/src';
 import {
   cifarPixel,
   idxBytes,
@@ -393,23 +393,26 @@ test('subsets round-trip through JSON; a bad file is a one-line error naming it'
   assert.throws(() => data.loadSubset(path.join(root, 'nope.json')), /nope\.json: cannot read \(ENOENT\)/);
 });
 
-test('DataConfig: defaults filled in, unknown keys and bad values rejected', () => {
-  const c = data.DataConfig.parse({ dataset: 'cifar100', imbalanceFactor: 50 });
+test('DataConfig: defaults filled in, unknown keys and bad values rejected; the trainer uses the same schema', () => {
+  const c = data.DataConfig.parse({ dataset: 'cifar100', imbalanceFactor: 50, batchSize: 64 });
   assert.deepEqual(c, {
     dataset: 'cifar100',
     imbalanceFactor: 50,
-    subsetSeed: 0,
     fraction: 1,
-    augment: 'randaugment',
-    randAugment: { n: 2, m: 9 },
+    subsetSeed: null,
+    subsetFile: null,
+    testPerClass: null,
+    augment: 'simaug',
+    randAugment: { n: 2, m: 10 },
     mixup: 0,
-    numCopies: 4,
-    batchSize: 128,
-    hflip: true,
+    batchSize: 64,
   });
-  assert.equal(data.DataConfig.parse({}).dataset, 'fashion-mnist');
-  assert.throws(() => data.DataConfig.parse({ datset: 'mnist' }));
-  assert.throws(() => data.DataConfig.parse({ imbalanceFactor: 0.5 }));
-  assert.throws(() => data.DataConfig.parse({ augment: 'autoaugment' }));
-  assert.throws(() => data.DataConfig.parse({ randAugment: { n: 2, m: 31 } }));
+  const ok = { dataset: 'mnist', imbalanceFactor: 10, batchSize: 8 };
+  assert.throws(() => data.DataConfig.parse({ imbalanceFactor: 10, batchSize: 8 }), /dataset/);
+  assert.throws(() => data.DataConfig.parse({ ...ok, datset: 'mnist' }), /datset/);
+  assert.throws(() => data.DataConfig.parse({ ...ok, imbalanceFactor: 0.5 }));
+  assert.throws(() => data.DataConfig.parse({ ...ok, augment: 'autoaugment' }));
+  assert.throws(() => data.DataConfig.parse({ ...ok, randAugment: { n: 2, m: 31 } }));
+  assert.throws(() => data.DataConfig.parse({ ...ok, fraction: 0 }));
+  assert.equal(train.TrainConfig.shape.data, data.DataConfig); // one schema, not two copies
 });

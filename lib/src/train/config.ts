@@ -8,33 +8,12 @@ import { z } from 'zod';
 import { MODEL_NAMES } from '../models/registry';
 
 import { METHODS } from '../losses/methods';
-import { DATASET_NAMES } from '../data/types';
+import { DataConfig } from '../data/config';
 export { METHODS };
 export type { Method } from '../losses/methods';
 
-export const DataSection = z
-  .object({
-    dataset: z.enum(DATASET_NAMES),
-    /** n_max / n_min of the long-tailed training subset (1 = the full balanced set). */
-    imbalanceFactor: z.number().min(1),
-    /** Fraction of each class's LT count that is kept (Table 9); 1 = all. */
-    fraction: z.number().gt(0).max(1).default(1),
-    /** Seed of the subset choice (defaults to the run seed when null). */
-    subsetSeed: z.number().int().min(0).nullable().default(null),
-    /** Optional JSON file of subset indices to re-use exactly (overrides the seeded choice). */
-    subsetFile: z.string().nullable().default(null),
-    /** Cap on test images per class; null = the whole test set. */
-    testPerClass: z.number().int().min(1).nullable().default(null),
-    augment: z.enum(['none', 'simaug', 'randaugment']).default('simaug'),
-    randAugment: z
-      .object({ n: z.number().int().min(0), m: z.number().min(0).max(30) })
-      .strict()
-      .default({ n: 2, m: 10 }),
-    /** Mixup α; 0 = off. */
-    mixup: z.number().min(0).default(0),
-    batchSize: z.number().int().min(1),
-  })
-  .strict();
+/** The data part (`data.DataConfig`, one schema for the data module and the trainer). */
+export const DataSection = DataConfig;
 
 export const ModelSection = z
   .object({
