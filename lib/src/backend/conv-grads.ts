@@ -280,7 +280,21 @@ function conv2DBackpropInput(args: {
       return fallback('negative effective padding');
     }
     const wr = alloc(backend, [p.TH, p.TW, Co, Ci]);
-    flipSwapFilter(f32(backend, filter), f32(backend, wr), KH, KW, Ci, Co, p.kh0, sh, p.TH, p.kw0, sw, p.TW);
+    // [t, u, co, ci]: the SIMD packing with one block of all Ci channels is the plain flipped, swapped filter.
+    packGradInputFilter(
+      f32(backend, filter),
+      f32(backend, wr),
+      KW,
+      Ci,
+      Co,
+      p.kh0,
+      sh,
+      p.TH,
+      p.kw0,
+      sw,
+      p.TW,
+      Ci,
+    );
     let part: TensorInfo;
     try {
       part = conv(backend, dy, wr, [p.pt, p.pb, p.pl, p.pr]); // [N, RH, RW, Ci]
@@ -295,37 +309,6 @@ function conv2DBackpropInput(args: {
     release(backend, part);
   }
   return dx;
-}
-
-/**
- * w'[t, u, co, ci] = w[kh0 + sh·(TH−1−t), kw0 + sw·(TW−1−u), ci, co]: the flipped, in/out-swapped sub-filter of
- * the taps kh ≡ kh0 (mod sh), kw ≡ kw0 (mod sw). With sh = sw = 1, kh0 = kw0 = 0 it is the whole filter.
- */
-function flipSwapFilter(
-  w: Float32Array,
-  out: Float32Array,
-  KH: number,
-  KW: number,
-  Ci: number,
-  Co: number,
-  kh0: number,
-  sh: number,
-  TH: number,
-  kw0: number,
-  sw: number,
-  TW: number,
-): void {
-  let o = 0;
-  for (let t = 0; t < TH; t++) {
-    const kh = kh0 + sh * (TH - 1 - t);
-    for (let u = 0; u < TW; u++) {
-      const kw = kw0 + sw * (TW - 1 - u);
-      const base = (kh * KW + kw) * Ci * Co;
-      for (let co = 0; co < Co; co++) {
-        for (let ci = 0; ci < Ci; ci++) out[o++] = w[base + ci * Co + co];
-      }
-    }
-  }
 }
 
 /** dx[n, a + sh·r, b + sw·c, :] = part[n, r, c, :]. */

@@ -527,7 +527,8 @@ export function packFilter(
 /**
  * Pack the input-gradient filter of a forward filter w [KHf][KWf][CiF][CoF]: the convolution of dy (CoF channels)
  * that yields dx (CiF channels) uses the taps kh = kh0 + sh·(TH−1−t), kw = kw0 + sw·(TW−1−u) (flipped; all taps
- * for stride 1), with in/out channels swapped: W'(t, u, ci' = co, co' = ci) = w[kh][kw][ci][co].
+ * for stride 1), with in/out channels swapped: W'(t, u, ci' = co, co' = ci) = w[kh][kw][ci][co]. The output
+ * channels ci' come in blocks of `block` (8 for the SIMD kernel; CiF gives the plain [t][u][co][ci] layout).
  */
 export function packGradInputFilter(
   w: Float32Array,
@@ -541,16 +542,17 @@ export function packGradInputFilter(
   kw0: number,
   sw: number,
   TW: number,
+  block = 8,
 ): void {
   let o = 0;
-  for (let t0 = 0; t0 < CiF; t0 += 8) {
+  for (let t0 = 0; t0 < CiF; t0 += block) {
     for (let t = 0; t < TH; t++) {
       const kh = kh0 + sh * (TH - 1 - t);
       for (let u = 0; u < TW; u++) {
         const kw = kw0 + sw * (TW - 1 - u);
         const base = (kh * KWf + kw) * CiF * CoF;
         for (let co = 0; co < CoF; co++) {
-          for (let k = 0; k < 8; k++) dst[o++] = w[base + (t0 + k) * CoF + co];
+          for (let k = 0; k < block; k++) dst[o++] = w[base + (t0 + k) * CoF + co];
         }
       }
     }
