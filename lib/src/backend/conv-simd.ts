@@ -504,6 +504,15 @@ export function convSimdAvailable(backend: WasmBackendLike, Co: number): boolean
   return Co % 8 === 0 && compiledFor(backend) != null;
 }
 
+/**
+ * Do the lib's SIMD kernels compile and instantiate on this wasm backend's memory? When they do not (an engine
+ * without WebAssembly SIMD, or a bug in the assembler), every kernel falls back to XNNPACK / JS loops, ~2.5× slower:
+ * `initBackend` says which in its device line, so that a silent fallback shows.
+ */
+export function nclSimdKernelsActive(backend: WasmBackendLike): boolean {
+  return compiledFor(backend) != null;
+}
+
 /** Pack a forward filter w [KH][KW][Ci][Co] for the kernel: dst[t][kh][kw][ci][k] = w[kh][kw][ci][8t + k]. */
 export function packFilter(
   w: Float32Array,

@@ -17,6 +17,9 @@ import { z } from 'zod';
 import { tf } from '../tf';
 import { registerWasmTrainingKernels } from './wasm-kernels';
 import { tryWebGPU } from './webgpu';
+import { nclSimdKernelsActive } from './conv-simd';
+import { relaxedSimdAvailable } from './wasm-asm';
+import type { WasmBackendLike } from './kernel-utils';
 
 export const BACKENDS = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKENDS)[number];
@@ -121,10 +124,14 @@ async function attempt(
       }
       const wasm = require('@tensorflow/tfjs-backend-wasm') as { getThreadsCount?: () => number };
       const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+      const ours = nclSimdKernelsActive(tf.backend() as unknown as WasmBackendLike);
+      const kernels = ours
+        ? `XNNPACK + ncl SIMD kernels${relaxedSimdAvailable() ? ' with FMA' : ''}`
+        : 'XNNPACK only: the ncl SIMD kernels did not compile';
       return {
         ok: true,
         info: {
-          device: `CPU (wasm${simd ? ' SIMD' : ''}, XNNPACK + ncl SIMD kernels)`,
+          device: `CPU (wasm${simd ? ' SIMD' : ''}, ${kernels})`,
           threads: wasm.getThreadsCount?.() ?? 1,
         },
       };

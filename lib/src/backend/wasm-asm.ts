@@ -264,7 +264,7 @@ export function assemble(fns: Fn[]): Uint8Array {
   for (const n of arities) types.push(0x60, ...uleb(n), ...new Array(n).fill(I32), 0);
   const imports = [...uleb(1), ...str('env'), ...str('memory'), 0x02, 0x00, ...uleb(1)];
   const funcs = [...uleb(fns.length), ...fns.flatMap((f) => uleb(arities.indexOf(f.paramNames.length)))];
-  const exports = [...uleb(fns.length), ...fns.flatMap((f, i) => [...str(f.name), 0x00, ...uleb(i)])];
+  const exportSection = [...uleb(fns.length), ...fns.flatMap((f, i) => [...str(f.name), 0x00, ...uleb(i)])];
   const code = [...uleb(fns.length), ...fns.flatMap((f) => f.encode())];
   return Uint8Array.from([
     0x00,
@@ -278,7 +278,7 @@ export function assemble(fns: Fn[]): Uint8Array {
     ...section(1, types),
     ...section(2, imports),
     ...section(3, funcs),
-    ...section(7, exports),
+    ...section(7, exportSection),
     ...section(10, code),
   ]);
 }

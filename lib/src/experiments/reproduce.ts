@@ -227,7 +227,7 @@ export function writeResultsReadme(resultsDir: string, m: Manifest): void {
     'spread (the larger std), *not reproduced* when it is reversed by more than that, *inconclusive* otherwise.',
     "Our runs use the CPU-sized protocol named in each row, not the paper's GPU protocol: trends, not absolute numbers,",
     'are what can be compared. Each row names what its protocol trained when the row was built: `mini` was',
-    're-calibrated on 2026-11-26 (ResNet-8 width 8, 8 epochs → width 16, 12 epochs), and rows are rebuilt as the runs',
+    're-calibrated on 2026-11-26 (ResNet-8 width 8, 8 epochs → width 16, 20 epochs), and rows are rebuilt as the runs',
     'of the new calibration finish.',
     '',
     '| id | protocol (its settings then) | seeds | the paper says | we measured | verdict | figure | data |',
