@@ -281,3 +281,26 @@ test('CLI: ncl train writes config, metrics, per-class CSV and a checkpoint; --r
   assert.equal(ev.status, 0, ev.stderr);
   assert.deepEqual(JSON.parse(ev.stdout).perClass, m.test.perClass);
 });
+
+test('CLI: ncl start trains CE, BSCE and NCL++ in two workers, prints the comparison, and a re-run trains nothing', () => {
+  const root = path.join(tmp, 'start');
+  const args = ['start', '--protocol', 'smoke', '--seed', '2', '--workers', '2', '--root', root];
+  const r = ncl(args);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /3 runs needed, 0 cached, 3 to train \(2 workers\)/);
+  const rows = r.stdout.split('\n').filter((l) => /^ *(ce|bsce|nclpp) /.test(l));
+  assert.deepEqual(
+    rows.map((l) => l.trim().split(' ')[0]),
+    ['ce', 'bsce', 'nclpp'],
+    r.stdout,
+  );
+  assert.equal(fs.readdirSync(path.join(root, 'runs', 'smoke')).length, 3);
+  const again = ncl(args);
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stderr, /3 runs needed, 3 cached, 0 to train/);
+  assert.equal(again.stdout, r.stdout);
+  const bad = ncl(['start', '--workers', '0', '--root', path.join(tmp, 'start-bad')]);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr.trim(), /^ncl: error: --workers: expected a positive integer, got '0'$/);
+  assert.ok(!fs.existsSync(path.join(tmp, 'start-bad')));
+});

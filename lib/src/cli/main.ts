@@ -200,31 +200,35 @@ export function buildProgram(): Command {
   program
     .command('start')
     .description(
-      'the main job: train CE, BSCE and NCL++ on the mini protocol (cached in runs/), print the table',
+      'the main job: train CE, BSCE and NCL++ on the mini protocol in parallel workers (cached in runs/), print the table',
     )
     .option('--protocol <name>', 'protocol', 'mini')
     .option('--seed <n>', 'seed', '0')
+    .option('--workers <n>', 'parallel training processes', '2')
+    .option('--root <dir>', 'folder whose runs/ caches the runs (default: the workspace)')
     .addOption(backendOption())
     .action(async (opts) => {
+      const seed = Number(opts.seed);
+      if (!Number.isInteger(seed) || seed < 0)
+        throw new UsageError(`--seed: expected a non-negative integer, got '${opts.seed}'`);
+      const workers = Number(opts.workers);
+      if (!Number.isInteger(workers) || workers < 1)
+        throw new UsageError(`--workers: expected a positive integer, got '${opts.workers}'`);
+      if (!PROTOCOL_NAMES.includes(opts.protocol))
+        throw new UsageError(
+          `--protocol: unknown protocol '${opts.protocol}'; use one of ${PROTOCOL_NAMES.join(', ')}`,
+        );
       const info = await initBackend({ backend: opts.backend });
       const methods: Method[] = ['ce', 'bsce', 'nclpp'];
+      const configs = methods.map((m) => getProtocol(opts.protocol, m, seed));
+      const root = path.resolve(opts.root ?? workspaceRoot() ?? process.cwd());
       console.error(
-        `[ncl-lab] main job: protocol '${opts.protocol}' (${getProtocol(opts.protocol, 'nclpp').data.dataset}), ` +
-          `methods ${methods.join(', ')}, seed ${opts.seed}, backend ${info.backend}`,
+        `[ncl-lab] main job: protocol '${opts.protocol}' (${configs[0].data.dataset}), methods ${methods.join(', ')}, ` +
+          `seed ${seed}, backend ${info.backend}, ${workers} worker(s); runs cached under ${path.join(root, 'runs')}`,
       );
-      const results: Metrics[] = [];
-      for (const method of methods) {
-        results.push(
-          await trainCommand({
-            protocol: opts.protocol,
-            method,
-            seed: opts.seed,
-            resume: true,
-            backend: opts.backend,
-          }),
-        );
-      }
-      console.log('\n' + comparisonTable(results));
+      const { ensureRuns } = await import('../experiments/runs');
+      const runs = await ensureRuns(root, configs, { workers, backend: opts.backend });
+      console.log('\n' + comparisonTable(runs.map((r) => r.metrics)));
     });
   return program;
 }
