@@ -224,6 +224,22 @@ function conv2DBackpropInput(args: {
       phases.push(p);
     }
   }
+  // The flipped, in/out-swapped taps of one phase, output channels in blocks of `block`.
+  const packPhase = (p: (typeof phases)[number], dst: TensorInfo, block: number) =>
+    packGradInputFilter(
+      f32(backend, filter),
+      f32(backend, dst),
+      KW,
+      Ci,
+      Co,
+      p.kh0,
+      sh,
+      p.TH,
+      p.kw0,
+      sw,
+      p.TW,
+      block,
+    );
   const dx = alloc(backend, [N, H, W, Ci]);
   // A phase no tap reaches (e.g. odd rows of a 1×1 stride-2 conv) keeps zeros.
   if (phases.length < sh * sw) f32(backend, dx).fill(0);
@@ -231,19 +247,7 @@ function conv2DBackpropInput(args: {
     // SIMD kernel: each phase writes straight into its rows / columns of dx.
     for (const p of phases) {
       const wp = alloc(backend, [p.TH * p.TW * Co * Ci]);
-      packGradInputFilter(
-        f32(backend, filter),
-        f32(backend, wp),
-        KW,
-        Ci,
-        Co,
-        p.kh0,
-        sh,
-        p.TH,
-        p.kw0,
-        sw,
-        p.TW,
-      );
+      packPhase(p, wp, 8);
       try {
         convSimd(
           backend,
@@ -280,21 +284,7 @@ function conv2DBackpropInput(args: {
       return fallback('negative effective padding');
     }
     const wr = alloc(backend, [p.TH, p.TW, Co, Ci]);
-    // [t, u, co, ci]: the SIMD packing with one block of all Ci channels is the plain flipped, swapped filter.
-    packGradInputFilter(
-      f32(backend, filter),
-      f32(backend, wr),
-      KW,
-      Ci,
-      Co,
-      p.kh0,
-      sh,
-      p.TH,
-      p.kw0,
-      sw,
-      p.TW,
-      Ci,
-    );
+    packPhase(p, wr, Ci); // one block of all Ci channels: the plain flipped, swapped filter [t, u, co, ci]
     let part: TensorInfo;
     try {
       part = conv(backend, dy, wr, [p.pt, p.pb, p.pl, p.pr]); // [N, RH, RW, Ci]
