@@ -100,6 +100,24 @@ test('reproduce: trains the runs a figure needs once, writes figure data, manife
     logs.some((l) => /3 runs needed, 3 cached, 0 to train/.test(l)),
     logs.join('\n'),
   );
+  // The plan of fig9a (CE, BSCE, NCL, NCL++): three are cached by fig8; NCL's CPU time is estimated from them.
+  const plan = experiments.planRuns({ ids: ['fig9a'], protocol: 'smoke', seeds: 1, resultsDir: results });
+  assert.deepEqual(
+    plan.map((r) => [r.method, r.cached]),
+    [
+      ['ce', true],
+      ['bsce', true],
+      ['ncl', false],
+      ['nclpp', true],
+    ],
+  );
+  const rates = e.runs
+    .map((r) => JSON.parse(fs.readFileSync(path.join(results, r, 'metrics.json'), 'utf8')))
+    .map((m) => m.train.seconds / experiments.relativeCost(m.config))
+    .sort((a, b) => a - b);
+  const ncl = plan.find((r) => r.method === 'ncl')!;
+  assert.ok(Math.abs(ncl.cpuMinutes! - (rates[1] * ncl.cost) / 60) < 1e-9, String(ncl.cpuMinutes));
+  assert.match(experiments.formatPlan(plan, 2), /4 runs needed, 3 cached, 1 to train/);
 });
 
 test('parallel workers train independent runs in child processes to the same metrics as in-process', async () => {

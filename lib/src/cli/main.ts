@@ -20,7 +20,7 @@ import { readMetrics, trainRun, Metrics } from '../train/trainer';
 import { configFromFlags, SHORTCUTS, UsageError } from './options';
 import { evalRun } from './eval';
 import { comparisonTable } from './table';
-import { FIGURE_IDS, reproduce, resolveIds } from '../experiments/reproduce';
+import { FIGURE_IDS, formatPlan, planRuns, reproduce, resolveIds } from '../experiments/reproduce';
 import { workspaceRoot } from '../data/locate';
 import { dataCommand } from '../data/cli';
 
@@ -164,6 +164,7 @@ export function buildProgram(): Command {
     .option('--workers <n>', 'parallel training processes', '2')
     .option('--results <dir>', 'results folder (default: the workspace results/)')
     .option('--no-png', 'skip PNG rendering (HTML and data only)')
+    .option('--plan', 'list the runs to train with estimated CPU time, and stop (trains and writes nothing)')
     .addOption(backendOption())
     .action(async (ids: string[], opts) => {
       const posInt = (v: string, flag: string) => {
@@ -185,13 +186,18 @@ export function buildProgram(): Command {
       const seeds = posInt(opts.seeds, 'seeds');
       const workers = posInt(opts.workers, 'workers');
       const root = workspaceRoot() ?? process.cwd();
+      const resultsDir = path.resolve(opts.results ?? path.join(root, 'results'));
+      if (opts.plan) {
+        console.log(formatPlan(planRuns({ ids, protocol: opts.protocol, seeds, resultsDir }), workers));
+        return;
+      }
       await initBackend({ backend: opts.backend }); // figures build models too (FLOP counts), in this process
       await reproduce({
         ids,
         protocol: opts.protocol,
         seeds,
         workers,
-        resultsDir: path.resolve(opts.results ?? path.join(root, 'results')),
+        resultsDir,
         png: opts.png,
         backend: opts.backend,
       });

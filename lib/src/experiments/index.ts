@@ -13,8 +13,11 @@ export {
   readManifest,
   resolveIds,
   writeResultsReadme,
+  planRuns,
+  formatPlan,
+  settingsOf,
 } from './reproduce';
 export { SWEEP_FIGURES, variant } from './sweeps';
-export type { Manifest, ManifestEntry, ReproduceOptions } from './reproduce';
+export type { Manifest, ManifestEntry, ReproduceOptions, PlanRow } from './reproduce';
 export { tsne2d, knnAccuracy } from './embedding';
 export { PAPER_TABLE1, PAPER_TABLE5 } from './paper';

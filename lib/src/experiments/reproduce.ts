@@ -11,7 +11,7 @@ import { configHash, TrainConfig } from '../train/config';
 import { atomicWrite } from '../train/checkpoint';
 import { savePlot, findChromium } from '../viz';
 import { getProtocol } from '../train/protocols';
-import { ensureRuns, loadRun, RunResult } from './runs';
+import { ensureRuns, loadRun, relativeCost, runDir, RunResult } from './runs';
 import { ANALYSIS_FIGURES, FigureSpec, FigureOutput } from './figures';
 import { SWEEP_FIGURES } from './sweeps';
 
@@ -88,6 +88,83 @@ export function readManifest(resultsDir: string): Manifest {
       e.settings = settingsOf(JSON.parse(fs.readFileSync(cfg, 'utf8')) as TrainConfig);
   }
   return m;
+}
+
+export interface PlanRow {
+  id: string;
+  method: string;
+  seed: number;
+  dir: string;
+  cached: boolean;
+  /** relativeCost of the run's config. */
+  cost: number;
+  /** Estimated training CPU-minutes (null without a finished run of the same model size to calibrate on). */
+  cpuMinutes: number | null;
+}
+
+/**
+ * What `reproduce` would train, without training: every run the figures need (each once, under the first figure
+ * that needs it), whether it is cached, and an estimate of its CPU time from the finished runs under `resultsDir`
+ * that have the same model width and input (seconds per unit of `relativeCost`, their median).
+ */
+export function planRuns(o: {
+  ids: string[];
+  protocol: string;
+  seeds: number;
+  resultsDir: string;
+}): PlanRow[] {
+  const seeds = Array.from({ length: o.seeds }, (_, i) => i);
+  const seen = new Set<string>();
+  const rows: { id: string; c: TrainConfig; cached: boolean }[] = [];
+  for (const spec of resolveIds(o.ids)) {
+    for (const c of spec.runs(o.protocol, seeds)) {
+      const h = configHash(c);
+      if (seen.has(h)) continue;
+      seen.add(h);
+      rows.push({ id: spec.id, c, cached: loadRun(o.resultsDir, c) != null });
+    }
+  }
+  // Calibration: finished runs of this protocol folder, per (dataset, model, width).
+  const key = (c: TrainConfig) => `${c.data.dataset}/${c.model.name}/${c.model.width}`;
+  const rates = new Map<string, number[]>();
+  const folder = path.join(o.resultsDir, 'runs', o.protocol);
+  for (const d of fs.existsSync(folder) ? fs.readdirSync(folder) : []) {
+    const f = path.join(folder, d, 'metrics.json');
+    if (!fs.existsSync(f)) continue;
+    const m = JSON.parse(fs.readFileSync(f, 'utf8')) as { config: TrainConfig; train: { seconds: number } };
+    const k = key(m.config);
+    rates.set(k, [...(rates.get(k) ?? []), m.train.seconds / relativeCost(m.config)]);
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  return rows.map(({ id, c, cached }) => {
+    const r = rates.get(key(c));
+    return {
+      id,
+      method: c.method,
+      seed: c.seed,
+      dir: path.relative(o.resultsDir, runDir(o.resultsDir, c)),
+      cached,
+      cost: relativeCost(c),
+      cpuMinutes: r ? (median(r) * relativeCost(c)) / 60 : null,
+    };
+  });
+}
+
+/** The plan as text: one line per run to train, then the totals. */
+export function formatPlan(rows: PlanRow[], workers: number): string {
+  const todo = rows.filter((r) => !r.cached);
+  const est = todo.map((r) => r.cpuMinutes);
+  const known = est.filter((x): x is number => x != null);
+  const total = known.reduce((a, b) => a + b, 0);
+  const fmt = (m: number | null) => (m == null ? '?' : `${m.toFixed(0)} min`);
+  return [
+    ...todo.map((r) => `${r.id.padEnd(7)} ${r.dir}  seed ${r.seed}  ~${fmt(r.cpuMinutes)}`),
+    `${rows.length} runs needed, ${rows.length - todo.length} cached, ${todo.length} to train: ` +
+      `~${(total / 60).toFixed(1)} CPU-hours` +
+      (known.length < todo.length ? ` for the ${known.length} with an estimate` : '') +
+      `, ~${(total / 60 / Math.max(1, workers)).toFixed(1)} h of wall time with ${workers} worker(s)` +
+      ' (estimates: training time of the finished runs of the same model size, per unit of relativeCost)',
+  ].join('\n');
 }
 
 /** Resolve ids ('all' = every figure); unknown ids are an error naming them. */
