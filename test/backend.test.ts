@@ -97,3 +97,18 @@ test('the compiled lib (lib/dist) runs the ncl SIMD kernels on wasm, as the sour
   assert.match(fromSrc, /ncl SIMD kernels/);
   assert.equal(r.stdout.trim(), fromSrc);
 });
+
+test('without a GPU device node the automatic choice skips the WebGPU probe, saying why; Dawn flags re-enable it', async () => {
+  const { gpuDeviceLikely } = await import('../lib/src/backend');
+  const saved = process.env.NCL_DAWN_FLAGS;
+  process.env.NCL_DAWN_FLAGS = 'backend=opengles';
+  assert.equal(gpuDeviceLikely(), true);
+  if (saved === undefined) delete process.env.NCL_DAWN_FLAGS;
+  else process.env.NCL_DAWN_FLAGS = saved;
+  const nodes = ['/dev/nvidia0', '/dev/dri'].some((p) => fs.existsSync(p));
+  if (process.platform !== 'linux' || nodes || saved) return; // a machine where the probe must run
+  assert.equal(gpuDeviceLikely(), false);
+  const info = await initBackend({ quiet: true });
+  const w = info.skipped.find((s) => s.choice === 'webgpu');
+  assert.match(w?.reason ?? '', /no GPU device node/);
+});

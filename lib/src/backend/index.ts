@@ -13,6 +13,7 @@
  *
  * `opts.backend` or `NCL_BACKEND` forces one; forcing one that is not available throws.
  */
+import * as fs from 'node:fs';
 import { z } from 'zod';
 import { tf } from '../tf';
 import { registerWasmTrainingKernels } from './wasm-kernels';
@@ -143,6 +144,19 @@ async function attempt(
   }
 }
 
+/** Could Dawn find a GPU here? Off Linux, or with Dawn flags set, assume yes; on Linux look for a device node. */
+export function gpuDeviceLikely(): boolean {
+  if (process.platform !== 'linux' || process.env.NCL_DAWN_FLAGS) return true;
+  const has = (dir: string, re: RegExp) => {
+    try {
+      return fs.readdirSync(dir).some((f) => re.test(f));
+    } catch {
+      return false;
+    }
+  };
+  return has('/dev', /^nvidia\d+$/) || has('/dev/dri', /^(renderD|card)\d+$/);
+}
+
 /**
  * Choose and initialise the tfjs backend. Returns (and, unless `quiet`, logs to stderr) what was chosen.
  * @throws if `opts.backend` / `NCL_BACKEND` names a backend that is unknown or not available here.
@@ -159,6 +173,15 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendInf
   const candidates: BackendChoice[] = forced ? [forced] : [...BACKENDS];
   const skipped: BackendInfo['skipped'] = [];
   for (const choice of candidates) {
+    if (!forced && choice === 'webgpu' && !gpuDeviceLikely()) {
+      // Dawn's probe costs time and prints driver warnings on every start; where Linux shows no GPU device node
+      // there is nothing for it to find (NCL_BACKEND=webgpu or NCL_DAWN_FLAGS probe anyway, e.g. for llvmpipe).
+      skipped.push({
+        choice,
+        reason: 'no GPU device node (/dev/nvidia*, /dev/dri/*); NCL_BACKEND=webgpu probes anyway',
+      });
+      continue;
+    }
     const r = await attempt(choice);
     if (!r.ok) {
       if (forced) throw new Error(`backend '${forced}' is not available: ${r.reason}`);
