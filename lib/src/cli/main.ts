@@ -17,7 +17,7 @@ import { initBackend, backendInfo, BACKENDS } from '../backend';
 import { METHODS, Method } from '../train/config';
 import { PROTOCOL_NAMES, getProtocol } from '../train/protocols';
 import { readMetrics, trainRun, Metrics } from '../train/trainer';
-import { configFromFlags, SHORTCUTS, UsageError } from './options';
+import { configFromFlags, intOption, protocolOption, SHORTCUTS, UsageError } from './options';
 import { evalRun } from './eval';
 import { comparisonTable } from './table';
 import { FIGURE_IDS, formatPlan, planRuns, reproduce, resolveIds } from '../experiments/reproduce';
@@ -129,13 +129,7 @@ export function buildProgram(): Command {
       const { runBench, formatBench } = await import('../train/bench');
       const info = await initBackend({ backend: opts.backend, quiet: Boolean(opts.json) });
       const mini = opts.model === 'mini';
-      const num = (v: string | undefined, flag: string) => {
-        if (v === undefined) return undefined;
-        const n = Number(v);
-        if (!Number.isInteger(n) || n < 1)
-          throw new UsageError(`--${flag}: expected a positive integer, got '${v}'`);
-        return n;
-      };
+      const num = (v: string | undefined, flag: string) => (v === undefined ? undefined : intOption(v, flag));
       const r = await runBench({
         model: mini ? 'resnet8' : opts.model,
         classes: mini && opts.classes === '100' ? 10 : num(opts.classes, 'classes')!,
@@ -167,24 +161,14 @@ export function buildProgram(): Command {
     .option('--plan', 'list the runs to train with estimated CPU time, and stop (trains and writes nothing)')
     .addOption(backendOption())
     .action(async (ids: string[], opts) => {
-      const posInt = (v: string, flag: string) => {
-        const n = Number(v);
-        if (!Number.isInteger(n) || n < 1)
-          throw new UsageError(`--${flag}: expected a positive integer, got '${v}'`);
-        return n;
-      };
-      if (!PROTOCOL_NAMES.includes(opts.protocol)) {
-        throw new UsageError(
-          `--protocol: unknown protocol '${opts.protocol}'; use one of ${PROTOCOL_NAMES.join(', ')}`,
-        );
-      }
+      protocolOption(opts.protocol);
       try {
         resolveIds(ids);
       } catch (e) {
         throw new UsageError((e as Error).message);
       }
-      const seeds = posInt(opts.seeds, 'seeds');
-      const workers = posInt(opts.workers, 'workers');
+      const seeds = intOption(opts.seeds, 'seeds');
+      const workers = intOption(opts.workers, 'workers');
       const root = workspaceRoot() ?? process.cwd();
       const resultsDir = path.resolve(opts.results ?? path.join(root, 'results'));
       if (opts.plan) {
@@ -214,16 +198,9 @@ export function buildProgram(): Command {
     .option('--root <dir>', 'folder whose runs/ caches the runs (default: the workspace)')
     .addOption(backendOption())
     .action(async (opts) => {
-      const seed = Number(opts.seed);
-      if (!Number.isInteger(seed) || seed < 0)
-        throw new UsageError(`--seed: expected a non-negative integer, got '${opts.seed}'`);
-      const workers = Number(opts.workers);
-      if (!Number.isInteger(workers) || workers < 1)
-        throw new UsageError(`--workers: expected a positive integer, got '${opts.workers}'`);
-      if (!PROTOCOL_NAMES.includes(opts.protocol))
-        throw new UsageError(
-          `--protocol: unknown protocol '${opts.protocol}'; use one of ${PROTOCOL_NAMES.join(', ')}`,
-        );
+      const seed = intOption(opts.seed, 'seed', 0);
+      const workers = intOption(opts.workers, 'workers');
+      protocolOption(opts.protocol);
       const info = await initBackend({ backend: opts.backend });
       const methods: Method[] = ['ce', 'bsce', 'nclpp'];
       const configs = methods.map((m) => getProtocol(opts.protocol, m, seed));

@@ -5,9 +5,24 @@
  */
 import * as fs from 'node:fs';
 import { TrainConfig, formatConfigError, Method } from '../train/config';
-import { protocolConfig } from '../train/protocols';
+import { protocolConfig, PROTOCOL_NAMES } from '../train/protocols';
 
 export class UsageError extends Error {}
+
+/** An integer option ≥ `min` (1: positive, 0: non-negative); a UsageError naming the flag otherwise. */
+export function intOption(raw: string, flag: string, min: 0 | 1 = 1): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min)
+    throw new UsageError(`--${flag}: expected a ${min ? 'positive' : 'non-negative'} integer, got '${raw}'`);
+  return n;
+}
+
+/** A protocol name; a UsageError listing the known ones otherwise. */
+export function protocolOption(name: string): string {
+  if (!PROTOCOL_NAMES.includes(name))
+    throw new UsageError(`--protocol: unknown protocol '${name}'; use one of ${PROTOCOL_NAMES.join(', ')}`);
+  return name;
+}
 
 /** Shortcut flags and the config path each sets. */
 export const SHORTCUTS: Record<string, string> = {
@@ -60,9 +75,7 @@ export interface TrainFlags {
 
 /** Build and validate the config; throws UsageError with a one-line message naming the flag. */
 export function configFromFlags(f: TrainFlags): TrainConfig {
-  const seed = f.seed === undefined ? 0 : Number(f.seed);
-  if (!Number.isInteger(seed) || seed < 0)
-    throw new UsageError(`--seed: expected a non-negative integer, got '${f.seed}'`);
+  const seed = f.seed === undefined ? 0 : intOption(f.seed, 'seed', 0);
   let input: Record<string, unknown>;
   if (f.config) {
     if (f.protocol || f.method) throw new UsageError('--config: give either --config or --protocol/--method');

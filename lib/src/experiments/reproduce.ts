@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { configHash, TrainConfig } from '../train/config';
+import { readMetrics } from '../train/trainer';
 import { atomicWrite } from '../train/checkpoint';
 import { savePlot, findChromium } from '../viz';
 import { getProtocol } from '../train/protocols';
@@ -80,14 +81,7 @@ export function readManifest(resultsDir: string): Manifest {
       description: 'Every figure and table in this folder, with the runs it comes from.',
       figures: [],
     };
-  const m = JSON.parse(fs.readFileSync(f, 'utf8')) as Manifest;
-  // Entries written before `settings` existed: read it from the config of the first run they were built from.
-  for (const e of m.figures) {
-    const cfg = e.runs[0] && path.join(resultsDir, e.runs[0], 'config.json');
-    if (!e.settings && cfg && fs.existsSync(cfg))
-      e.settings = settingsOf(JSON.parse(fs.readFileSync(cfg, 'utf8')) as TrainConfig);
-  }
-  return m;
+  return JSON.parse(fs.readFileSync(f, 'utf8')) as Manifest;
 }
 
 export interface PlanRow {
@@ -129,23 +123,23 @@ export function planRuns(o: {
   const rates = new Map<string, number[]>();
   const folder = path.join(o.resultsDir, 'runs', o.protocol);
   for (const d of fs.existsSync(folder) ? fs.readdirSync(folder) : []) {
-    const f = path.join(folder, d, 'metrics.json');
-    if (!fs.existsSync(f)) continue;
-    const m = JSON.parse(fs.readFileSync(f, 'utf8')) as { config: TrainConfig; train: { seconds: number } };
+    const m = readMetrics(path.join(folder, d));
+    if (!m) continue;
     const k = key(m.config);
     rates.set(k, [...(rates.get(k) ?? []), m.train.seconds / relativeCost(m.config)]);
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
   return rows.map(({ id, c, cached }) => {
     const r = rates.get(key(c));
+    const cost = relativeCost(c);
     return {
       id,
       method: c.method,
       seed: c.seed,
       dir: path.relative(o.resultsDir, runDir(o.resultsDir, c)),
       cached,
-      cost: relativeCost(c),
-      cpuMinutes: r ? (median(r) * relativeCost(c)) / 60 : null,
+      cost,
+      cpuMinutes: r ? (median(r) * cost) / 60 : null,
     };
   });
 }
@@ -311,7 +305,7 @@ export function writeResultsReadme(resultsDir: string, m: Manifest): void {
     '|---|---|---|---|---|---|---|---|',
     ...m.figures.map(
       (f) =>
-        `| ${f.id} | ${f.protocol}${f.settings ? ` (${f.settings})` : ''} | ${f.seeds.length} | ${esc(f.claim)} | ${esc(f.measured)} | **${f.verdict}** | ${f.png ? `[png](${f.png}) ` : ''}[html](${f.html}) | [json](${f.data}) |`,
+        `| ${f.id} | ${f.protocol} (${f.settings}) | ${f.seeds.length} | ${esc(f.claim)} | ${esc(f.measured)} | **${f.verdict}** | ${f.png ? `[png](${f.png}) ` : ''}[html](${f.html}) | [json](${f.data}) |`,
     ),
     '',
   ];
@@ -320,9 +314,7 @@ export function writeResultsReadme(resultsDir: string, m: Manifest): void {
       const d = JSON.parse(fs.readFileSync(path.join(resultsDir, f.data), 'utf8')) as {
         table: string | null;
       };
-      return d.table
-        ? `## ${f.title} (${f.protocol}${f.settings ? `: ${f.settings}` : ''})\n\n${d.table}\n`
-        : null;
+      return d.table ? `## ${f.title} (${f.protocol}: ${f.settings})\n\n${d.table}\n` : null;
     })
     .filter((t): t is string => t != null);
   atomicWrite(path.join(resultsDir, 'README.md'), [...lines, ...tables].join('\n'));
