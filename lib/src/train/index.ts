@@ -11,6 +11,7 @@ export {
   readMetrics,
   lossFromConfig,
   modelFromConfig,
+  batchOptions,
   TrainingError,
 } from './trainer';
 export type { TrainOptions, Metrics, StepInfo, EpochInfo, PreparedData } from './trainer';

@@ -164,18 +164,7 @@ export async function trainRun(
   for (const [n, v] of lossVars) params.set(`loss.${n}`, v);
   const vars = [...params.values()];
   const sgd = new SGD(params, c.optim.momentum, c.optim.weightDecay);
-  const batchOpts: data.BatchOptions = {
-    batchSize: c.data.batchSize,
-    numCopies: c.loss.numCopies,
-    augment: c.data.augment,
-    randAugment: c.data.randAugment,
-    mixup: c.data.mixup,
-    seed: c.seed,
-    mean: dataset.mean,
-    std: dataset.std,
-    shuffle: true,
-    dropLast: true,
-  };
+  const batchOpts = batchOptions(c, dataset);
   const batchesPerEpoch = data.numBatches(train, batchOpts);
   const stepsPerEpoch = Math.min(
     Math.floor(batchesPerEpoch / c.optim.accumulate),
@@ -348,6 +337,22 @@ export async function trainRun(
   sgd.dispose();
   built?.dispose();
   return { metrics, model };
+}
+
+/** The training batches of a config: its batch size, T copies, augmentation and seed, shuffled, last batch dropped. */
+export function batchOptions(c: TrainConfig, dataset: data.Dataset): data.BatchOptions {
+  return {
+    batchSize: c.data.batchSize,
+    numCopies: c.loss.numCopies,
+    augment: c.data.augment,
+    randAugment: c.data.randAugment,
+    mixup: c.data.mixup,
+    seed: c.seed,
+    mean: dataset.mean,
+    std: dataset.std,
+    shuffle: true,
+    dropLast: true,
+  };
 }
 
 /** Loss and gradients of one batch (mixup: λ·L(y) + (1−λ)·L(y_b)). Terms come back stacked in one tensor. */
