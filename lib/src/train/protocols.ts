@@ -6,7 +6,8 @@
  *   K = 2 experts, T = 4 copies, λ = 0.6, β = 0.3.
  * - `mini`: Fashion-MNIST-LT (IF 100) sized for our 2-core CPU (see README's Performance section for the timing).
  *   Calibrated to the final CPU kernels: ResNet-8 width 16, 20 epochs (an NCL++ run ≈ 28 CPU-minutes; a PyTorch
- *   reference run showed NCL++ clearly above BSCE at this budget but not at width 8 / 10 epochs). Until 2026-11-26
+ *   reference run quoted in issue #6 showed NCL++ clearly above BSCE at this budget; ours and our own PyTorch run,
+ *   scripts/torch/mini_run.py, put them level). Until 2026-11-26
  *   it was width 8, 8 epochs, where NCL++ and BSCE were within ~1 point; runs of that first calibration stay under
  *   results/runs/mini/ (their config.json says so) and the manifest records each figure's settings.
  * - `smoke`: seconds; for tests and headless notebook runs.
