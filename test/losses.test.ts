@@ -87,33 +87,44 @@ test('backend', async () => {
   assert.ok(cases.length >= 3, 'golden file has cases');
 });
 
+// On cpu, and on wasm: the backend the CPU training runs on (its topk, scatterND and softmax kernels are its own).
 for (const [ci, c] of cases.entries()) {
   for (const mode of ['official', 'paper'] as const) {
-    test(`golden case ${ci} (K=${c.K} T=${c.T} B=${c.B} C=${c.C} C_hard=${c.numHard}) mode=${mode}`, () => {
-      const expected = c.modes[mode];
-      const logits = c.logits.map((z) => tf.tensor2d(z));
-      const labels = tf.tensor1d(c.labels, 'int32');
-      const opts = { numCopies: c.T, lambda: c.lam, numHard: c.numHard, mode };
+    for (const backend of ['cpu', 'wasm'] as const) {
+      test(`golden case ${ci} (K=${c.K} T=${c.T} B=${c.B} C=${c.C} C_hard=${c.numHard}) mode=${mode} on ${backend}`, async () => {
+        assert.ok(await tf.setBackend(backend), `${backend} backend unavailable`);
+        const expected = c.modes[mode];
+        const logits = c.logits.map((z) => tf.tensor2d(z));
+        const labels = tf.tensor1d(c.labels, 'int32');
+        const opts = { numCopies: c.T, lambda: c.lam, numHard: c.numHard, mode };
 
-      const result = losses.nclLoss(logits, labels, c.classCounts, opts);
-      for (const name of Object.keys(TERM_KEYS) as GoldenTermName[]) {
-        const key = TERM_KEYS[name] as keyof losses.NclLossResult;
-        assertClose(result[key].dataSync()[0], expected.terms[name], `${mode} case ${ci} ${name}`);
-      }
-      tf.dispose(result);
+        const result = losses.nclLoss(logits, labels, c.classCounts, opts);
+        for (const name of Object.keys(TERM_KEYS) as GoldenTermName[]) {
+          const key = TERM_KEYS[name] as keyof losses.NclLossResult;
+          assertClose(result[key].dataSync()[0], expected.terms[name], `${mode} case ${ci} ${name}`);
+        }
+        tf.dispose(result);
 
-      const grads = tf.grads(
-        (...zs: tf.Tensor[]) => losses.nclLoss(zs as tf.Tensor2D[], labels, c.classCounts, opts).total,
-      )(logits);
-      assert.equal(grads.length, c.K);
-      for (let k = 0; k < c.K; k++) {
-        const want = expected.grad[k].flat();
-        // gradients are O(0.1): a tolerance relative to each entry plus 1e-3 of the largest entry
-        const atol = 1e-3 * Math.max(...want.map(Math.abs));
-        assertAllClose(grads[k].dataSync(), want, `${mode} case ${ci} d total / d logits[${k}]`, 1e-3, atol);
-      }
-      tf.dispose([...grads, ...logits, labels]);
-    });
+        const grads = tf.grads(
+          (...zs: tf.Tensor[]) => losses.nclLoss(zs as tf.Tensor2D[], labels, c.classCounts, opts).total,
+        )(logits);
+        assert.equal(grads.length, c.K);
+        for (let k = 0; k < c.K; k++) {
+          const want = expected.grad[k].flat();
+          // gradients are O(0.1): a tolerance relative to each entry plus 1e-3 of the largest entry
+          const atol = 1e-3 * Math.max(...want.map(Math.abs));
+          assertAllClose(
+            grads[k].dataSync(),
+            want,
+            `${mode} case ${ci} d total / d logits[${k}]`,
+            1e-3,
+            atol,
+          );
+        }
+        tf.dispose([...grads, ...logits, labels]);
+        await tf.setBackend('cpu');
+      });
+    }
   }
 }
 
