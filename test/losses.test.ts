@@ -1,44 +1,11 @@
 // nclLoss against the golden vectors (float64 PyTorch reference): every case × both modes × every term and the
 // gradient of the total with respect to every expert's logits.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend, losses } from '../lib/src';
+import { GoldenTermName, loadGolden, TERM_KEYS } from './fixtures/golden';
 
 // ---- helpers ----
-const repoRoot = path.resolve(__dirname, '..');
-const GOLDEN_DIR = path.resolve(repoRoot, '..', 'shared', 'golden');
-
-type GoldenTermName = 'total' | 'bil' | 'bil_partial' | 'intra' | 'intra_partial' | 'inter' | 'inter_partial';
-interface GoldenCase {
-  K: number;
-  T: number;
-  B: number;
-  C: number;
-  numHard: number;
-  lam: number;
-  classCounts: number[];
-  logits: number[][][];
-  labels: number[];
-  modes: Record<'official' | 'paper', { terms: Record<GoldenTermName, number>; grad: number[][][] }>;
-}
-
-function loadGolden(): GoldenCase[] {
-  return JSON.parse(fs.readFileSync(path.join(GOLDEN_DIR, 'ncl_loss_cases.json'), 'utf8')) as GoldenCase[];
-}
-
-/** Golden names → nclLoss result keys. */
-const TERM_KEYS: Record<GoldenTermName, string> = {
-  total: 'total',
-  bil: 'bil',
-  bil_partial: 'bilPartial',
-  intra: 'intra',
-  intra_partial: 'intraPartial',
-  inter: 'inter',
-  inter_partial: 'interPartial',
-};
-
 /** |actual − expected| ≤ rtol·|expected| + atol. */
 function assertClose(actual: number, expected: number, what: string, rtol = 1e-3, atol = 1e-5): void {
   assert.ok(

@@ -8,11 +8,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { initBackend, data, losses, tf, train } from '../lib/src';
+import { initBackend, data, tf, train } from '../lib/src';
+import { GOLDEN_FILE, TERM_KEYS } from './fixtures/golden';
 
 const ROOT = path.resolve(__dirname, '..');
 const SCRIPT = path.join(ROOT, 'scripts/torch/reference_step.py');
-const GOLDEN = path.resolve(ROOT, '..', 'shared', 'golden', 'ncl_loss_cases.json');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-torch-'));
 
 /** A Python with PyTorch (Debian's python3-torch lives under /usr/bin/python3), or null. */
@@ -39,7 +39,7 @@ function python(args: string[], input?: string): string {
 }
 
 test('the PyTorch reference loss matches the golden vectors (official semantics)', { skip }, () => {
-  const r = JSON.parse(python(['--golden', GOLDEN])) as { cases: number; maxRelErr: number };
+  const r = JSON.parse(python(['--golden', GOLDEN_FILE])) as { cases: number; maxRelErr: number };
   assert.ok(r.cases >= 3);
   assert.ok(r.maxRelErr < 1e-6, `max relative error ${r.maxRelErr}`);
 });
@@ -54,16 +54,6 @@ function relDiff(a: Float32Array | number[], b: number[]): number {
   }
   return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-12);
 }
-
-const TERM_NAMES: Record<string, string> = {
-  total: 'total',
-  bil: 'bil',
-  bilPartial: 'bil_partial',
-  intra: 'intra',
-  intraPartial: 'intra_partial',
-  inter: 'inter',
-  interPartial: 'inter_partial',
-};
 
 /** The change two steps made to each parameter, ‖Δ − Δ_ref‖ / ‖Δ_ref‖, against float64 PyTorch. */
 function updateErrors(
@@ -128,7 +118,7 @@ for (const method of ['nclpp', 'ncl'] as const) {
         K: c.model.numExperts,
         T: c.loss.numCopies,
         blocks: 1, // resnet8
-        numHard: c.loss.numHard ?? losses.numHardFromRatio(c.loss.beta, prep.dataset.numClasses),
+        numHard: train.numHardOf(c, prep.dataset.numClasses),
         lambda: c.loss.lambda,
         momentum: c.optim.momentum,
         weightDecay: c.optim.weightDecay,
@@ -157,11 +147,12 @@ for (const method of ['nclpp', 'ncl'] as const) {
         model.dispose();
         assert.equal(ours.length, 2);
         for (let s = 0; s < 2; s++) {
-          for (const [n, v] of Object.entries(ours[s])) {
-            const want = ref.float64.steps[s][TERM_NAMES[n]];
+          for (const [golden, key] of Object.entries(TERM_KEYS)) {
+            const v = ours[s][key];
+            const want = ref.float64.steps[s][golden];
             assert.ok(
               Math.abs(v - want) <= 1e-4 * Math.max(1, Math.abs(want)),
-              `${backend}, step ${s + 1}, ${n}: ${v} vs PyTorch ${want}`,
+              `${backend}, step ${s + 1}, ${key}: ${v} vs PyTorch ${want}`,
             );
           }
         }

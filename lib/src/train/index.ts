@@ -12,6 +12,7 @@ export {
   lossFromConfig,
   modelFromConfig,
   batchOptions,
+  numHardOf,
   TrainingError,
 } from './trainer';
 export type { TrainOptions, Metrics, StepInfo, EpochInfo, PreparedData } from './trainer';

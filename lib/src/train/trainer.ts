@@ -414,7 +414,7 @@ export function lossFromConfig(
     numCopies: c.loss.numCopies,
     lambda: c.loss.lambda,
     mode: c.loss.mode,
-    numHard: c.loss.numHard ?? numHardFromRatio(c.loss.beta, numClasses),
+    numHard: numHardOf(c, numClasses),
     ...options,
     ...(weights ? { learnable: weights } : {}),
   };
@@ -435,6 +435,11 @@ export function lossFromConfig(
     onStep,
     dispose: () => weights?.dispose(),
   };
+}
+
+/** C_hard of a config: `loss.numHard`, else β·C (losses.numHardFromRatio). */
+export function numHardOf(c: TrainConfig, numClasses: number): number {
+  return c.loss.numHard ?? numHardFromRatio(c.loss.beta, numClasses);
 }
 
 /** The K-expert model a config describes, for a dataset with `numClasses` classes and `channels` input channels. */
