@@ -249,7 +249,7 @@ export async function reproduce(o: ReproduceOptions): Promise<ManifestEntry[]> {
     atomicWrite(path.join(o.resultsDir, 'manifest.json'), JSON.stringify(manifest, null, 1) + '\n');
     log(`[reproduce] ${spec.id}: ${out.verdict} — ${out.measured}`);
   }
-  writeResultsReadme(o.resultsDir, manifest);
+  writeResultsReadme(o.resultsDir, manifest, { protocol: o.protocol, seeds: o.seeds });
   return entries;
 }
 
@@ -287,8 +287,15 @@ export async function buildFigure(
   });
 }
 
-/** results/README.md: the paper-vs-here table, one row per figure and table, regenerated from the manifest. */
-export function writeResultsReadme(resultsDir: string, m: Manifest): void {
+/**
+ * results/README.md: the paper-vs-here table, one row per figure and table, regenerated from the manifest, then the
+ * figures not built yet for `pending.protocol` with how many of their runs (`pending.seeds` seeds) are finished.
+ */
+export function writeResultsReadme(
+  resultsDir: string,
+  m: Manifest,
+  pending: { protocol: string; seeds: number } = { protocol: 'mini', seeds: 3 },
+): void {
   const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
   const lines = [
     '# Results: the paper vs here',
@@ -317,5 +324,26 @@ export function writeResultsReadme(resultsDir: string, m: Manifest): void {
       return d.table ? `## ${f.title} (${f.protocol}: ${f.settings})\n\n${d.table}\n` : null;
     })
     .filter((t): t is string => t != null);
-  atomicWrite(path.join(resultsDir, 'README.md'), [...lines, ...tables].join('\n'));
+  const seeds = Array.from({ length: pending.seeds }, (_, i) => i);
+  const missing = FIGURES.filter(
+    (f) => !m.figures.some((e) => e.id === f.id && e.protocol === pending.protocol),
+  );
+  const todo = missing.length
+    ? [
+        `## Not built yet (${pending.protocol}, ${pending.seeds} seed${pending.seeds === 1 ? '' : 's'})`,
+        '',
+        'Each is built by its command once all its runs are finished; finished runs are cached and never retrained.',
+        '',
+        '| id | title | runs finished | command |',
+        '|---|---|---|---|',
+        ...missing.map((f) => {
+          const cs = [...new Map(f.runs(pending.protocol, seeds).map((c) => [configHash(c), c])).values()];
+          const done = cs.filter((c) => loadRun(resultsDir, c) != null).length;
+          const cmd = `ncl reproduce ${f.id} --protocol ${pending.protocol} --seeds ${pending.seeds}`;
+          return `| ${f.id} | ${esc(f.title)} | ${done} of ${cs.length} | \`${cmd}\` |`;
+        }),
+        '',
+      ]
+    : [];
+  atomicWrite(path.join(resultsDir, 'README.md'), [...lines, ...tables, ...todo].join('\n'));
 }
