@@ -30,6 +30,17 @@ test('stat: mean and sample std; verdicts follow the gap against the spread', ()
   assert.equal(experiments.combineVerdicts(['reproduced', 'not reproduced']), 'not reproduced');
 });
 
+test('percentRange: a bar axis zoomed to the error bars, padded, in whole points within [0, 100]', () => {
+  const st = (mean: number, std: number) => ({ mean, std, values: [] });
+  // 86.40..87.24 and 86.48..86.90: span 0.84, pad 1 point → [85, 89].
+  assert.deepEqual(experiments.percentRange([st(0.8682, 0.0042), st(0.8669, 0.0021)]), [85, 89]);
+  // A wide spread pads by half the span: 40..90 → pad 25 → [15, 100] (clamped at 100).
+  assert.deepEqual(experiments.percentRange([st(0.45, 0.05), st(0.85, 0.05)]), [15, 100]);
+  // NaN points (a split with no classes) are ignored; nothing finite falls back to the full axis.
+  assert.deepEqual(experiments.percentRange([st(0.5, 0), st(NaN, NaN)]), [49, 51]);
+  assert.deepEqual(experiments.percentRange([st(NaN, NaN)]), [0, 100]);
+});
+
 test('k-NN separability: 1.0 for separated clusters, chance-like for shuffled labels', () => {
   const rows = Array.from({ length: 40 }, (_, i) => [i < 20 ? 0 : 10, (i % 20) * 0.01]);
   const labels = rows.map((_, i) => (i < 20 ? 0 : 1));

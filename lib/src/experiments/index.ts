@@ -1,7 +1,7 @@
 // Experiments: cached runs, the paper's figures and tables, and the reproduce command behind `ncl reproduce`.
 export { runDir, loadRun, ensureRuns, relativeCost } from './runs';
 export type { RunResult, EnsureOptions } from './runs';
-export { stat, statArrays, verdictGreater, combineVerdicts } from './stats';
+export { stat, statArrays, verdictGreater, combineVerdicts, percentRange } from './stats';
 export type { Stat, Verdict } from './stats';
 export { ANALYSIS_FIGURES, coreRun } from './figures';
 export type { FigureSpec, FigureOutput, FigureContext } from './figures';

@@ -42,6 +42,21 @@ export function combineVerdicts(vs: Verdict[]): Verdict {
   return 'inconclusive';
 }
 
+/**
+ * A value-axis range for bars or points with error bars, in percent (stats are fractions): every mean ± std inside,
+ * padded by half the span (at least 1 point), rounded out to whole points and kept within [0, 100]. Bars of top-1
+ * values that differ by tenths of a point are unreadable on a 0-100 axis; the paper's bar charts are zoomed the same
+ * way.
+ */
+export function percentRange(stats: Stat[]): [number, number] {
+  const ok = stats.filter((s) => Number.isFinite(s.mean));
+  if (!ok.length) return [0, 100];
+  const lo = Math.min(...ok.map((s) => 100 * (s.mean - s.std)));
+  const hi = Math.max(...ok.map((s) => 100 * (s.mean + s.std)));
+  const pad = Math.max(1, (hi - lo) / 2);
+  return [Math.max(0, Math.floor(lo - pad)), Math.min(100, Math.ceil(hi + pad))];
+}
+
 export const pct = (x: number) => (100 * x).toFixed(2);
 export const pm = (s: Stat, scale = 100, digits = 2) =>
   `${(scale * s.mean).toFixed(digits)} ± ${(scale * s.std).toFixed(digits)}`;

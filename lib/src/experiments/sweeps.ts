@@ -8,7 +8,7 @@ import { TrainConfig, Method } from '../train/config';
 import type { Figure } from '../viz';
 import type { FigureSpec, FigureContext, FigureOutput } from './figures';
 import { runDir, type RunResult } from './runs';
-import { stat, verdictGreater, combineVerdicts, pm, Stat, Verdict } from './stats';
+import { stat, verdictGreater, combineVerdicts, pm, percentRange, Stat, Verdict } from './stats';
 
 type Patch = (c: TrainConfig) => void;
 
@@ -60,7 +60,11 @@ function barFigure(
       y: x.s.map((v) => 100 * v.mean),
       error_y: { type: 'data', array: x.s.map((v) => 100 * v.std), visible: true },
     })),
-    layout: { title: { text: title }, barmode: 'group', yaxis: { title: { text: yTitle } } },
+    layout: {
+      title: { text: title },
+      barmode: 'group',
+      yaxis: { title: { text: yTitle }, range: percentRange(series.flatMap((x) => x.s)) },
+    },
   };
 }
 
