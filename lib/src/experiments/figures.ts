@@ -12,7 +12,7 @@ import { longTailCounts, splitOf } from '../data';
 import { createModel, modelFlops, MODEL_REGISTRY, ModelName } from '../models';
 import type { Figure } from '../viz';
 import type { RunResult } from './runs';
-import { stat, statArrays, verdictGreater, combineVerdicts, pm, Stat, Verdict } from './stats';
+import { stat, statArrays, verdictGreater, combineVerdicts, pm, percentRange, Stat, Verdict } from './stats';
 import { PAPER_TABLE1, PAPER_TABLE5, PAPER_FIG11B } from './paper';
 import { tsne2d, knnAccuracy } from './embedding';
 
@@ -517,7 +517,10 @@ export const ANALYSIS_FIGURES: FigureSpec[] = [
               text: `Split accuracy (%): many (> 100 images) and ${tail} (${tail === 'few' ? '< 20' : '20-100'})`,
             },
             barmode: 'group',
-            yaxis: { title: { text: 'accuracy (%)' } },
+            yaxis: {
+              title: { text: 'accuracy (%)' },
+              range: percentRange(rows.flatMap((r) => shown.map((k) => r[k]))),
+            },
           },
         },
         data: { rows, tailSplit: tail, paper: PAPER_FIG11B },
@@ -602,7 +605,10 @@ export const ANALYSIS_FIGURES: FigureSpec[] = [
           layout: {
             title: { text: `Top-1 (%) on ${ds}-LT, ${ctx.protocol} protocol` },
             barmode: 'group',
-            yaxis: { title: { text: 'top-1 (%)' } },
+            yaxis: {
+              title: { text: 'top-1 (%)' },
+              range: percentRange(rows.flatMap((r) => [r.if100, r.if50])),
+            },
           },
         },
         data: { rows, paper: PAPER_TABLE1 },
