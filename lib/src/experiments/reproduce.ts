@@ -324,7 +324,6 @@ export function writeResultsReadme(
       return d.table ? `## ${f.title} (${f.protocol}: ${f.settings})\n\n${d.table}\n` : null;
     })
     .filter((t): t is string => t != null);
-  const seeds = Array.from({ length: pending.seeds }, (_, i) => i);
   const missing = FIGURES.filter(
     (f) => !m.figures.some((e) => e.id === f.id && e.protocol === pending.protocol),
   );
@@ -337,10 +336,10 @@ export function writeResultsReadme(
         '| id | title | runs finished | command |',
         '|---|---|---|---|',
         ...missing.map((f) => {
-          const cs = [...new Map(f.runs(pending.protocol, seeds).map((c) => [configHash(c), c])).values()];
-          const done = cs.filter((c) => loadRun(resultsDir, c) != null).length;
+          const plan = planRuns({ ids: [f.id], ...pending, resultsDir });
+          const done = plan.filter((r) => r.cached).length;
           const cmd = `ncl reproduce ${f.id} --protocol ${pending.protocol} --seeds ${pending.seeds}`;
-          return `| ${f.id} | ${esc(f.title)} | ${done} of ${cs.length} | \`${cmd}\` |`;
+          return `| ${f.id} | ${esc(f.title)} | ${done} of ${plan.length} | \`${cmd}\` |`;
         }),
         '',
       ]
