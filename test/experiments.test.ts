@@ -71,10 +71,16 @@ test('reproduce: trains the runs a figure needs once, writes figure data, manife
     log: (s: string) => logs.push(s),
   };
   const entries = await experiments.reproduce(opts);
+  // Each figure is written as soon as its runs are finished: table5 (FLOPs only, no runs) before any training,
+  // fig8 after the last of its three runs.
   assert.deepEqual(
     entries.map((e) => e.id),
-    ['fig8', 'table5'],
+    ['table5', 'fig8'],
   );
+  const events = logs
+    .filter((l) => /^\[reproduce\] (start|done|fig8:|table5:)/.test(l))
+    .map((l) => l.split(' ')[1].replace(':', ''));
+  assert.deepEqual(events, ['table5', 'start', 'done', 'start', 'done', 'start', 'done', 'fig8']);
   assert.ok(
     logs.some((l) => /3 runs needed, 0 cached, 3 to train/.test(l)),
     logs.join('\n'),
@@ -155,7 +161,7 @@ test('parallel workers train independent runs in child processes to the same met
   assert.ok(viaWorkers[0].analysis && viaWorkers[0].analysis.klCopies.length === 10);
 });
 
-test('the runner starts the costliest run first (relativeCost: experts × copies × epochs × width²)', async () => {
+test('the runner starts the costliest run first (relativeCost: experts × copies × epochs × width²) within a rank', async () => {
   const cfg = (m: train.Method) => {
     const c = train.getProtocol('smoke', m, 7);
     c.optim.epochs = 1;
@@ -173,8 +179,42 @@ test('the runner starts the costliest run first (relativeCost: experts × copies
     starts.map((l) => l.split('/')[1].split('-')[0]),
     ['nclpp', 'bsce'],
   );
+  // A rank (reproduce: the first figure needing the run) comes before cost; each run is reported as it finishes.
+  lines.length = 0;
+  const finished: string[] = [];
+  await experiments.ensureRuns(path.join(tmp, 'results-rank'), [bsce, nclpp], {
+    workers: 1,
+    log: (l) => lines.push(l),
+    rank: (c) => (c.method === 'bsce' ? 0 : 1),
+    onFinished: (c) => finished.push(c.method),
+  });
+  assert.deepEqual(
+    lines.filter((l) => l.includes('] start ')).map((l) => l.split('/')[1].split('-')[0]),
+    ['bsce', 'nclpp'],
+  );
+  assert.deepEqual(finished, ['bsce', 'nclpp']);
 });
 
-test('unknown figure ids are rejected by name', () => {
+test('unknown figure ids are rejected by name; known ones keep the order given, each once', () => {
   assert.throws(() => experiments.resolveIds(['fig8', 'fig99']), /unknown figure id\(s\) fig99/);
+  assert.deepEqual(
+    experiments.resolveIds(['table9', 'fig5a', 'table9']).map((f) => f.id),
+    ['table9', 'fig5a'],
+  );
+  assert.equal(experiments.resolveIds(['fig8', 'all']).length, experiments.FIGURE_IDS.length);
+});
+
+test('nextRunnable: the first queued run whose teachers are all trained; a student need not wait for other runs', () => {
+  const q = (dir: string, teachers: string[] = []) => ({ dir, teachers });
+  const queue = [q('student', ['t1', 't2']), q('big'), q('t1'), q('t2')];
+  // Teachers still queued: the student is skipped, the next run starts.
+  assert.equal(experiments.nextRunnable(queue, new Set(['student', 'big', 't1', 't2'])), 1);
+  // t1 done, t2 still training: still skipped.
+  assert.equal(experiments.nextRunnable(queue, new Set(['student', 'big', 't2'])), 1);
+  // Both teachers done while 'big' (unrelated) is still unfinished: the student goes first.
+  assert.equal(experiments.nextRunnable(queue, new Set(['student', 'big'])), 0);
+  // Only students left, their teachers training elsewhere: nothing can start yet.
+  assert.equal(experiments.nextRunnable([queue[0]], new Set(['student', 't2'])), -1);
+  // Teachers outside the queue (already cached) never block.
+  assert.equal(experiments.nextRunnable([q('s', ['cached'])], new Set(['s'])), 0);
 });

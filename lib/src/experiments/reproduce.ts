@@ -57,7 +57,11 @@ export interface ReproduceOptions {
 
 function gitCommit(cwd: string): string {
   try {
-    const head = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd, encoding: 'utf8' }).trim();
+    const head = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], {
+      cwd,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
     const dirty = execFileSync('git', ['status', '--porcelain', '--', 'lib/src'], {
       cwd,
       encoding: 'utf8',
@@ -161,15 +165,24 @@ export function formatPlan(rows: PlanRow[], workers: number): string {
   ].join('\n');
 }
 
-/** Resolve ids ('all' = every figure); unknown ids are an error naming them. */
+/**
+ * Resolve ids in the order given, each once ('all' = every figure, in the paper's order); unknown ids are an error
+ * naming them. The order is the order `reproduce` trains and builds them in.
+ */
 export function resolveIds(ids: string[]): FigureSpec[] {
   if (ids.includes('all')) return FIGURES;
   const unknown = ids.filter((id) => !FIGURE_IDS.includes(id));
   if (unknown.length)
     throw new Error(`unknown figure id(s) ${unknown.join(', ')}; known: ${FIGURE_IDS.join(', ')}, all`);
-  return FIGURES.filter((f) => ids.includes(f.id));
+  return [...new Set(ids)].map((id) => FIGURES.find((f) => f.id === id)!);
 }
 
+/**
+ * Train what the figures `o.ids` need and write each figure as soon as its last run is finished (figures whose runs
+ * are all cached are written before any training). Runs are queued figure by figure in the order of `o.ids`, so a
+ * long `reproduce all` leaves finished figures behind it; an interruption loses only the runs in progress, which
+ * resume from their checkpoints.
+ */
 export async function reproduce(o: ReproduceOptions): Promise<ManifestEntry[]> {
   const log = o.log ?? ((s: string) => process.stderr.write(s + '\n'));
   const specs = resolveIds(o.ids);
@@ -177,80 +190,115 @@ export async function reproduce(o: ReproduceOptions): Promise<ManifestEntry[]> {
   const wantPng = o.png ?? true;
   if (wantPng && !findChromium())
     throw new Error('no Chromium found for PNG export (apt-get install chromium), or pass --no-png');
-  const configs: TrainConfig[] = specs.flatMap((s) => s.runs(o.protocol, seeds));
-  await ensureRuns(o.resultsDir, configs, { workers: o.workers, log, backend: o.backend });
+  const needs = specs.map((s) => s.runs(o.protocol, seeds));
+  // A run's rank is the first figure that needs it.
+  const firstFigure = new Map<string, number>();
+  needs.forEach((cs, i) =>
+    cs.forEach((c) => firstFigure.has(configHash(c)) || firstFigure.set(configHash(c), i)),
+  );
 
   const root = path.resolve(o.resultsDir, '..');
   const commit = gitCommit(root);
   fs.mkdirSync(o.resultsDir, { recursive: true });
-  const manifest = readManifest(o.resultsDir);
   const entries: ManifestEntry[] = [];
-  for (const spec of specs) {
-    const used = new Map<string, RunResult>();
-    const out = spec.build({
-      protocol: o.protocol,
-      seeds,
-      get: (c) => {
-        const r = loadRun(o.resultsDir, c);
-        if (!r) throw new Error(`${spec.id}: run ${configHash(c)} is missing`);
-        used.set(r.dir, r);
-        return r;
-      },
+  const built = new Set<number>();
+  const buildReady = () => {
+    specs.forEach((spec, i) => {
+      if (built.has(i) || !needs[i].every((c) => loadRun(o.resultsDir, c))) return;
+      built.add(i);
+      entries.push(writeFigure(spec, { ...o, seeds, png: wantPng, commit }));
     });
-    const base = path.join(o.resultsDir, spec.id);
-    const dataFile = `${base}.json`;
-    atomicWrite(
-      dataFile,
-      JSON.stringify(
-        {
-          id: spec.id,
-          title: spec.title,
-          protocol: o.protocol,
-          seeds,
-          commit,
-          data: out.data,
-          table: out.table ?? null,
-        },
-        null,
-        1,
-      ) + '\n',
-    );
-    const written = savePlot(out.figure, base, {
-      plotlySrc: 'plotly.js',
-      title: spec.title,
-      png: wantPng,
-      width: 1000,
-      height: 560,
-    });
-    const rel = (p: string | null) => (p ? path.relative(o.resultsDir, p) : null);
-    const entry: ManifestEntry = {
-      id: spec.id,
-      title: spec.title,
-      png: rel(written.png),
-      html: rel(written.html)!,
-      data: rel(dataFile)!,
-      protocol: o.protocol,
-      settings: settingsOf(getProtocol(o.protocol, 'nclpp')),
-      seeds,
-      commit,
-      runs: [...used.keys()].map((d) => path.relative(o.resultsDir, d)).sort(),
-      claim: out.claim,
-      measured: out.measured,
-      verdict: out.verdict,
-      generated: new Date().toISOString(),
-    };
-    entries.push(entry);
-    manifest.figures = [
-      ...manifest.figures.filter((f) => !(f.id === spec.id && f.protocol === o.protocol)),
-      entry,
-    ].sort(
-      (a, b) => FIGURE_IDS.indexOf(a.id) - FIGURE_IDS.indexOf(b.id) || a.protocol.localeCompare(b.protocol),
-    );
-    atomicWrite(path.join(o.resultsDir, 'manifest.json'), JSON.stringify(manifest, null, 1) + '\n');
-    log(`[reproduce] ${spec.id}: ${out.verdict} — ${out.measured}`);
-  }
-  writeResultsReadme(o.resultsDir, manifest, { protocol: o.protocol, seeds: o.seeds });
+  };
+  buildReady();
+  await ensureRuns(o.resultsDir, needs.flat(), {
+    workers: o.workers,
+    log,
+    backend: o.backend,
+    rank: (c) => firstFigure.get(configHash(c)) ?? 0,
+    onFinished: buildReady,
+  });
+  buildReady();
   return entries;
+}
+
+/** Build one figure from its finished runs and write its data, plot, manifest entry and the results README. */
+function writeFigure(
+  spec: FigureSpec,
+  o: {
+    protocol: string;
+    seeds: number[];
+    resultsDir: string;
+    png: boolean;
+    commit: string;
+    log?: (s: string) => void;
+  },
+): ManifestEntry {
+  const log = o.log ?? ((s: string) => process.stderr.write(s + '\n'));
+  const { seeds, commit } = o;
+  const used = new Map<string, RunResult>();
+  const out = spec.build({
+    protocol: o.protocol,
+    seeds,
+    get: (c) => {
+      const r = loadRun(o.resultsDir, c);
+      if (!r) throw new Error(`${spec.id}: run ${configHash(c)} is missing`);
+      used.set(r.dir, r);
+      return r;
+    },
+  });
+  const base = path.join(o.resultsDir, spec.id);
+  const dataFile = `${base}.json`;
+  atomicWrite(
+    dataFile,
+    JSON.stringify(
+      {
+        id: spec.id,
+        title: spec.title,
+        protocol: o.protocol,
+        seeds,
+        commit,
+        data: out.data,
+        table: out.table ?? null,
+      },
+      null,
+      1,
+    ) + '\n',
+  );
+  const written = savePlot(out.figure, base, {
+    plotlySrc: 'plotly.js',
+    title: spec.title,
+    png: o.png,
+    width: 1000,
+    height: 560,
+  });
+  const rel = (p: string | null) => (p ? path.relative(o.resultsDir, p) : null);
+  const entry: ManifestEntry = {
+    id: spec.id,
+    title: spec.title,
+    png: rel(written.png),
+    html: rel(written.html)!,
+    data: rel(dataFile)!,
+    protocol: o.protocol,
+    settings: settingsOf(getProtocol(o.protocol, 'nclpp')),
+    seeds,
+    commit,
+    runs: [...used.keys()].map((d) => path.relative(o.resultsDir, d)).sort(),
+    claim: out.claim,
+    measured: out.measured,
+    verdict: out.verdict,
+    generated: new Date().toISOString(),
+  };
+  const manifest = readManifest(o.resultsDir);
+  manifest.figures = [
+    ...manifest.figures.filter((f) => !(f.id === spec.id && f.protocol === o.protocol)),
+    entry,
+  ].sort(
+    (a, b) => FIGURE_IDS.indexOf(a.id) - FIGURE_IDS.indexOf(b.id) || a.protocol.localeCompare(b.protocol),
+  );
+  atomicWrite(path.join(o.resultsDir, 'manifest.json'), JSON.stringify(manifest, null, 1) + '\n');
+  writeResultsReadme(o.resultsDir, manifest, { protocol: o.protocol, seeds: seeds.length });
+  log(`[reproduce] ${spec.id}: ${out.verdict} — ${out.measured}`);
+  return entry;
 }
 
 /**

@@ -45,6 +45,27 @@ export interface EnsureOptions {
   log?: (line: string) => void;
   /** Backend to force in the workers (default: whatever initBackend picks there). */
   backend?: string;
+  /**
+   * Priority of a run, lower first (default 0 for all); among equal ranks the costliest starts first. `reproduce`
+   * ranks runs by the first figure that needs them, so figures finish one after another.
+   */
+  rank?: (c: TrainConfig) => number;
+  /** Called as each run finishes (after its metrics are written), e.g. to build the figures it completes. */
+  onFinished?: (c: TrainConfig) => void;
+}
+
+/** A run still to train, as the scheduler sees it: its folder and the folders of the teachers it learns from. */
+export interface QueuedRun {
+  dir: string;
+  teachers: string[];
+}
+
+/**
+ * The index in `queue` of the next run to start, or -1 when none can start yet: the first run none of whose
+ * teachers is still `unfinished` (queued or training). A student thus starts as soon as its own teachers are done.
+ */
+export function nextRunnable(queue: QueuedRun[], unfinished: Set<string>): number {
+  return queue.findIndex((r) => r.teachers.every((t) => !unfinished.has(t)));
 }
 
 /** Make sure every config has a finished run under `root`; returns them in input order. */
@@ -67,13 +88,18 @@ export async function ensureRuns(
   log(
     `[reproduce] ${unique.size} runs needed, ${unique.size - todo.length} cached, ${todo.length} to train (${o.workers} workers)`,
   );
-  // Two phases: runs that learn from teachers start once every other run (the teachers among them) is done. In each,
-  // the longest runs start first, so that the lanes end close together.
-  const longestFirst = (cs: TrainConfig[]) => cs.sort((a, b) => relativeCost(b) - relativeCost(a));
-  const phases = [
-    longestFirst(todo.filter((c) => c.loss.teachers.length === 0)),
-    longestFirst(todo.filter((c) => c.loss.teachers.length > 0)),
-  ];
+  // The queue: by rank, then costliest first, so that the lanes end close together. A run that learns from teachers
+  // waits until those teachers are trained (nextRunnable).
+  const rank = o.rank ?? (() => 0);
+  const queue = todo
+    .map((c) => ({ c, rank: rank(c), cost: relativeCost(c) }))
+    .sort((a, b) => a.rank - b.rank || b.cost - a.cost)
+    .map(({ c }) => ({
+      c,
+      dir: path.resolve(runDir(root, c)),
+      teachers: c.loss.teachers.map((t) => path.resolve(root, t)),
+    }));
+  const unfinished = new Set(queue.map((q) => q.dir));
   let done = 0;
   const one = async (c: TrainConfig) => {
     const dir = runDir(root, c);
@@ -95,23 +121,48 @@ export async function ensureRuns(
   // A failed run is retried once (a worker can die for reasons outside the run, e.g. a rebuild of lib/dist while it
   // starts); the others go on, and the failures are reported together at the end.
   const failed: string[] = [];
-  const attempt = async (c: TrainConfig) => {
+  const attempt = async (c: TrainConfig): Promise<boolean> => {
     for (let tries = 1; ; tries++) {
       try {
-        return await one(c);
+        await one(c);
+        return true;
       } catch (e) {
         log(`[reproduce] ${(e as Error).message}${tries < 2 ? ' — retrying' : ''}`);
-        if (tries >= 2) return void failed.push(`${runDir(root, c)}: ${(e as Error).message}`);
+        if (tries >= 2) {
+          failed.push(`${runDir(root, c)}: ${(e as Error).message}`);
+          return false;
+        }
       }
     }
   };
-  for (const phase of phases) {
-    let next = 0;
-    const lanes = Array.from({ length: Math.max(1, Math.min(o.workers, phase.length)) }, async () => {
-      while (next < phase.length) await attempt(phase[next++]);
-    });
-    await Promise.all(lanes);
-  }
+  // Lanes take the next runnable run; a lane with nothing runnable waits for any running run to finish.
+  let wake: () => void = () => {};
+  let changed = new Promise<void>((r) => (wake = r));
+  const finish = (dir: string) => {
+    unfinished.delete(dir);
+    wake();
+    changed = new Promise<void>((r) => (wake = r));
+  };
+  const lane = async () => {
+    while (queue.length) {
+      const i = nextRunnable(queue, unfinished);
+      if (i < 0) {
+        await changed;
+        continue;
+      }
+      const [{ c, dir }] = queue.splice(i, 1);
+      const ok = await attempt(c);
+      finish(dir);
+      if (!ok || !o.onFinished) continue;
+      try {
+        o.onFinished(c); // not retried with the run: the run itself is finished and cached
+      } catch (e) {
+        failed.push(`${runDir(root, c)}: after the run: ${(e as Error).message}`);
+      }
+    }
+  };
+  const lanes = Array.from({ length: Math.max(1, Math.min(o.workers, queue.length)) }, lane);
+  await Promise.all(lanes);
   if (failed.length) throw new Error(`${failed.length} run(s) failed:\n${failed.join('\n')}`);
   return configs.map((c) => {
     const r = loadRun(root, c);
