@@ -310,6 +310,29 @@ test('the embedded Fashion-MNIST: gzip IDX files matching SHA256SUMS, 60000 / 10
   );
 });
 
+test("subsetDigest: SHA-256 of the indices as JSON; the committed runs' subsets regenerate from their configs", async () => {
+  // printf '[1,2,4]' | sha256sum
+  assert.equal(
+    data.subsetDigest({ indices: [1, 2, 4] }),
+    '33a1c10fd7cb2b79058ab93874877d6234886e4a8a123d9f2a2c9277f6f2efc5',
+  );
+  // Digests of subset.json files that mini runs wrote when trained (hashlib over their "indices"), before those files
+  // stopped being committed: the sampler must still draw exactly those images from (IF, seed).
+  const ds = await withoutEnv(['NCL_DATA_DIR'], () => data.loadDataset('fashion-mnist', { offline: true }));
+  const committed: [number, number, string][] = [
+    [100, 0, '5d00b3daf3626b636f479d6c54caeb3ec45a47b7a0b36d9d03c813484ecf4a03'], // scripts/torch's runs
+    [100, 2, '0762d487972024f9163f8c741b19f0af0e53c350b061cfa9b8f93ef936c98d43'],
+    [100, 1001, 'fdf24deef0b8dd2b6f273c8cc61ebfbfcccd46845d718dd5f4283576fe3372d2'],
+    [50, 0, '5c2b0616f830c52475ccf901871e3f4e0017c9e5fd4aec712b02a3ab434b4b2f'],
+  ];
+  for (const [imbalanceFactor, seed, sha] of committed)
+    assert.equal(
+      data.subsetDigest(data.longTailSubset(ds, { imbalanceFactor, seed })),
+      sha,
+      `IF ${imbalanceFactor} seed ${seed}`,
+    );
+});
+
 test('Fashion-MNIST-LT: seeded subset of 14,886 images with the exponential class counts; test set untouched', async () => {
   const ds = await withoutEnv(['NCL_DATA_DIR'], () => data.loadDataset('fashion-mnist', { offline: true }));
   const s = data.longTailSubset(ds, { imbalanceFactor: 100, seed: 0 });

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { tf, initBackend, train, evaluate } from '../lib/src';
+import { tf, initBackend, train, evaluate, data } from '../lib/src';
 import type { TrainConfig } from '../lib/src/train';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-train-'));
@@ -274,6 +274,9 @@ test('CLI: ncl train writes config, metrics, per-class CSV and a checkpoint; --r
   const m = JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8'));
   for (const k of ['top1', 'perClass', 'many', 'medium', 'few', 'experts', 'ensemble'])
     assert.ok(k in m.test, k);
+  // metrics.json names the training subset by size and digest; both match the subset.json written beside it.
+  const subset = JSON.parse(fs.readFileSync(path.join(out, 'subset.json'), 'utf8'));
+  assert.deepEqual(m.subset, { images: subset.indices.length, sha256: data.subsetDigest(subset) });
   const again = ncl([...trainArgs, '--resume']);
   assert.equal(again.status, 0, again.stderr);
   assert.match(again.stderr, /already finished/);

@@ -2,13 +2,14 @@
 """One `mini` training run in PyTorch, to tell the dataset from our trainer (README: "The mini protocol at this speed").
 
 The protocol as lib/src/train/protocols.ts defines `mini`: Fashion-MNIST-LT IF 100 (the training subset is read from
-a committed run's subset.json, so both trainers see the same images), CIFAR ResNet-8 width 16, SimAug (random crop of
+a subset.json as `ncl data subset` writes it, so both trainers see the same images), CIFAR ResNet-8 width 16, SimAug (random crop of
 the 4-pixel zero-padded image, horizontal flip), batch 128, SGD 0.1 momentum 0.9 wd 5e-4, 20 epochs, 1 warm-up
 epoch then cosine to 0 (per step), NCL++ with K = 2 experts and T = 2 copies (λ 0.6, C_hard 3, the authors'
 semantics) or BSCE with one network. The model and loss are scripts/torch/reference_step.py's, whose two training
 steps test/torch-reference.test.ts checks against ours; the data pipeline, initialisation and RNG are PyTorch's own.
 
-  /usr/bin/python3 scripts/torch/mini_run.py --method nclpp --subset results/runs/mini/<run>/subset.json \\
+  npx ncl data subset fashion-mnist --if 100 --seed 0 -o .scratch/lt-if100-seed0.json   # a run's subset (its config)
+  /usr/bin/python3 scripts/torch/mini_run.py --method nclpp --subset .scratch/lt-if100-seed0.json \\
       --seed 0 [--epochs 20] [--threads 1] [--out FILE.json]
 Prints one JSON line: {method, seed, epochs, top1 (expert 1), experts, ensemble, seconds}.
 """
@@ -102,7 +103,7 @@ def lr_at(epoch, frac, epochs, lr=0.1, warmup=1):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--method", choices=["nclpp", "bsce"], required=True)
-    ap.add_argument("--subset", required=True, help="a run's subset.json (the long-tailed training indices)")
+    ap.add_argument("--subset", required=True, help="a subset.json from `ncl data subset` (the long-tailed training indices)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--threads", type=int, default=1)

@@ -9,7 +9,15 @@
  *   check-subset <file> [--dataset name] validate a subset file (against the dataset when it is found)
  */
 import { Command } from 'commander';
-import { classHistogram, checkSubset, loadSubset, longTailSubset, saveSubset, splitOf } from './longtail';
+import {
+  classHistogram,
+  checkSubset,
+  loadSubset,
+  longTailSubset,
+  saveSubset,
+  splitOf,
+  subsetDigest,
+} from './longtail';
 import { ensureDataset, loadDataset } from './datasets';
 import { DataError, displayPath } from './errors';
 import { DATASET_NAMES, type DatasetName } from './types';
@@ -69,7 +77,7 @@ export function dataCommand(): Command {
       s.classCounts.forEach((n) => splits[splitOf(n)]++);
       console.log(
         `${displayPath(o.out)}: ${s.indices.length} images; classes many ${splits.many}, ` +
-          `medium ${splits.medium}, few ${splits.few}`,
+          `medium ${splits.medium}, few ${splits.few}; sha256 ${subsetDigest(s)}`,
       );
     });
   cmd
@@ -81,7 +89,7 @@ export function dataCommand(): Command {
       const ds = await loadDataset(s.dataset, { ...o, offline: true });
       checkSubset(ds, s, displayPath(file));
       console.log(
-        `${displayPath(file)}: ok (${s.dataset}, IF ${s.imbalanceFactor}, ${s.indices.length} images)`,
+        `${displayPath(file)}: ok (${s.dataset}, IF ${s.imbalanceFactor}, ${s.indices.length} images, sha256 ${subsetDigest(s)})`,
       );
     });
   return cmd;

@@ -54,6 +54,7 @@ export {
   longTailSubset,
   subsetImages,
   saveSubset,
+  subsetDigest,
   loadSubset,
   checkSubset,
   LongTailSubsetSchema,

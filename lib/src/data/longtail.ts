@@ -4,6 +4,7 @@
  * nMax/IF images); the test set stays balanced. Which images a class keeps is a seeded choice, and the choice can
  * be saved to / loaded from JSON so that a subset is shared exactly (LT results are sensitive to it).
  */
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
@@ -140,6 +141,15 @@ export const LongTailSubsetSchema = z
       }
     }
   });
+
+/**
+ * SHA-256 (hex) of a subset's image indices written as JSON (`[1,2,4,...]`, the `indices` line of `saveSubset`): a
+ * run's metrics.json records it, so the subset a run trained on can be regenerated from its config
+ * (`longTailSubset` or `ncl data subset`) and checked without keeping the 15k-index file beside every run.
+ */
+export function subsetDigest(s: Pick<LongTailSubset, 'indices'>): string {
+  return crypto.createHash('sha256').update(JSON.stringify(s.indices)).digest('hex');
+}
 
 /** Writes `s` as JSON (atomically: a temp file renamed into place). Indices and counts on one line each. */
 export function saveSubset(file: string, s: LongTailSubset): void {

@@ -93,6 +93,11 @@ export interface Metrics {
   configHash: string;
   backend: string;
   classCounts: number[];
+  /**
+   * The training subset: its size and `data.subsetDigest` (runs since 2026-11-27; the indices themselves are in the
+   * run's subset.json, which is not committed: the config regenerates them).
+   */
+  subset?: { images: number; sha256: string };
   test: EvalResult;
   /** Accuracy on the long-tailed training set (no augmentation), when `eval.trainAccuracy`. */
   trainSet?: EvalResult;
@@ -312,6 +317,7 @@ export async function trainRun(
     configHash: hash,
     backend: tf.getBackend(),
     classCounts,
+    subset: { images: prep.subset.indices.length, sha256: data.subsetDigest(prep.subset) },
     test: result,
     ...(trainSet ? { trainSet } : {}),
     train: {
