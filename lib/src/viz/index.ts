@@ -34,13 +34,18 @@ function figureSize(fig: Figure, opts: SizeOptions): { width: number; height: nu
   };
 }
 
-/** Path of the plotly.js-dist bundle (one self-contained browser script that sets `window.Plotly`). */
+/**
+ * Path of the Plotly bundle (one self-contained browser script that sets `window.Plotly`): lib/dist/plotly.min.js,
+ * the plotly.js-dist bundle minified by esbuild at `npm run build` (scripts/minify-plotly.js, about 4.9 MB), when it
+ * is there, else plotly.js-dist's own (about 11 MB).
+ */
 export function plotlyBundlePath(): string {
-  return require.resolve('plotly.js-dist');
+  const min = path.resolve(__dirname, '..', '..', 'dist', 'plotly.min.js'); // from lib/dist/viz and lib/src/viz
+  return fs.existsSync(min) ? min : require.resolve('plotly.js-dist');
 }
 
 let plotlySource: string | null = null;
-/** The plotly.js-dist bundle's source, read once. */
+/** The Plotly bundle's source (`plotlyBundlePath`), read once. */
 export function plotlyBundle(): string {
   plotlySource ??= fs.readFileSync(plotlyBundlePath(), 'utf8');
   return plotlySource;
@@ -209,7 +214,7 @@ export function renderPNG(fig: Figure, pngPath: string, opts: SizeOptions & { sc
 }
 
 /**
- * Write `basePath.html` and (unless `png: false`) `basePath.png`. The HTML inlines Plotly (about 11 MB), or,
+ * Write `basePath.html` and (unless `png: false`) `basePath.png`. The HTML inlines Plotly (about 4.9 MB), or,
  * with `plotlySrc` (a path relative to the HTML file, e.g. 'plotly.js'), loads it from there: the bundle is
  * copied to that place when it is missing, so many figures in one folder share one copy.
  */
