@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { initBackend, experiments, train } from '../lib/src';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-exp-'));
@@ -159,6 +160,23 @@ test('parallel workers train independent runs in child processes to the same met
   assert.equal(viaWorkers.length, 2);
   for (let i = 0; i < 2; i++) assert.deepEqual(viaWorkers[i].metrics.test, inProc[i].metrics.test);
   assert.ok(viaWorkers[0].analysis && viaWorkers[0].analysis.klCopies.length === 10);
+});
+
+test('readAnalysis reads analysis.json.gz (new runs) and analysis.json (older runs) to the same object', () => {
+  const dir = fs.mkdtempSync(path.join(tmp, 'analysis-'));
+  assert.equal(experiments.readAnalysis(dir), null);
+  const a = {
+    klExperts: null,
+    klCopies: [0.5, 0.25],
+    features: { labels: [1], indices: [7], values: [[0.1]] },
+  };
+  fs.writeFileSync(path.join(dir, 'analysis.json'), JSON.stringify(a));
+  assert.deepEqual(experiments.readAnalysis(dir), a);
+  // gzip from the command line, independent of the writer: `gzip -c` of the same text.
+  const gz = spawnSync('gzip', ['-c', path.join(dir, 'analysis.json')]);
+  fs.rmSync(path.join(dir, 'analysis.json'));
+  fs.writeFileSync(path.join(dir, 'analysis.json.gz'), gz.stdout);
+  assert.deepEqual(experiments.readAnalysis(dir), a);
 });
 
 test('the runner starts the costliest run first (relativeCost: experts × copies × epochs × width²) within a rank', async () => {

@@ -269,7 +269,7 @@ test('CLI: ncl train writes config, metrics, per-class CSV and a checkpoint; --r
   ];
   const r = ncl(trainArgs);
   assert.equal(r.status, 0, r.stderr);
-  for (const f of ['config.json', 'metrics.json', 'per_class.csv', 'checkpoint.bin'])
+  for (const f of ['config.json', 'metrics.json', 'per_class.csv', 'checkpoint.bin', 'analysis.json.gz'])
     assert.ok(fs.existsSync(path.join(out, f)), f);
   const m = JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8'));
   for (const k of ['top1', 'perClass', 'many', 'medium', 'few', 'experts', 'ensemble'])

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { TrainConfig, configHash } from '../train/config';
 import { readMetrics, trainRun, Metrics } from '../train/trainer';
 import type { Analysis } from '../eval/analysis';
@@ -27,9 +28,19 @@ export function loadRun(root: string, c: TrainConfig): RunResult | null {
   const dir = runDir(root, c);
   const metrics = readMetrics(dir);
   if (!metrics || metrics.configHash !== configHash(c)) return null;
-  const af = path.join(dir, 'analysis.json');
-  const analysis = fs.existsSync(af) ? (JSON.parse(fs.readFileSync(af, 'utf8')) as Analysis) : null;
-  return { dir, config: c, metrics, analysis };
+  return { dir, config: c, metrics, analysis: readAnalysis(dir) };
+}
+
+/**
+ * A run folder's analysis (eval/analysis.ts): analysis.json.gz (runs since 2026-11-27; a third of the size, since
+ * every run's folder is committed) or analysis.json (older runs); null when the run has none.
+ */
+export function readAnalysis(dir: string): Analysis | null {
+  const gz = path.join(dir, 'analysis.json.gz');
+  const plain = path.join(dir, 'analysis.json');
+  if (fs.existsSync(gz)) return JSON.parse(zlib.gunzipSync(fs.readFileSync(gz)).toString('utf8')) as Analysis;
+  if (fs.existsSync(plain)) return JSON.parse(fs.readFileSync(plain, 'utf8')) as Analysis;
+  return null;
 }
 
 /** The command that runs one training in a child process: this module's sibling CLI, same loader flags. */

@@ -8,10 +8,11 @@
  * from its last checkpoint (written after every epoch) finishes exactly as an uninterrupted one.
  *
  * Files in `outDir`: config.json (at start), checkpoint.bin (each epoch, atomic), subset.json, and at the end
- * metrics.json and per_class.csv. Nothing is written before the config has been validated.
+ * metrics.json, per_class.csv and analysis.json.gz. Nothing is written before the config has been validated.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { tf } from '../tf';
 import * as data from '../data';
 import { createModel } from '../models/registry';
@@ -119,7 +120,7 @@ export interface TrainOptions {
   progress?: boolean;
   onStep?: (s: StepInfo) => void;
   onEpoch?: (e: EpochInfo) => void;
-  /** Also write analysis.json (per-class KL, hardest negatives, features; eval/analysis.ts); default true with outDir. */
+  /** Also write analysis.json.gz (per-class KL, hardest negatives, features; eval/analysis.ts); default true with outDir. */
   analysis?: boolean;
   /** Root that `loss.teachers` folders are relative to (default: the workspace's results/). */
   resultsRoot?: string;
@@ -336,7 +337,7 @@ export async function trainRun(
         seed: c.seed,
         predictions: testPredictions,
       });
-      atomicWrite(path.join(outDir, 'analysis.json'), JSON.stringify(a) + '\n');
+      atomicWrite(path.join(outDir, 'analysis.json.gz'), zlib.gzipSync(JSON.stringify(a) + '\n'));
     }
     atomicWrite(path.join(outDir, 'metrics.json'), JSON.stringify(metrics, null, 1) + '\n');
   }
