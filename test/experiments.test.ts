@@ -211,6 +211,16 @@ test('the runner starts the costliest run first (relativeCost: experts × copies
     ['bsce', 'nclpp'],
   );
   assert.deepEqual(finished, ['bsce', 'nclpp']);
+  // Time left after the first run: the NCL++ run costs 4 BSCE runs, at the BSCE run's seconds per unit of cost.
+  const dones = lines.filter((l) => l.includes('] done '));
+  const m = dones[0].match(/in (\d+) s \(1\/2, ~(\d+) min left\)$/);
+  assert.ok(m, dones[0]);
+  const [secs, mins] = [Number(m[1]), Number(m[2])];
+  assert.ok(
+    mins >= Math.ceil((4 * (secs - 0.5)) / 60) && mins <= Math.ceil((4 * (secs + 0.5)) / 60),
+    dones[0],
+  );
+  assert.match(dones[1], /\(2\/2\)$/, 'nothing left, no estimate');
 });
 
 test('unknown figure ids are rejected by name; known ones keep the order given, each once', () => {

@@ -126,8 +126,22 @@ export async function ensureRuns(
     } else {
       await trainInWorker(c, dir, tag, log, o.backend, root);
     }
+    const seconds = (Date.now() - t0) / 1000;
     done++;
-    log(`[reproduce] done ${tag} in ${((Date.now() - t0) / 1000).toFixed(0)} s (${done}/${todo.length})`);
+    secondsPerCost.push(seconds / relativeCost(c));
+    log(`[reproduce] done ${tag} in ${seconds.toFixed(0)} s (${done}/${todo.length}${timeLeft(c)})`);
+  };
+  // Time left: the runs not finished, at the median seconds per unit of relativeCost of this call's finished runs
+  // (a resumed run makes it optimistic), spread over the lanes.
+  const secondsPerCost: number[] = [];
+  const running = new Set<TrainConfig>();
+  const timeLeft = (finished: TrainConfig) => {
+    const rate = [...secondsPerCost].sort((a, b) => a - b)[secondsPerCost.length >> 1];
+    const left = [...queue.map((q) => q.c), ...running].filter((c) => c !== finished);
+    const cost = left.reduce((a, c) => a + relativeCost(c), 0);
+    if (!cost || rate == null) return '';
+    const h = (rate * cost) / Math.max(1, Math.min(o.workers, left.length)) / 3600;
+    return h >= 1 ? `, ~${h.toFixed(1)} h left` : `, ~${Math.ceil(h * 60)} min left`;
   };
   // A failed run is retried once (a worker can die for reasons outside the run, e.g. a rebuild of lib/dist while it
   // starts); the others go on, and the failures are reported together at the end.
@@ -162,7 +176,9 @@ export async function ensureRuns(
         continue;
       }
       const [{ c, dir }] = queue.splice(i, 1);
+      running.add(c);
       const ok = await attempt(c);
+      running.delete(c);
       finish(dir);
       if (!ok || !o.onFinished) continue;
       try {
