@@ -223,6 +223,39 @@ test('the runner starts the costliest run first (relativeCost: experts × copies
   assert.match(dones[1], /\(2\/2\)$/, 'nothing left, no estimate');
 });
 
+test('figureReadiness: list scheduling figure by figure, costliest first; a figure waits for every run it needs', () => {
+  const row = (id: string, cpuMinutes: number | null, neededBy = [id], cached = false) => ({
+    id,
+    method: 'bsce' as const,
+    seed: 0,
+    dir: '',
+    cached,
+    cost: cpuMinutes ?? 1,
+    cpuMinutes,
+    neededBy,
+  });
+  // Two lanes. x: 90 and 10 min; y: 10 min of its own, and x's 90-min run. Queue: x90 (lane 1, 0-90), x10 (lane 2,
+  // 0-10), y10 (lane 2, 10-20). x is ready at 90; y at 90 too (it waits for x's long run), not at 20.
+  const rows = [row('x', 10), row('x', 90, ['x', 'y']), row('y', 10), row('y', 5, ['y'], true)];
+  assert.deepEqual(experiments.figureReadiness(rows, 2, ['x', 'y', 'z']), [
+    { id: 'x', toTrain: 2, minutes: 90, estimated: true },
+    { id: 'y', toTrain: 2, minutes: 90, estimated: true },
+    { id: 'z', toTrain: 0, minutes: 0, estimated: true },
+  ]);
+  // One lane: 90, then 10, then 10 → x at 100, y at 110. Given the order y, x: y's run first (10), then x's 90
+  // (which y needs), then x's 10 → y at 100, x at 110.
+  assert.deepEqual(
+    experiments.figureReadiness(rows, 1, ['x', 'y']).map((f) => f.minutes),
+    [100, 110],
+  );
+  assert.deepEqual(
+    experiments.figureReadiness(rows, 1, ['y', 'x']).map((f) => f.minutes),
+    [100, 110],
+  );
+  // A run without an estimate counts 0 minutes and marks the figure.
+  assert.equal(experiments.figureReadiness([row('x', null)], 2)[0].estimated, false);
+});
+
 test('unknown figure ids are rejected by name; known ones keep the order given, each once', () => {
   assert.throws(() => experiments.resolveIds(['fig8', 'fig99']), /unknown figure id\(s\) fig99/);
   assert.deepEqual(

@@ -172,7 +172,10 @@ export function buildProgram(): Command {
       const root = workspaceRoot() ?? process.cwd();
       const resultsDir = path.resolve(opts.results ?? path.join(root, 'results'));
       if (opts.plan) {
-        console.log(formatPlan(planRuns({ ids, protocol: opts.protocol, seeds, resultsDir }), workers));
+        const order = resolveIds(ids).map((f) => f.id);
+        console.log(
+          formatPlan(planRuns({ ids, protocol: opts.protocol, seeds, resultsDir }), workers, order),
+        );
         return;
       }
       await initBackend({ backend: opts.backend }); // figures build models too (FLOP counts), in this process

@@ -16,6 +16,7 @@ export {
   writeResultsReadme,
   planRuns,
   formatPlan,
+  figureReadiness,
   settingsOf,
 } from './reproduce';
 export { SWEEP_FIGURES, variant } from './sweeps';

@@ -98,6 +98,8 @@ export interface PlanRow {
   cost: number;
   /** Estimated training CPU-minutes (null without a finished run of the same model size to calibrate on). */
   cpuMinutes: number | null;
+  /** Every requested figure that needs this run (`id` is the first). */
+  neededBy: string[];
 }
 
 /**
@@ -112,14 +114,19 @@ export function planRuns(o: {
   resultsDir: string;
 }): PlanRow[] {
   const seeds = Array.from({ length: o.seeds }, (_, i) => i);
-  const seen = new Set<string>();
-  const rows: { id: string; c: TrainConfig; cached: boolean }[] = [];
+  const seen = new Map<string, { neededBy: string[] }>();
+  const rows: { id: string; c: TrainConfig; cached: boolean; neededBy: string[] }[] = [];
   for (const spec of resolveIds(o.ids)) {
     for (const c of spec.runs(o.protocol, seeds)) {
       const h = configHash(c);
-      if (seen.has(h)) continue;
-      seen.add(h);
-      rows.push({ id: spec.id, c, cached: loadRun(o.resultsDir, c) != null });
+      const known = seen.get(h);
+      if (known) {
+        if (!known.neededBy.includes(spec.id)) known.neededBy.push(spec.id);
+        continue;
+      }
+      const row = { id: spec.id, c, cached: loadRun(o.resultsDir, c) != null, neededBy: [spec.id] };
+      seen.set(h, row);
+      rows.push(row);
     }
   }
   // Calibration: finished runs of this protocol folder, per (dataset, model, width).
@@ -133,7 +140,7 @@ export function planRuns(o: {
     rates.set(k, [...(rates.get(k) ?? []), m.train.seconds / relativeCost(m.config)]);
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-  return rows.map(({ id, c, cached }) => {
+  return rows.map(({ id, c, cached, neededBy }) => {
     const r = rates.get(key(c));
     const cost = relativeCost(c);
     return {
@@ -144,12 +151,51 @@ export function planRuns(o: {
       cached,
       cost,
       cpuMinutes: r ? (median(r) * cost) / 60 : null,
+      neededBy,
     };
   });
 }
 
-/** The plan as text: one line per run to train, then the totals. */
-export function formatPlan(rows: PlanRow[], workers: number): string {
+/**
+ * When each figure would be ready, in wall-clock minutes from the start, if the runs to train were scheduled as
+ * `ensureRuns` does for `reproduce`: figure by figure in the order of `ids` (as resolved; default: the order of the
+ * rows' first figures), costliest first within a figure,
+ * each run on the first free lane of `workers`. A figure is ready when the last run it needs is finished (0 when
+ * none is left to train). Runs without a CPU-time estimate count as 0 and make `estimated` false for the figures
+ * that wait on them. Distillation students are scheduled like any run (in `ensureRuns` they also wait for their
+ * teachers).
+ */
+export function figureReadiness(
+  rows: PlanRow[],
+  workers: number,
+  ids: string[] = [...new Set(rows.map((r) => r.id))],
+): { id: string; toTrain: number; minutes: number; estimated: boolean }[] {
+  const rank = (r: PlanRow) => ids.indexOf(r.id);
+  const queue = rows
+    .filter((r) => !r.cached)
+    .map((r, i) => ({ r, i }))
+    .sort((a, b) => rank(a.r) - rank(b.r) || b.r.cost - a.r.cost || a.i - b.i)
+    .map(({ r }) => r);
+  const lanes = new Array<number>(Math.max(1, workers)).fill(0);
+  const finish = new Map<PlanRow, number>();
+  for (const r of queue) {
+    const k = lanes.indexOf(Math.min(...lanes));
+    lanes[k] += r.cpuMinutes ?? 0;
+    finish.set(r, lanes[k]);
+  }
+  return ids.map((id) => {
+    const mine = queue.filter((r) => r.neededBy.includes(id));
+    return {
+      id,
+      toTrain: mine.length,
+      minutes: Math.max(0, ...mine.map((r) => finish.get(r)!)),
+      estimated: mine.every((r) => r.cpuMinutes != null),
+    };
+  });
+}
+
+/** The plan as text: one line per run to train, the totals, then when each of `ids` would be ready. */
+export function formatPlan(rows: PlanRow[], workers: number, ids?: string[]): string {
   const todo = rows.filter((r) => !r.cached);
   const est = todo.map((r) => r.cpuMinutes);
   const known = est.filter((x): x is number => x != null);
@@ -162,6 +208,13 @@ export function formatPlan(rows: PlanRow[], workers: number): string {
       (known.length < todo.length ? ` for the ${known.length} with an estimate` : '') +
       `, ~${(total / 60 / Math.max(1, workers)).toFixed(1)} h of wall time with ${workers} worker(s)` +
       ' (estimates: training time of the finished runs of the same model size, per unit of relativeCost)',
+    `each figure is written when its last run finishes; ready after (wall time, ${workers} worker(s), this order):`,
+    ...figureReadiness(rows, workers, ids).map((f) =>
+      f.toTrain
+        ? `  ${f.id.padEnd(7)} ${`${f.toTrain} run(s) to train`.padEnd(22)} ~${(f.minutes / 60).toFixed(1)} h` +
+          (f.estimated ? '' : ' (some runs without an estimate)')
+        : `  ${f.id.padEnd(7)} all runs cached`,
+    ),
   ].join('\n');
 }
 
