@@ -90,6 +90,37 @@ test('the same seed gives bit-identical metrics; tensors do not leak across epoc
   r2.model.dispose();
 });
 
+test('a loss with trainable variables (Table 6: learnable λ) records their final values in metrics.json', async () => {
+  const c = smoke('nclpp', (c) => {
+    c.optim.epochs = 1;
+    c.loss.options = { learnable: true };
+  });
+  const dir = path.join(tmp, 'learnable');
+  const { metrics, model } = await train.trainRun(c, { outDir: dir, progress: false });
+  model.dispose();
+  const lv = metrics.lossVariables!;
+  assert.deepEqual(Object.keys(lv).sort(), ['w_inter', 'w_intra']);
+  // The same values as the checkpoint's, and as written to disk.
+  const ck = train.loadCheckpoint(path.join(dir, 'checkpoint.bin'));
+  for (const n of ['w_intra', 'w_inter'])
+    assert.deepEqual(Array.from(ck.tensors.get(`loss.${n}`)!.data), lv[n]);
+  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dir, 'metrics.json'), 'utf8')).lossVariables, lv);
+  // They trained: from w = (0, 0), softmax's gradients for w1 and w2 are opposite and weight decay is linear, so
+  // w1 = −w2 (up to float32 rounding) and both have moved.
+  assert.ok(Math.abs(lv.w_intra[0]) > 1e-6, String(lv.w_intra));
+  assert.ok(
+    Math.abs(lv.w_intra[0] + lv.w_inter[0]) < 1e-6 * Math.max(1, Math.abs(lv.w_intra[0])),
+    JSON.stringify(lv),
+  );
+  // A loss without variables writes none.
+  const plain = await train.trainRun(
+    smoke('bsce', (c) => (c.optim.epochs = 1)),
+    { progress: false },
+  );
+  plain.model.dispose();
+  assert.equal(plain.metrics.lossVariables, undefined);
+});
+
 test('one inference pass serves accuracy and analysis: same numbers as evaluating twice', async () => {
   const c = smoke('nclpp', (c) => (c.optim.epochs = 1));
   const { model } = await train.trainRun(c, { progress: false });

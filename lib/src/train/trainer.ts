@@ -99,6 +99,11 @@ export interface Metrics {
    * run's subset.json, which is not committed: the config regenerates them).
    */
   subset?: { images: number; sha256: string };
+  /**
+   * Final values of the trainable variables the loss owns, by name (e.g. Table 6's w_intra, w_inter, whose softmax
+   * is λ1, λ2); absent when the loss has none (and in runs before 2026-11-27).
+   */
+  lossVariables?: Record<string, number[]>;
   test: EvalResult;
   /** Accuracy on the long-tailed training set (no augmentation), when `eval.trainAccuracy`. */
   trainSet?: EvalResult;
@@ -319,6 +324,9 @@ export async function trainRun(
     backend: tf.getBackend(),
     classCounts,
     subset: { images: prep.subset.indices.length, sha256: data.subsetDigest(prep.subset) },
+    ...(lossVars.size
+      ? { lossVariables: Object.fromEntries([...lossVars].map(([n, v]) => [n, Array.from(v.dataSync())])) }
+      : {}),
     test: result,
     ...(trainSet ? { trainSet } : {}),
     train: {
