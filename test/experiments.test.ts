@@ -160,6 +160,11 @@ test('parallel workers train independent runs in child processes to the same met
   assert.equal(viaWorkers.length, 2);
   for (let i = 0; i < 2; i++) assert.deepEqual(viaWorkers[i].metrics.test, inProc[i].metrics.test);
   assert.ok(viaWorkers[0].analysis && viaWorkers[0].analysis.klCopies.length === 10);
+  // isFinished: loadRun's test without the analysis; another config (seed 2) has no run there.
+  assert.ok(configs.every((c) => experiments.isFinished(results, c)));
+  const other = train.TrainConfig.parse({ ...configs[0], seed: 2 });
+  assert.equal(experiments.isFinished(results, other), false);
+  assert.equal(experiments.loadRun(results, other), null);
 });
 
 test('readAnalysis reads analysis.json.gz (new runs) and analysis.json (older runs) to the same object', () => {

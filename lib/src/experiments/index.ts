@@ -1,5 +1,5 @@
 // Experiments: cached runs, the paper's figures and tables, and the reproduce command behind `ncl reproduce`.
-export { runDir, loadRun, readAnalysis, ensureRuns, relativeCost, nextRunnable } from './runs';
+export { runDir, loadRun, isFinished, readAnalysis, ensureRuns, relativeCost, nextRunnable } from './runs';
 export type { QueuedRun } from './runs';
 export type { RunResult, EnsureOptions } from './runs';
 export { stat, statArrays, verdictGreater, combineVerdicts, percentRange } from './stats';

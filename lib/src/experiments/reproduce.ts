@@ -12,7 +12,7 @@ import { readMetrics } from '../train/trainer';
 import { atomicWrite } from '../train/checkpoint';
 import { savePlot, findChromium } from '../viz';
 import { getProtocol } from '../train/protocols';
-import { ensureRuns, loadRun, relativeCost, runDir, RunResult } from './runs';
+import { ensureRuns, isFinished, loadRun, relativeCost, runDir, RunResult } from './runs';
 import { ANALYSIS_FIGURES, FigureSpec, FigureOutput } from './figures';
 import { SWEEP_FIGURES } from './sweeps';
 
@@ -124,7 +124,7 @@ export function planRuns(o: {
         if (!known.neededBy.includes(spec.id)) known.neededBy.push(spec.id);
         continue;
       }
-      const row = { id: spec.id, c, cached: loadRun(o.resultsDir, c) != null, neededBy: [spec.id] };
+      const row = { id: spec.id, c, cached: isFinished(o.resultsDir, c), neededBy: [spec.id] };
       seen.set(h, row);
       rows.push(row);
     }
@@ -171,11 +171,7 @@ export function figureReadiness(
   ids: string[] = [...new Set(rows.map((r) => r.id))],
 ): { id: string; toTrain: number; minutes: number; estimated: boolean }[] {
   const rank = (r: PlanRow) => ids.indexOf(r.id);
-  const queue = rows
-    .filter((r) => !r.cached)
-    .map((r, i) => ({ r, i }))
-    .sort((a, b) => rank(a.r) - rank(b.r) || b.r.cost - a.r.cost || a.i - b.i)
-    .map(({ r }) => r);
+  const queue = rows.filter((r) => !r.cached).sort((a, b) => rank(a) - rank(b) || b.cost - a.cost); // stable
   const lanes = new Array<number>(Math.max(1, workers)).fill(0);
   const finish = new Map<PlanRow, number>();
   for (const r of queue) {
@@ -257,7 +253,7 @@ export async function reproduce(o: ReproduceOptions): Promise<ManifestEntry[]> {
   const built = new Set<number>();
   const buildReady = () => {
     specs.forEach((spec, i) => {
-      if (built.has(i) || !needs[i].every((c) => loadRun(o.resultsDir, c))) return;
+      if (built.has(i) || !needs[i].every((c) => isFinished(o.resultsDir, c))) return;
       built.add(i);
       entries.push(writeFigure(spec, { ...o, seeds, png: wantPng, commit }));
     });
@@ -270,7 +266,6 @@ export async function reproduce(o: ReproduceOptions): Promise<ManifestEntry[]> {
     rank: (c) => firstFigure.get(configHash(c)) ?? 0,
     onFinished: buildReady,
   });
-  buildReady();
   return entries;
 }
 

@@ -31,6 +31,11 @@ export function loadRun(root: string, c: TrainConfig): RunResult | null {
   return { dir, config: c, metrics, analysis: readAnalysis(dir) };
 }
 
+/** Whether `c` has a finished run under `root`: `loadRun`'s test, without reading the run's analysis. */
+export function isFinished(root: string, c: TrainConfig): boolean {
+  return readMetrics(runDir(root, c))?.configHash === configHash(c);
+}
+
 /**
  * A run folder's analysis (eval/analysis.ts): analysis.json.gz (runs since 2026-11-27; a third of the size, since
  * every run's folder is committed) or analysis.json (older runs); null when the run has none.
@@ -91,7 +96,7 @@ export async function ensureRuns(
   // Runs used as offline-distillation teachers need their checkpoint, not only their metrics.
   const teacherDirs = new Set(configs.flatMap((c) => c.loss.teachers.map((t) => path.resolve(root, t))));
   const cached = (c: TrainConfig) => {
-    if (!loadRun(root, c)) return false;
+    if (!isFinished(root, c)) return false;
     const dir = runDir(root, c);
     return !teacherDirs.has(path.resolve(dir)) || fs.existsSync(path.join(dir, 'checkpoint.bin'));
   };
