@@ -145,6 +145,38 @@ test('reproduce: trains the runs a figure needs once, writes figure data, manife
   assert.match(experiments.formatPlan(plan, 2), /4 runs needed, 3 cached, 1 to train/);
 });
 
+test('table6 shows the learned (λ_intra, λ_inter) = softmax(w_intra, w_inter) of each learnable run, or that it is not recorded', async () => {
+  const results = path.join(tmp, 'results-table6');
+  const opts = {
+    ids: ['table6'],
+    protocol: 'smoke',
+    seeds: 1,
+    workers: 1,
+    resultsDir: results,
+    png: false,
+    log: () => {},
+  };
+  await experiments.reproduce(opts);
+  const e = experiments.readManifest(results).figures.find((f) => f.id === 'table6')!;
+  const learnable = e.runs
+    .map((r) => path.join(results, r, 'metrics.json'))
+    .find((f) => JSON.parse(fs.readFileSync(f, 'utf8')).config.loss.options?.learnable)!;
+  const m = JSON.parse(fs.readFileSync(learnable, 'utf8'));
+  const [w1, w2] = [m.lossVariables.w_intra[0], m.lossVariables.w_inter[0]];
+  const l1 = Math.exp(w1) / (Math.exp(w1) + Math.exp(w2));
+  const t6 = JSON.parse(fs.readFileSync(path.join(results, 'table6.json'), 'utf8'));
+  assert.ok(Math.abs(t6.data.learned[0].lambdaIntra - l1) < 1e-12, JSON.stringify(t6.data.learned));
+  assert.ok(Math.abs(t6.data.learned[0].lambdaInter - (1 - l1)) < 1e-12);
+  assert.ok(t6.table.includes(`seed 0 (${l1.toFixed(2)}, ${(1 - l1).toFixed(2)})`), t6.table);
+  // A run from before the trainer recorded them says so instead of a number.
+  delete m.lossVariables;
+  fs.writeFileSync(learnable, JSON.stringify(m));
+  await experiments.reproduce(opts);
+  const again = JSON.parse(fs.readFileSync(path.join(results, 'table6.json'), 'utf8'));
+  assert.deepEqual(again.data.learned, [null]);
+  assert.match(again.table, /Learned \(λ_intra, λ_inter\) at the end of training: seed 0 not recorded\./);
+});
+
 test('parallel workers train independent runs in child processes to the same metrics as in-process', async () => {
   const results = path.join(tmp, 'results-workers');
   const configs = [0, 1].map((s) => {

@@ -107,10 +107,14 @@ export function buildProgram(): Command {
     .description('re-evaluate a trained run from its checkpoint and print its metrics')
     .requiredOption('--run <dir>', 'run folder (with config.json and checkpoint.bin)')
     .option('--json', 'print the metrics as JSON')
+    .option(
+      '--record-loss-variables',
+      "write the loss's trainable variables (Table 6's w_intra, w_inter) from the final checkpoint into metrics.json, for runs trained before the trainer recorded them",
+    )
     .addOption(backendOption())
     .action(async (opts) => {
       await initBackend({ backend: opts.backend, quiet: Boolean(opts.json) });
-      await evalRun(opts.run, Boolean(opts.json));
+      await evalRun(opts.run, Boolean(opts.json), Boolean(opts.recordLossVariables));
     });
 
   program

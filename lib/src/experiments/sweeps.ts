@@ -5,6 +5,7 @@
  */
 import { getProtocol } from '../train/protocols';
 import { TrainConfig, Method } from '../train/config';
+import { learnedLambdas } from '../losses/learnable';
 import type { Figure } from '../viz';
 import type { FigureSpec, FigureContext, FigureOutput } from './figures';
 import { runDir, type RunResult } from './runs';
@@ -376,6 +377,15 @@ export const SWEEP_FIGURES: FigureSpec[] = [
       const res = [false, true].map((l) => ctx.seeds.map((s) => ctx.get(table6Run(ctx.protocol, s, l))));
       const tr = res.map((rs) => stat(rs.map((r) => r.metrics.trainSet!.experts[0].top1)));
       const te = res.map((rs) => stat(rs.map((r) => r.metrics.test.experts[0].top1)));
+      // The learnable runs' final (λ1, λ2) = softmax(w1, w2), per seed (null: the run did not record them).
+      const learned = res[1].map((r) => learnedLambdas(r.metrics.lossVariables));
+      const learnedText = learned
+        .map((l, i) =>
+          l
+            ? `seed ${ctx.seeds[i]} (${l.lambdaIntra.toFixed(2)}, ${l.lambdaInter.toFixed(2)})`
+            : `seed ${ctx.seeds[i]} not recorded`,
+        )
+        .join(', ');
       const table = [
         '| method | acc. on train set | acc. on test set |',
         '|---|---|---|',
@@ -383,6 +393,8 @@ export const SWEEP_FIGURES: FigureSpec[] = [
         `| Learnable (softmax-normalised) | ${pm(tr[1])} | ${pm(te[1])} |`,
         '',
         'Paper (CIFAR-100-LT IF 100): fixed 76.7 / 54.8, learnable 82.3 / 54.5.',
+        '',
+        `Learned (λ_intra, λ_inter) at the end of training: ${learnedText}.`,
       ].join('\n');
       return {
         figure: barFigure(
@@ -393,10 +405,10 @@ export const SWEEP_FIGURES: FigureSpec[] = [
             { name: 'learnable', s: [tr[1], te[1]] },
           ],
         ),
-        data: { train: tr, test: te },
+        data: { train: tr, test: te, learned },
         table,
         claim: 'Learnable weights fit the training set better but test slightly worse than fixed weights.',
-        measured: `train: fixed ${pm(tr[0])} vs learnable ${pm(tr[1])}; test: fixed ${pm(te[0])} vs learnable ${pm(te[1])}`,
+        measured: `train: fixed ${pm(tr[0])} vs learnable ${pm(tr[1])}; test: fixed ${pm(te[0])} vs learnable ${pm(te[1])}; learned (λ_intra, λ_inter): ${learnedText}`,
         verdict: combineVerdicts([verdictGreater(tr[1], tr[0]), verdictGreater(te[0], te[1])]),
       };
     },

@@ -38,7 +38,7 @@ export {
   checkInputs,
 } from './nested';
 export type { NclTermName, NclLossResult, NclLossOptionsInput, NclLossConfig, LossWeight } from './nested';
-export { learnableWeights, LearnableLossWeights } from './learnable';
+export { learnableWeights, learnedLambdas, LearnableLossWeights } from './learnable';
 export { OfflineDistillationOptions, averageTeacherProbs, offlineDistillation } from './offline';
 export type { OfflineDistillationOptionsInput } from './offline';
 export { METHODS, lossForMethod, EXPERIMENT_VARIANTS } from './methods';

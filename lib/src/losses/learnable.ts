@@ -71,3 +71,18 @@ export class LearnableLossWeights {
     this.inter.dispose();
   }
 }
+
+/**
+ * (λ1, λ2) = softmax(w_intra, w_inter) from a finished run's recorded loss variables (metrics.json's
+ * `lossVariables`, one number each); null when the run has no learnable weights.
+ */
+export function learnedLambdas(
+  vars: Record<string, number[]> | undefined,
+): { lambdaIntra: number; lambdaInter: number } | null {
+  const a = vars?.w_intra?.[0];
+  const b = vars?.w_inter?.[0];
+  if (a === undefined || b === undefined) return null;
+  const m = Math.max(a, b);
+  const [ea, eb] = [Math.exp(a - m), Math.exp(b - m)];
+  return { lambdaIntra: ea / (ea + eb), lambdaInter: eb / (ea + eb) };
+}

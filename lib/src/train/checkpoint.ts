@@ -86,6 +86,17 @@ export function loadCheckpoint<S>(file: string): LoadedCheckpoint<S> {
   return { state: header.state, tensors };
 }
 
+/**
+ * The loss's own trainable variables in a checkpoint, by name without the `loss.` prefix the trainer saves them under
+ * (e.g. Table 6's w_intra and w_inter): the same record as metrics.json's `lossVariables` once the run is finished.
+ */
+export function lossVariablesOf(loaded: LoadedCheckpoint<unknown>): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const [name, t] of loaded.tensors)
+    if (name.startsWith('loss.')) out[name.slice('loss.'.length)] = Array.from(t.data);
+  return out;
+}
+
 /** Assign loaded values to existing variables; every variable must be present with its shape. */
 export function restoreVariables(
   file: string,

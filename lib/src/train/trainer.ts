@@ -101,9 +101,12 @@ export interface Metrics {
   subset?: { images: number; sha256: string };
   /**
    * Final values of the trainable variables the loss owns, by name (e.g. Table 6's w_intra, w_inter, whose softmax
-   * is λ1, λ2); absent when the loss has none (and in runs before 2026-11-27).
+   * is λ1, λ2); absent when the loss has none (and in runs before 2026-11-27, unless recorded afterwards from the
+   * run's final checkpoint by `ncl eval --record-loss-variables`).
    */
   lossVariables?: Record<string, number[]>;
+  /** Where `lossVariables` came from when not written at the end of training: 'checkpoint.bin'. */
+  lossVariablesFrom?: string;
   test: EvalResult;
   /** Accuracy on the long-tailed training set (no augmentation), when `eval.trainAccuracy`. */
   trainSet?: EvalResult;
