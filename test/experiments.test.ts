@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { initBackend, experiments, train } from '../lib/src';
+import { tf, initBackend, experiments, train } from '../lib/src';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-exp-'));
 
@@ -258,6 +258,25 @@ test('the runner starts the costliest run first (relativeCost: experts × copies
     dones[0],
   );
   assert.match(dones[1], /\(2\/2\)$/, 'nothing left, no estimate');
+  // A resumed run (here: BSCE's final checkpoint, as if its 20 epochs had taken an hour in an earlier session, and
+  // no metrics.json yet) is estimated from its recorded training time, not from the few seconds it takes now.
+  const root = path.join(tmp, 'results-rank');
+  const bsceDir = experiments.runDir(root, bsce);
+  const ckFile = path.join(bsceDir, 'checkpoint.bin');
+  const ck = train.loadCheckpoint<{ seconds: number }>(ckFile);
+  const tensors = new Map([...ck.tensors].map(([n, t]) => [n, tf.tensor(t.data, t.shape)]));
+  await train.saveCheckpoint(ckFile, tensors, { ...ck.state, seconds: 3600 });
+  tensors.forEach((t) => t.dispose());
+  fs.rmSync(path.join(bsceDir, 'metrics.json'));
+  fs.rmSync(experiments.runDir(root, nclpp), { recursive: true });
+  lines.length = 0;
+  await experiments.ensureRuns(root, [bsce, nclpp], {
+    workers: 1,
+    log: (l) => lines.push(l),
+    rank: (c) => (c.method === 'bsce' ? 0 : 1),
+  });
+  const resumed = lines.find((l) => l.includes('] done '))!;
+  assert.match(resumed, /\(1\/2, ~4\.0 h left\)$/, resumed); // NCL++ = 4 × BSCE's cost, at 3600 s per BSCE
 });
 
 test('figureReadiness: list scheduling figure by figure, costliest first; a figure waits for every run it needs', () => {

@@ -133,11 +133,13 @@ export async function ensureRuns(
     }
     const seconds = (Date.now() - t0) / 1000;
     done++;
-    secondsPerCost.push(seconds / relativeCost(c));
+    // A resumed run's wall time misses its earlier sessions: its metrics hold the whole training time.
+    const trained = readMetrics(dir)?.train.seconds ?? 0;
+    secondsPerCost.push(Math.max(seconds, trained) / relativeCost(c));
     log(`[reproduce] done ${tag} in ${seconds.toFixed(0)} s (${done}/${todo.length}${timeLeft(c)})`);
   };
   // Time left: the runs not finished, at the median seconds per unit of relativeCost of this call's finished runs
-  // (a resumed run makes it optimistic), spread over the lanes.
+  // (each run's wall time, or its recorded training time if longer: a resumed run), spread over the lanes.
   const secondsPerCost: number[] = [];
   const running = new Set<TrainConfig>();
   const timeLeft = (finished: TrainConfig) => {
