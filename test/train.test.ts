@@ -90,15 +90,20 @@ test('the same seed gives bit-identical metrics; tensors do not leak across epoc
   r2.model.dispose();
 });
 
-test('a loss with trainable variables (Table 6: learnable λ) records their final values in metrics.json', async () => {
+/** One epoch of smoke NCL++ with learnable λ (Table 6) into `dir`: its metrics and recorded loss variables. */
+async function trainLearnable(dir: string) {
   const c = smoke('nclpp', (c) => {
     c.optim.epochs = 1;
     c.loss.options = { learnable: true };
   });
-  const dir = path.join(tmp, 'learnable');
   const { metrics, model } = await train.trainRun(c, { outDir: dir, progress: false });
   model.dispose();
-  const lv = metrics.lossVariables!;
+  return { metrics, lv: metrics.lossVariables! };
+}
+
+test('a loss with trainable variables (Table 6: learnable λ) records their final values in metrics.json', async () => {
+  const dir = path.join(tmp, 'learnable');
+  const { lv } = await trainLearnable(dir);
   assert.deepEqual(Object.keys(lv).sort(), ['w_inter', 'w_intra']);
   // The same values as the checkpoint's, and as written to disk.
   const ck = train.loadCheckpoint(path.join(dir, 'checkpoint.bin'));
@@ -318,14 +323,8 @@ test('CLI: ncl train writes config, metrics, per-class CSV and a checkpoint; --r
 });
 
 test('CLI: ncl eval --record-loss-variables writes the learned λ of a finished run from its final checkpoint into metrics.json', async () => {
-  const c = smoke('nclpp', (c) => {
-    c.optim.epochs = 1;
-    c.loss.options = { learnable: true };
-  });
   const dir = path.join(tmp, 'record-lv');
-  const { metrics, model } = await train.trainRun(c, { outDir: dir, progress: false });
-  model.dispose();
-  const lv = metrics.lossVariables!;
+  const { metrics, lv } = await trainLearnable(dir);
   // A run from before the trainer recorded them: the same metrics.json without lossVariables.
   const file = path.join(dir, 'metrics.json');
   const { lossVariables: _, ...old } = JSON.parse(fs.readFileSync(file, 'utf8'));
