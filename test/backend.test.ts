@@ -5,6 +5,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { tf, initBackend } from '../lib/src';
+import {
+  guardWasmHeap,
+  WasmHeapError,
+  WASM_HEAP_MAX_BYTES,
+  type WasmHeapModule,
+} from '../lib/src/backend/heap-guard';
 
 test('initBackend picks a working backend and reports it', async () => {
   const info = await initBackend({ quiet: true });
@@ -111,4 +117,43 @@ test('without a GPU device node the automatic choice skips the WebGPU probe, say
   const info = await initBackend({ quiet: true });
   const w = info.skipped.find((s) => s.choice === 'webgpu');
   assert.match(w?.reason ?? '', /no GPU device node/);
+});
+
+test('a full wasm heap throws WasmHeapError at the allocation, instead of a tensor at address 0', async () => {
+  await initBackend({ backend: 'wasm', quiet: true });
+  const module = (tf.backend() as unknown as { wasm: WasmHeapModule }).wasm;
+  assert.equal(guardWasmHeap(module), false, 'initBackend installed the guard already');
+  const before = tf.memory().numTensors;
+  // ≥ 4 GB: tfjs-wasm would pass the byte count as an i32 and get a small block back.
+  assert.throws(() => tf.fill([2 ** 30 + 1], 0), WasmHeapError);
+  // Reserve most of the 4 GB (untouched pages), then ask for more than what is left.
+  const reserved = module._malloc(WASM_HEAP_MAX_BYTES - 300 * 2 ** 20);
+  try {
+    assert.throws(
+      () => tf.fill([100 * 2 ** 20], 1),
+      (e: Error) =>
+        e instanceof WasmHeapError && /could not allocate 400 MB .* lower the batch size/.test(e.message),
+    );
+  } finally {
+    module._free(reserved);
+  }
+  assert.equal(tf.memory().numTensors, before, 'the failed allocations left no tensor behind');
+  const t = tf.fill([1000], 2);
+  assert.equal(t.sum().arraySync(), 2000);
+  t.dispose();
+});
+
+test('guardWasmHeap on a module whose malloc returns 0: throws for n > 0, passes 0-byte requests through', () => {
+  let next = 64;
+  const heap = { bytes: 1024 };
+  const fake: WasmHeapModule = {
+    _malloc: (n: number) => (next + n <= heap.bytes ? (next += n) - n : 0),
+    _free: () => {},
+    HEAPU8: new Uint8Array(1024),
+  };
+  assert.equal(guardWasmHeap(fake), true);
+  assert.equal(guardWasmHeap(fake), false);
+  assert.ok(fake._malloc(100) > 0);
+  assert.throws(() => fake._malloc(2000), /could not allocate 0 MB \(the heap has grown to 0 MB/);
+  assert.equal(fake._malloc(0), next);
 });

@@ -120,11 +120,28 @@ test('reproduce: trains the runs a figure needs once, writes figure data, manife
   );
   assert.ok(Math.abs(paperRow.test - 0.1377) < 0.001, String(paperRow.test));
   logs.length = 0;
+  const files = ['manifest.json', 'README.md', 'fig8.json', 'fig8.html', 'table5.json', 'table5.html'];
+  const bytes = () => files.map((f) => fs.readFileSync(path.join(results, f), 'utf8'));
+  const before = bytes();
   await experiments.reproduce(opts);
   assert.ok(
     logs.some((l) => /3 runs needed, 3 cached, 0 to train/.test(l)),
     logs.join('\n'),
   );
+  // Same runs, same result: every file is left as it was, the entry keeps its commit and date.
+  assert.deepEqual(bytes(), before);
+  assert.ok(
+    logs.some((l) => /^\[reproduce\] fig8: unchanged since \S+, kept/.test(l)),
+    logs.join('\n'),
+  );
+  // A missing file is not "unchanged": the figure is written again, with a new date.
+  fs.rmSync(path.join(results, 'fig8.html'));
+  logs.length = 0;
+  await experiments.reproduce(opts);
+  assert.equal(fs.readFileSync(path.join(results, 'fig8.html'), 'utf8'), before[3]);
+  assert.ok(!logs.some((l) => /fig8: unchanged/.test(l)), logs.join('\n'));
+  const rebuilt = experiments.readManifest(results).figures.find((f) => f.id === 'fig8')!;
+  assert.notEqual(rebuilt.generated, e.generated);
   // The plan of fig9a (CE, BSCE, NCL, NCL++): three are cached by fig8; NCL's CPU time is estimated from them.
   const plan = experiments.planRuns({ ids: ['fig9a'], protocol: 'smoke', seeds: 1, resultsDir: results });
   assert.deepEqual(

@@ -6,7 +6,7 @@
  * `tf` is the lib's own tfjs instance: use it, not a separate import, so tensors share one engine.
  */
 export { tf } from './tf';
-export { initBackend, backendInfo, BACKENDS } from './backend';
+export { initBackend, backendInfo, BACKENDS, guardWasmHeap, WasmHeapError } from './backend';
 export type { BackendInfo, BackendChoice, BackendOptions } from './backend';
 export * as data from './data';
 export * as losses from './losses';

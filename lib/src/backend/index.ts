@@ -21,6 +21,9 @@ import { tryWebGPU } from './webgpu';
 import { nclSimdKernelsActive } from './conv-simd';
 import { relaxedSimdAvailable } from './wasm-asm';
 import type { WasmBackendLike } from './kernel-utils';
+import { guardWasmHeap, type WasmHeapModule } from './heap-guard';
+
+export { guardWasmHeap, WasmHeapError, WASM_HEAP_MAX_BYTES } from './heap-guard';
 
 export const BACKENDS = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKENDS)[number];
@@ -123,6 +126,7 @@ async function attempt(
       } catch (e) {
         return { ok: false, reason: `wasm backend failed: ${(e as Error).message}` };
       }
+      guardWasmHeap((tf.backend() as unknown as { wasm: WasmHeapModule }).wasm);
       const wasm = require('@tensorflow/tfjs-backend-wasm') as { getThreadsCount?: () => number };
       const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
       const ours = nclSimdKernelsActive(tf.backend() as unknown as WasmBackendLike);

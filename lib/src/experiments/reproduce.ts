@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { configHash, TrainConfig } from '../train/config';
 import { readMetrics } from '../train/trainer';
 import { atomicWrite } from '../train/checkpoint';
-import { savePlot, findChromium } from '../viz';
+import { savePlot, findChromium, figureHTML } from '../viz';
 import { getProtocol } from '../train/protocols';
 import { ensureRuns, isFinished, loadRun, relativeCost, runDir, RunResult } from './runs';
 import { ANALYSIS_FIGURES, FigureSpec, FigureOutput } from './figures';
@@ -296,30 +296,48 @@ function writeFigure(
   });
   const base = path.join(o.resultsDir, spec.id);
   const dataFile = `${base}.json`;
-  atomicWrite(
-    dataFile,
+  const dataJson = (at: string) =>
     JSON.stringify(
       {
         id: spec.id,
         title: spec.title,
         protocol: o.protocol,
         seeds,
-        commit,
+        commit: at,
         data: out.data,
         table: out.table ?? null,
       },
       null,
       1,
-    ) + '\n',
-  );
-  const written = savePlot(out.figure, base, {
-    plotlySrc: 'plotly.js',
-    title: spec.title,
-    png: o.png,
-    width: 1000,
-    height: 560,
-  });
+    ) + '\n';
+  const plotOpts = { plotlySrc: 'plotly.js', title: spec.title, png: o.png, width: 1000, height: 560 };
   const rel = (p: string | null) => (p ? path.relative(o.resultsDir, p) : null);
+  const runs = [...used.keys()].map((d) => path.relative(o.resultsDir, d)).sort();
+  const settings = settingsOf(getProtocol(o.protocol, 'nclpp'));
+
+  // Rebuilt from the same runs with the same result: keep the files and the entry (its commit and date) as they are,
+  // so that resuming a long `reproduce` does not rewrite every finished figure.
+  const previous = readManifest(o.resultsDir).figures.find(
+    (f) => f.id === spec.id && f.protocol === o.protocol,
+  );
+  const sameFile = (file: string, text: string) =>
+    fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text;
+  if (
+    previous &&
+    JSON.stringify([previous.title, previous.settings, previous.seeds, previous.runs]) ===
+      JSON.stringify([spec.title, settings, seeds, runs]) &&
+    [previous.claim, previous.measured, previous.verdict].join('\n') ===
+      [out.claim, out.measured, out.verdict].join('\n') &&
+    sameFile(dataFile, dataJson(previous.commit)) &&
+    sameFile(`${base}.html`, figureHTML(out.figure, plotOpts)) &&
+    (!o.png || (previous.png !== null && fs.existsSync(path.join(o.resultsDir, previous.png))))
+  ) {
+    log(`[reproduce] ${spec.id}: unchanged since ${previous.commit}, kept — ${out.verdict}`);
+    return previous;
+  }
+
+  atomicWrite(dataFile, dataJson(commit));
+  const written = savePlot(out.figure, base, plotOpts);
   const entry: ManifestEntry = {
     id: spec.id,
     title: spec.title,
@@ -327,10 +345,10 @@ function writeFigure(
     html: rel(written.html)!,
     data: rel(dataFile)!,
     protocol: o.protocol,
-    settings: settingsOf(getProtocol(o.protocol, 'nclpp')),
+    settings,
     seeds,
     commit,
-    runs: [...used.keys()].map((d) => path.relative(o.resultsDir, d)).sort(),
+    runs,
     claim: out.claim,
     measured: out.measured,
     verdict: out.verdict,

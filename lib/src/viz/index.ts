@@ -51,9 +51,15 @@ export function plotlyBundle(): string {
   return plotlySource;
 }
 
-/** An HTML fragment that draws `fig` into a fresh div once `window.Plotly` is there. */
-export function figureDiv(fig: Figure, opts: SizeOptions = {}): { id: string; html: string } {
-  const id = `ncl-plot-${randomBytes(6).toString('hex')}`;
+/**
+ * An HTML fragment that draws `fig` into a div once `window.Plotly` is there. The div's id is `opts.id`, or a random
+ * one (a notebook page shows many figures).
+ */
+export function figureDiv(
+  fig: Figure,
+  opts: SizeOptions & { id?: string } = {},
+): { id: string; html: string } {
+  const id = opts.id ?? `ncl-plot-${randomBytes(6).toString('hex')}`;
   const { width, height } = figureSize(fig, opts);
   const spec = JSON.stringify({
     data: fig.data,
@@ -67,12 +73,15 @@ export function figureDiv(fig: Figure, opts: SizeOptions = {}): { id: string; ht
   return { id, html };
 }
 
-/** A standalone HTML page for `fig`; Plotly inline, or from `plotlySrc` (a URL or path relative to the page). */
+/**
+ * A standalone HTML page for `fig`; Plotly inline, or from `plotlySrc` (a URL or path relative to the page). The page
+ * is a function of its arguments (one figure, so a fixed div id): the same figure gives the same bytes.
+ */
 export function figureHTML(
   fig: Figure,
   opts: SizeOptions & { plotlySrc?: string; title?: string } = {},
 ): string {
-  const { html } = figureDiv(fig, opts);
+  const { html } = figureDiv(fig, { ...opts, id: 'ncl-plot' });
   const lib = opts.plotlySrc
     ? `<script src="${opts.plotlySrc}"></script>`
     : `<script>${plotlyBundle()}</script>`;
