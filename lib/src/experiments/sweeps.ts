@@ -86,7 +86,11 @@ function lineFigure(
     })),
     layout: {
       title: { text: title },
-      xaxis: { title: { text: xTitle } },
+      // A tick at each sweep point (not Plotly's 1.5, 2.5, … between K = 1 … 4).
+      xaxis: {
+        title: { text: xTitle },
+        ...(xs.every((x) => typeof x === 'number') ? { tickmode: 'array', tickvals: xs } : {}),
+      },
       yaxis: { title: { text: 'top-1 (%)' } },
     },
   };
