@@ -2,12 +2,13 @@
  * A clear error when the wasm heap is full.
  *
  * tfjs-wasm keeps every tensor on one WebAssembly memory, which can grow to 4 GB (minus 64 KiB). When an allocation
- * does not fit, the module's `malloc` either returns 0 or, when the request would end past 4 GB, an address beyond the
- * end of the heap (its break pointer wraps around 2^32; measured with tfjs-wasm 4.22). tfjs-wasm registers the tensor
- * there anyway: nothing is thrown, the tensor overwrites the start of the heap or lies outside it, and the process
- * dies later with an unrelated `RuntimeError: memory access out of bounds` or `RangeError: Invalid typed array
- * length` (fig7's 4-expert evaluation did, see `eval/metrics.ts#predictAll`). A request of 4 GB or more is worse:
- * tfjs passes the byte count as a 32-bit integer, so it silently wraps to a small allocation.
+ * does not fit, the module's `malloc` either returns 0 or, when the request would end past 4 GB, a block that runs
+ * past the end of the heap without growing it (its break pointer wraps around 2^32; measured with tfjs-wasm 4.22).
+ * tfjs-wasm registers the tensor there anyway: nothing is thrown, the tensor overwrites the start of the heap or runs
+ * outside it, and the process dies later with an unrelated `RuntimeError: memory access out of bounds` or
+ * `RangeError: Invalid typed array length` (fig7's 4-expert evaluation did, see `eval/metrics.ts#predictAll`). A
+ * request of 4 GB or more is worse: tfjs passes the byte count as a 32-bit integer, so it silently wraps to a small
+ * allocation.
  *
  * `guardWasmHeap` wraps the module's `_malloc` so that all three throw `WasmHeapError` at the allocation that failed,
  * naming its size and the heap in use. Every tensor tfjs-wasm or the lib's kernels create goes through that function
