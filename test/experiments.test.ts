@@ -352,3 +352,18 @@ test('nextRunnable: the first queued run whose teachers are all trained; a stude
   // Teachers outside the queue (already cached) never block.
   assert.equal(experiments.nextRunnable([q('s', ['cached'])], new Set(['s'])), 0);
 });
+
+test('table7 rows that train what another figure trains share its run (same config hash), so they are not trained twice', () => {
+  const hashes = (id: string) =>
+    new Set(
+      experiments.FIGURES.find((f) => f.id === id)!
+        .runs('mini', [0])
+        .map(train.configHash),
+    );
+  const t7 = hashes('table7');
+  const shared = (id: string) => [...hashes(id)].filter((x) => t7.has(x)).length;
+  // fig6b: BSCE is the BIL row, BSCE + HCM (one expert, no collaboration) the BIL + NFL_hard row.
+  assert.equal(shared('fig6b'), 2);
+  // fig8: NCL++ with all switches on is the full row (and its ensemble row).
+  assert.equal(shared('fig8'), 1);
+});
