@@ -145,9 +145,8 @@ test('a full wasm heap throws WasmHeapError at the allocation, instead of a tens
 
 test('guardWasmHeap on a module whose malloc returns 0: throws for n > 0, passes 0-byte requests through', () => {
   let next = 64;
-  const heap = { bytes: 1024 };
   const fake: WasmHeapModule = {
-    _malloc: (n: number) => (next + n <= heap.bytes ? (next += n) - n : 0),
+    _malloc: (n: number) => (next + n <= fake.HEAPU8.length ? (next += n) - n : 0),
     _free: () => {},
     HEAPU8: new Uint8Array(1024),
   };

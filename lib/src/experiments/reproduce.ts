@@ -317,9 +317,8 @@ function writeFigure(
 
   // Rebuilt from the same runs with the same result: keep the files and the entry (its commit and date) as they are,
   // so that resuming a long `reproduce` does not rewrite every finished figure.
-  const previous = readManifest(o.resultsDir).figures.find(
-    (f) => f.id === spec.id && f.protocol === o.protocol,
-  );
+  const manifest = readManifest(o.resultsDir);
+  const previous = manifest.figures.find((f) => f.id === spec.id && f.protocol === o.protocol);
   const sameFile = (file: string, text: string) =>
     fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text;
   if (
@@ -354,7 +353,6 @@ function writeFigure(
     verdict: out.verdict,
     generated: new Date().toISOString(),
   };
-  const manifest = readManifest(o.resultsDir);
   manifest.figures = [
     ...manifest.figures.filter((f) => !(f.id === spec.id && f.protocol === o.protocol)),
     entry,
