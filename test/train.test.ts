@@ -204,6 +204,41 @@ test('a run killed mid-training resumes from its last checkpoint to the same fin
   assert.match(csv[0], /class,name,train_count,split,accuracy,expert0,expert1/);
 });
 
+test('a deadline stops the run at an epoch boundary, with its checkpoint, no leaked tensors, and resume finishes it identically', async () => {
+  const c = smoke('nclpp', (c) => (c.optim.epochs = 3));
+  const whole = await train.trainRun(c, { progress: false });
+  whole.model.dispose();
+  const dir = path.join(tmp, 'deadline');
+  const before = tf.memory().numTensors;
+  // A deadline already past: one epoch is still trained (at least one per call), then it stops.
+  const stopped = await train.trainRun(c, { outDir: dir, progress: false, deadline: Date.now() }).then(
+    () => null,
+    (e: unknown) => e,
+  );
+  assert.ok(stopped instanceof train.TrainingStopped, String(stopped));
+  assert.equal(stopped.epochsDone, 1);
+  assert.equal(stopped.epochs, 3);
+  assert.equal(tf.memory().numTensors, before, 'tensors left behind by the stopped run');
+  assert.ok(fs.existsSync(path.join(dir, 'checkpoint.bin')));
+  assert.ok(!fs.existsSync(path.join(dir, 'metrics.json')));
+  // A deadline far away changes nothing: the resumed run trains epochs 2 and 3 and ends as the uninterrupted one.
+  const resumed = await train.trainRun(c, {
+    outDir: dir,
+    resume: true,
+    progress: false,
+    deadline: Date.now() + 3_600_000,
+  });
+  resumed.model.dispose();
+  assert.deepEqual(resumed.metrics.test, whole.metrics.test);
+  assert.deepEqual(
+    resumed.metrics.train.epochs.map((e) => e.losses),
+    whole.metrics.train.epochs.map((e) => e.losses),
+  );
+  // Each epoch names the processor and backend that trained it.
+  for (const e of resumed.metrics.train.epochs)
+    assert.match(e.host ?? '', new RegExp(`\\(${tf.getBackend()}\\)$`));
+});
+
 test('a NaN loss stops the run with a message naming the step, and writes no metrics', async () => {
   const c = smoke('ce');
   const dir = path.join(tmp, 'nan');
@@ -353,6 +388,27 @@ test('CLI: ncl train writes config, metrics, per-class CSV and a checkpoint; --r
   const ev = ncl(['eval', '--run', out, '--json']);
   assert.equal(ev.status, 0, ev.stderr);
   assert.deepEqual(JSON.parse(ev.stdout).perClass, m.test.perClass);
+});
+
+test('CLI: ncl train --time-limit stops at an epoch boundary with exit 0 and a checkpoint; a bad limit is a one-line error', () => {
+  const out = path.join(tmp, 'cli-time-limit');
+  const args = ['train', '--protocol', 'smoke', '--method', 'ce', '--out', out, '--epochs', '2'];
+  for (const bad of ['0', '-1', 'soon']) {
+    const r = ncl([...args, '--time-limit', bad]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /--time-limit: expected a positive number of minutes/);
+    assert.ok(!fs.existsSync(out), `--time-limit ${bad} wrote ${out}`);
+  }
+  const r = ncl([...args, '--time-limit', '0.00001']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /stopped after epoch 1\/2 \(time limit\)/);
+  assert.ok(fs.existsSync(path.join(out, 'checkpoint.bin')));
+  assert.ok(!fs.existsSync(path.join(out, 'metrics.json')));
+  const rest = ncl([...args, '--resume']);
+  assert.equal(rest.status, 0, rest.stderr);
+  const m = JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8'));
+  assert.equal(m.train.epochs.length, 2);
 });
 
 test('CLI: ncl eval --record-loss-variables writes the learned λ of a finished run from its final checkpoint into metrics.json', async () => {

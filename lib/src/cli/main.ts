@@ -16,8 +16,8 @@ import { Command, Option } from 'commander';
 import { initBackend, backendInfo, BACKENDS } from '../backend';
 import { METHODS, Method } from '../train/config';
 import { PROTOCOL_NAMES, getProtocol } from '../train/protocols';
-import { readMetrics, trainRun, Metrics } from '../train/trainer';
-import { configFromFlags, intOption, protocolOption, SHORTCUTS, UsageError } from './options';
+import { readMetrics, trainRun, Metrics, TrainingStopped } from '../train/trainer';
+import { configFromFlags, intOption, minutesOption, protocolOption, SHORTCUTS, UsageError } from './options';
 import { evalRun } from './eval';
 import { comparisonTable } from './table';
 import { FIGURE_IDS, formatPlan, planRuns, reproduce, resolveIds } from '../experiments/reproduce';
@@ -38,6 +38,7 @@ function defaultOut(protocol: string, method: string, seed: number | string): st
 /** Train one run, or return its metrics when `out` already holds a finished run of the same config (--resume). */
 async function trainCommand(flags: Record<string, unknown>): Promise<Metrics> {
   const config = configFromFlags(flags as never);
+  const deadline = flags.timeLimit == null ? undefined : Date.now() + 60_000 * minutesOption(flags.timeLimit);
   const out = (flags.out as string | undefined) ?? defaultOut(config.protocol, config.method, config.seed);
   if (!flags.resume && fs.existsSync(path.join(out, 'metrics.json'))) {
     throw new UsageError(
@@ -58,6 +59,7 @@ async function trainCommand(flags: Record<string, unknown>): Promise<Metrics> {
     outDir: out,
     resume: Boolean(flags.resume),
     resultsRoot: flags.results as string | undefined,
+    deadline,
   });
   model.dispose();
   const t = metrics.test;
@@ -93,13 +95,22 @@ export function buildProgram(): Command {
       'results root that loss.teachers folders are relative to (default: workspace results/)',
     )
     .option('--set <key=value...>', 'override any config entry by its dotted path, e.g. --set optim.epochs=3')
+    .option(
+      '--time-limit <minutes>',
+      'stop at the last epoch boundary expected within this many minutes (checkpoint kept; exit 0); continue with --resume',
+    )
     .addOption(backendOption());
   for (const [flag, p] of Object.entries(SHORTCUTS)) {
     if (flag === 'dataset') train.option(`--${flag} <name>`, `dataset (sets ${p})`);
     else train.option(`--${flag} <value>`, `sets ${p}`);
   }
   train.action(async (opts) => {
-    await trainCommand(opts);
+    try {
+      await trainCommand(opts);
+    } catch (e) {
+      if (!(e instanceof TrainingStopped)) throw e;
+      console.error(`ncl: ${e.message}`);
+    }
   });
 
   program

@@ -4,6 +4,7 @@
  * Any invalid value is reported in one line naming the flag it came from.
  */
 import * as fs from 'node:fs';
+import { z } from 'zod';
 import { TrainConfig, formatConfigError, Method } from '../train/config';
 import { protocolConfig, PROTOCOL_NAMES } from '../train/protocols';
 
@@ -15,6 +16,16 @@ export function intOption(raw: string, flag: string, min: 0 | 1 = 1): number {
   if (!Number.isInteger(n) || n < min)
     throw new UsageError(`--${flag}: expected a ${min ? 'positive' : 'non-negative'} integer, got '${raw}'`);
   return n;
+}
+
+const Minutes = z.coerce.number().finite().positive();
+
+/** `--time-limit`: a positive number of minutes; a UsageError naming the flag otherwise. */
+export function minutesOption(raw: unknown): number {
+  const r = Minutes.safeParse(raw);
+  if (!r.success)
+    throw new UsageError(`--time-limit: expected a positive number of minutes, got '${String(raw)}'`);
+  return r.data;
 }
 
 /** A protocol name; a UsageError listing the known ones otherwise. */

@@ -14,5 +14,6 @@ export {
   batchOptions,
   numHardOf,
   TrainingError,
+  TrainingStopped,
 } from './trainer';
 export type { TrainOptions, Metrics, StepInfo, EpochInfo, PreparedData } from './trainer';

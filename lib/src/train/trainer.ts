@@ -11,6 +11,7 @@
  * metrics.json, per_class.csv and analysis.json.gz. Nothing is written before the config has been validated.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { tf } from '../tf';
@@ -86,6 +87,11 @@ export interface EpochInfo {
   imgPerSec: number;
   seconds: number;
   numTensors: number;
+  /**
+   * The processor that trained this epoch (`os.cpus()[0].model`, then the backend), recorded since 2026-11-27: a run
+   * resumed on another machine (e.g. with `ncl train --time-limit`) says which epochs ran where.
+   */
+  host?: string;
   test?: { top1: number; many: number | null; medium: number | null; few: number | null };
 }
 
@@ -132,9 +138,33 @@ export interface TrainOptions {
   analysis?: boolean;
   /** Root that `loss.teachers` folders are relative to (default: the workspace's results/). */
   resultsRoot?: string;
+  /**
+   * Stop early, at an epoch boundary, when the next epoch (estimated by the last one's duration) would end after this
+   * time (ms since 1970, as `Date.now()`): the epoch's checkpoint is written, then `TrainingStopped` is thrown. Needs
+   * `outDir`; continue later with `resume`. At least one epoch is trained per call.
+   */
+  deadline?: number;
 }
 
 export class TrainingError extends Error {}
+
+/** Thrown by `trainRun` when `deadline` stopped it at an epoch boundary; the checkpoint holds `epochsDone` epochs. */
+export class TrainingStopped extends Error {
+  constructor(
+    readonly epochsDone: number,
+    readonly epochs: number,
+    readonly checkpoint: string,
+  ) {
+    super(
+      `stopped after epoch ${epochsDone}/${epochs} (time limit); ${checkpoint} continues it with --resume`,
+    );
+    this.name = 'TrainingStopped';
+  }
+}
+
+function hostName(): string {
+  return `${os.cpus()[0]?.model?.trim() || os.arch()} (${tf.getBackend()})`;
+}
 
 interface CheckpointState {
   configHash: string;
@@ -296,6 +326,7 @@ export async function trainRun(
       imgPerSec: (steps * c.data.batchSize * c.optim.accumulate) / seconds,
       seconds,
       numTensors: tf.memory().numTensors,
+      host: hostName(),
     };
     if (c.eval.every > 0 && (epoch + 1) % c.eval.every === 0 && epoch + 1 < c.optim.epochs) {
       const r = await evaluateModel(model, test, classCounts, {
@@ -310,6 +341,20 @@ export async function trainRun(
     progress.endEpoch(info);
     opts.onEpoch?.(info);
     if (ckptFile) await saveCheckpoint(ckptFile, allVars(), state);
+    if (
+      opts.deadline != null &&
+      ckptFile &&
+      epoch + 1 < c.optim.epochs &&
+      Date.now() + seconds * 1000 > opts.deadline
+    ) {
+      progress.stop();
+      teacherProbs?.dispose();
+      for (const t of teachers ?? []) t.dispose();
+      model.dispose();
+      sgd.dispose();
+      built?.dispose();
+      throw new TrainingStopped(epoch + 1, c.optim.epochs, ckptFile);
+    }
   }
   progress.stop();
   teacherProbs?.dispose();

@@ -1,0 +1,8 @@
+/**
+ * The `ncl` command line as one file, for a machine without Node.js or node_modules: scripts/gpu/prepare.sh bundles
+ * it into .gpu/ncl.js (with `require.main` defined away, so only this file starts the CLI), and
+ * scripts/gpu/train-runs.sh runs `ncl train` with it there.
+ */
+import { main } from '../../lib/src/cli/main';
+
+main(process.argv);
