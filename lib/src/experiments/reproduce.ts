@@ -13,6 +13,7 @@ import { atomicWrite } from '../train/checkpoint';
 import { savePlot, findChromium, figureHTML } from '../viz';
 import { getProtocol } from '../train/protocols';
 import { ensureRuns, isFinished, loadRun, relativeCost, runDir, RunResult } from './runs';
+import { equivalenceKey, finishedByKey } from './equivalent';
 import { ANALYSIS_FIGURES, FigureSpec, FigureOutput } from './figures';
 import { SWEEP_FIGURES } from './sweeps';
 
@@ -100,6 +101,8 @@ export interface PlanRow {
   cpuMinutes: number | null;
   /** Every requested figure that needs this run (`id` is the first). */
   neededBy: string[];
+  /** When not cached: the finished run (folder relative to resultsDir) that trains the same (`equivalenceKey`). */
+  sameAs?: string;
 }
 
 /**
@@ -140,10 +143,13 @@ export function planRuns(o: {
     rates.set(k, [...(rates.get(k) ?? []), m.train.seconds / relativeCost(m.config)]);
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  const finished = rows.some((r) => !r.cached) ? finishedByKey(folder) : new Map<string, string>();
   return rows.map(({ id, c, cached, neededBy }) => {
     const r = rates.get(key(c));
     const cost = relativeCost(c);
+    const same = cached ? undefined : finished.get(equivalenceKey(c));
     return {
+      ...(same ? { sameAs: path.join('runs', o.protocol, same) } : {}),
       id,
       method: c.method,
       seed: c.seed,
@@ -199,6 +205,13 @@ export function formatPlan(rows: PlanRow[], workers: number, ids?: string[]): st
   const fmt = (m: number | null) => (m == null ? '?' : `${m.toFixed(0)} min`);
   return [
     ...todo.map((r) => `${r.id.padEnd(7)} ${r.dir}  seed ${r.seed}  ~${fmt(r.cpuMinutes)}`),
+    ...todo
+      .filter((r) => r.sameAs)
+      .map(
+        (r) =>
+          `warning: ${r.dir} (${r.id}) trains what the finished ${r.sameAs} holds (their configs differ only in ` +
+          'loss switches at their default or without effect); write its config as that run does to reuse it',
+      ),
     `${rows.length} runs needed, ${rows.length - todo.length} cached, ${todo.length} to train: ` +
       `~${(total / 60).toFixed(1)} CPU-hours` +
       (known.length < todo.length ? ` for the ${known.length} with an estimate` : '') +

@@ -1,0 +1,45 @@
+/**
+ * Two config hashes, one training. A run's hash covers its config as written, so a figure spec that spells out an
+ * NCL++ switch at its default (`interCL: true`), or sets one that has no effect (IntraCL with T = 1 copy; InterCL or
+ * its balanced scale with K = 1 expert: each KL term is then exactly 0), queues a second run of one already finished
+ * (found in session 7: fig6a's T = 1 runs duplicated fig6b's BSCE + HCM; six table7 runs duplicated fig6b and fig8).
+ * `equivalenceKey` drops such switches, and `ncl reproduce --plan` names a queued run whose key equals a finished
+ * run's. Hashes themselves stay as they are: changing them would orphan every cached run.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { NclLossOptions } from '../losses/nested';
+import { canonicalJSON, TrainConfig } from '../train/config';
+import { readMetrics } from '../train/trainer';
+
+/** nclLoss switches that only `loss.options` sets, with their defaults (from the loss's own schema). */
+const SWITCHES = ['bil', 'interCL', 'intraCL', 'nestedHard', 'hardMining', 'balancedInter'] as const;
+const DEFAULTS: Record<string, unknown> = NclLossOptions.parse({ numCopies: 1 });
+
+/**
+ * The config with `loss.options` switches at their default or without effect removed, as canonical JSON: equal keys
+ * train the same network the same way (same data, seeds, schedule; the loss differs by exact zeros at most).
+ * Only 'ncl' / 'nclpp' read these switches.
+ */
+export function equivalenceKey(c: TrainConfig): string {
+  const o: Record<string, unknown> = { ...c.loss.options };
+  if (c.method === 'ncl' || c.method === 'nclpp') {
+    for (const k of SWITCHES) if (k in o && o[k] === DEFAULTS[k]) delete o[k];
+    if (c.model.numExperts === 1) {
+      delete o.interCL;
+      delete o.balancedInter;
+    }
+    if (c.loss.numCopies === 1 || c.method === 'ncl') delete o.intraCL; // 'ncl' forces IntraCL off
+  }
+  return canonicalJSON({ ...c, loss: { ...c.loss, options: o } });
+}
+
+/** Finished runs under `folder` (e.g. results/runs/mini) by equivalence key → run folder name. */
+export function finishedByKey(folder: string): Map<string, string> {
+  const byKey = new Map<string, string>();
+  for (const d of fs.existsSync(folder) ? fs.readdirSync(folder).sort() : []) {
+    const m = readMetrics(path.join(folder, d));
+    if (m) byKey.set(equivalenceKey(m.config), d);
+  }
+  return byKey;
+}
