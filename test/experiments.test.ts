@@ -440,3 +440,30 @@ test('--plan warns when a queued run trains what a finished run holds (fig12a sp
     new RegExp(`warning: ${row.dir} \\(fig12a\\) trains what the finished ${row.sameAs} holds`),
   );
 });
+
+test('--plan counts what a checkpoint holds: a run to resume after epoch k of N has (N − k) / N of its cost left', async () => {
+  const root = path.join(tmp, 'plan-resume');
+  const spec = experiments.FIGURES.find((f) => f.id === 'fig12a')!;
+  const [done, todo] = spec.runs('smoke', [0]);
+  const doneDir = experiments.runDir(root, done);
+  fs.mkdirSync(doneDir, { recursive: true });
+  const metrics = { config: done, configHash: train.configHash(done), train: { seconds: 120, epochs: [] } };
+  fs.writeFileSync(path.join(doneDir, 'metrics.json'), JSON.stringify(metrics)); // calibration: 120 s
+  const plan = () => experiments.planRuns({ ids: ['fig12a'], protocol: 'smoke', seeds: 1, resultsDir: root });
+  const full = plan().find((r) => !r.cached)!;
+  const expected = ((120 / experiments.relativeCost(done)) * experiments.relativeCost(todo)) / 60;
+  assert.ok(Math.abs(full.cpuMinutes! - expected) < 1e-9, `${full.cpuMinutes} vs ${expected}`);
+  assert.equal(full.epochsDone, undefined);
+  const ckpt = path.join(experiments.runDir(root, todo), 'checkpoint.bin');
+  fs.mkdirSync(path.dirname(ckpt), { recursive: true });
+  const N = todo.optim.epochs;
+  assert.ok(N >= 2, `smoke trains ${N} epochs`);
+  await train.saveCheckpoint(ckpt, new Map(), { configHash: train.configHash(todo), nextEpoch: 1 });
+  const resumed = plan().find((r) => !r.cached)!;
+  assert.equal(resumed.epochsDone, 1);
+  assert.ok(Math.abs(resumed.cpuMinutes! - (expected * (N - 1)) / N) < 1e-9);
+  assert.match(experiments.formatPlan(plan(), 2), /\(resumes after epoch 1\)/);
+  // A checkpoint of another config (the trainer refuses it) counts for nothing.
+  await train.saveCheckpoint(ckpt, new Map(), { configHash: 'something-else', nextEpoch: 1 });
+  assert.equal(plan().find((r) => !r.cached)!.epochsDone, undefined);
+});

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { configHash, TrainConfig } from '../train/config';
 import { readMetrics } from '../train/trainer';
-import { atomicWrite } from '../train/checkpoint';
+import { atomicWrite, checkpointState } from '../train/checkpoint';
 import { savePlot, findChromium, figureHTML } from '../viz';
 import { getProtocol } from '../train/protocols';
 import { ensureRuns, isFinished, loadRun, relativeCost, runDir, RunResult } from './runs';
@@ -97,8 +97,13 @@ export interface PlanRow {
   cached: boolean;
   /** relativeCost of the run's config. */
   cost: number;
-  /** Estimated training CPU-minutes (null without a finished run of the same model size to calibrate on). */
+  /**
+   * Estimated training CPU-minutes still to spend (null without a finished run of the same model size to calibrate
+   * on): the whole run's, less the share of epochs its checkpoint already holds.
+   */
   cpuMinutes: number | null;
+  /** Epochs in the run's checkpoint when it is not finished (a resumed run starts after them). */
+  epochsDone?: number;
   /** Every requested figure that needs this run (`id` is the first). */
   neededBy: string[];
   /** When not cached: the finished run (folder relative to resultsDir) that trains the same (`equivalenceKey`). */
@@ -148,18 +153,32 @@ export function planRuns(o: {
     const r = rates.get(key(c));
     const cost = relativeCost(c);
     const same = cached ? undefined : finished.get(equivalenceKey(c));
+    const done = cached ? 0 : epochsInCheckpoint(runDir(o.resultsDir, c), c);
     return {
       ...(same ? { sameAs: path.join('runs', o.protocol, same) } : {}),
+      ...(done ? { epochsDone: done } : {}),
       id,
       method: c.method,
       seed: c.seed,
       dir: path.relative(o.resultsDir, runDir(o.resultsDir, c)),
       cached,
       cost,
-      cpuMinutes: r ? (median(r) * cost) / 60 : null,
+      cpuMinutes: r ? ((median(r) * cost) / 60) * (1 - done / c.optim.epochs) : null,
       neededBy,
     };
   });
+}
+
+/** Epochs held by the checkpoint of an unfinished run of `c` in `dir` (0 without one, or one of another config). */
+function epochsInCheckpoint(dir: string, c: TrainConfig): number {
+  const file = path.join(dir, 'checkpoint.bin');
+  if (!fs.existsSync(file)) return 0;
+  try {
+    const s = checkpointState<{ configHash: string; nextEpoch: number }>(file);
+    return s.configHash === configHash(c) ? Math.min(s.nextEpoch, c.optim.epochs) : 0;
+  } catch {
+    return 0; // unreadable: the run will start over (the trainer says why)
+  }
 }
 
 /**
@@ -204,7 +223,11 @@ export function formatPlan(rows: PlanRow[], workers: number, ids?: string[]): st
   const total = known.reduce((a, b) => a + b, 0);
   const fmt = (m: number | null) => (m == null ? '?' : `${m.toFixed(0)} min`);
   return [
-    ...todo.map((r) => `${r.id.padEnd(7)} ${r.dir}  seed ${r.seed}  ~${fmt(r.cpuMinutes)}`),
+    ...todo.map(
+      (r) =>
+        `${r.id.padEnd(7)} ${r.dir}  seed ${r.seed}  ~${fmt(r.cpuMinutes)}` +
+        (r.epochsDone ? `  (resumes after epoch ${r.epochsDone})` : ''),
+    ),
     ...todo
       .filter((r) => r.sameAs)
       .map(

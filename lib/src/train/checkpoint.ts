@@ -67,6 +67,22 @@ export interface LoadedCheckpoint<S> {
   tensors: Map<string, { shape: number[]; data: Float32Array }>;
 }
 
+/** Only the state of a checkpoint (its JSON header), without reading the tensors. */
+export function checkpointState<S>(file: string): S {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(12);
+    if (fs.readSync(fd, head, 0, 12, 0) < 12 || head.toString('latin1', 0, 8) !== MAGIC)
+      throw new Error(`${file}: not an ncl-lab checkpoint`);
+    const hlen = head.readUInt32LE(8);
+    const header = Buffer.alloc(hlen);
+    if (fs.readSync(fd, header, 0, hlen, 12) < hlen) throw new Error(`${file}: truncated checkpoint header`);
+    return (JSON.parse(header.toString('utf8')) as { state: S }).state;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 export function loadCheckpoint<S>(file: string): LoadedCheckpoint<S> {
   const buf = fs.readFileSync(file);
   if (buf.length < 12 || buf.toString('latin1', 0, 8) !== MAGIC)

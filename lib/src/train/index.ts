@@ -4,7 +4,7 @@ export type { Method, TrainConfigInput } from './config';
 export { PROTOCOLS, PROTOCOL_NAMES, protocolConfig, getProtocol } from './protocols';
 export { learningRate } from './schedule';
 export { SGD } from './sgd';
-export { saveCheckpoint, loadCheckpoint, lossVariablesOf, atomicWrite } from './checkpoint';
+export { saveCheckpoint, loadCheckpoint, checkpointState, lossVariablesOf, atomicWrite } from './checkpoint';
 export {
   trainRun,
   prepareData,
