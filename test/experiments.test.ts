@@ -366,6 +366,36 @@ test('table7 rows that train what another figure trains share its run (same conf
   assert.equal(shared('fig6b'), 2);
   // fig8: NCL++ with all switches on is the full row (and its ensemble row).
   assert.equal(shared('fig8'), 1);
+  // fig12b: BSCE is the BIL row, its NCL (K = 2, no nested terms) the BIL + InterCL row (also fig7's K = 2).
+  assert.equal(shared('fig12b'), 2);
+  assert.equal(shared('fig7'), 1);
+});
+
+test('no two figure runs train the same thing under two hashes, but for two pairs trained before equivalenceKey', () => {
+  // Equal equivalence keys with different config hashes: the same training twice. Two such pairs were found after
+  // both sides had been trained and are kept (their figures were built from them): fig6a's T = 1 point is
+  // BSCE + HCM (fig5a / fig6b / table7), and fig12a's balanced NCL is NCL with K = 2 (fig7 / fig12b / table7).
+  const figuresOf = new Map<string, Set<string>>();
+  const hashesOf = new Map<string, Set<string>>();
+  for (const f of experiments.FIGURES)
+    for (const c of f.runs('mini', [0, 1, 2])) {
+      const k = experiments.equivalenceKey(c);
+      const h = train.configHash(c);
+      hashesOf.set(k, (hashesOf.get(k) ?? new Set()).add(h));
+      figuresOf.set(h, (figuresOf.get(h) ?? new Set()).add(f.id));
+    }
+  const twins = [...hashesOf.values()]
+    .filter((hs) => hs.size > 1)
+    .map((hs) =>
+      [...hs]
+        .map((h) => [...figuresOf.get(h)!].sort().join(','))
+        .sort()
+        .join(' = '),
+    );
+  assert.deepEqual(twins.sort(), [
+    ...Array(3).fill('fig12a = fig12b,fig7,table7'),
+    ...Array(3).fill('fig5a,fig6b,table7 = fig6a'),
+  ]);
 });
 
 test('equivalenceKey: switches at their default or without effect give one key (their hashes differ); the loss agrees', async () => {
@@ -387,6 +417,17 @@ test('equivalenceKey: switches at their default or without effect give one key (
   same(withOpts({ intraCL: false }, oneCopy), withOpts({}, oneCopy));
   const oneExpert = (c: train.TrainConfig) => (c.model.numExperts = 1);
   same(withOpts({ interCL: false, balancedInter: false }, oneExpert), withOpts({}, oneExpert));
+  // 'ncl' is nclpp's loss with IntraCL off: nclpp with T = 1 and IntraCL off (table7's "BIL + InterCL" as first
+  // written) trains fig12a's balanced NCL.
+  const balancedNcl = experiments.FIGURES.find((f) => f.id === 'fig12a')!
+    .runs('smoke', [0])
+    .find((c) => c.loss.options.balancedInter === true)!;
+  assert.equal(balancedNcl.method, 'ncl');
+  const asNclpp = withOpts({ intraCL: false, nestedHard: false }, (c) => {
+    c.loss.numCopies = 1;
+    c.model.numExperts = 2;
+  });
+  same(asNclpp, balancedNcl);
   // Switches that change training keep their own key.
   assert.notEqual(key(withOpts({ interCL: false })), key(withOpts({})));
   assert.notEqual(key(withOpts({ intraCL: false })), key(withOpts({})));

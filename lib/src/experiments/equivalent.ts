@@ -3,7 +3,8 @@
  * NCL++ switch at its default (`interCL: true`), or sets one that has no effect (IntraCL with T = 1 copy; InterCL or
  * its balanced scale with K = 1 expert: each KL term is then exactly 0), queues a second run of one already finished
  * (found in session 7: fig6a's T = 1 runs duplicated fig6b's BSCE + HCM; six table7 runs duplicated fig6b and fig8).
- * `equivalenceKey` drops such switches, and `ncl reproduce --plan` names a queued run whose key equals a finished
+ * The same for 'ncl', which is 'nclpp' with `intraCL: false` (table7's "BIL + InterCL" runs, `nclpp` with T = 1 and
+ * IntraCL off, turned out to be fig12a's balanced NCL runs). `equivalenceKey` drops such switches, and `ncl reproduce --plan` names a queued run whose key equals a finished
  * run's. Hashes themselves stay as they are: changing them would orphan every cached run.
  */
 import * as fs from 'node:fs';
@@ -19,19 +20,25 @@ const DEFAULTS: Record<string, unknown> = NclLossOptions.parse({ numCopies: 1 })
 /**
  * The config with `loss.options` switches at their default or without effect removed, as canonical JSON: equal keys
  * train the same network the same way (same data, seeds, schedule; the loss differs by exact zeros at most).
- * Only 'ncl' / 'nclpp' read these switches.
+ * Only 'ncl' / 'nclpp' read these switches; 'ncl' is keyed as 'nclpp' with IntraCL off.
  */
 export function equivalenceKey(c: TrainConfig): string {
   const o: Record<string, unknown> = { ...c.loss.options };
-  if (c.method === 'ncl' || c.method === 'nclpp') {
+  let method = c.method;
+  if (method === 'ncl') {
+    // lossForMethod('ncl') is nclpp's loss with IntraCL forced off; nothing else reads the method's name.
+    method = 'nclpp';
+    o.intraCL = false;
+  }
+  if (method === 'nclpp') {
     for (const k of SWITCHES) if (k in o && o[k] === DEFAULTS[k]) delete o[k];
     if (c.model.numExperts === 1) {
       delete o.interCL;
       delete o.balancedInter;
     }
-    if (c.loss.numCopies === 1 || c.method === 'ncl') delete o.intraCL; // 'ncl' forces IntraCL off
+    if (c.loss.numCopies === 1) delete o.intraCL;
   }
-  return canonicalJSON({ ...c, loss: { ...c.loss, options: o } });
+  return canonicalJSON({ ...c, method, loss: { ...c.loss, options: o } });
 }
 
 /** Finished runs under `folder` (e.g. results/runs/mini) by equivalence key → run folder name. */
