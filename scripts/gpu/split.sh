@@ -31,8 +31,11 @@ case "${1:-}" in
     "$0" sizes
     ;;
   join)
-    [ -s .gpu/node.xz ] || cat .gpu-1/node.xz.part* .gpu-2/node.xz.part* >.gpu/node.xz
+    shopt -s nullglob
+    parts=(.gpu-1/node.xz.part* .gpu-2/node.xz.part*)
+    [ -s .gpu/node.xz ] || { [ ${#parts[@]} -gt 0 ] && cat "${parts[@]}" >.gpu/node.xz; } || true
     [ -s .gpu/dawn.node.xz ] || { [ -f .gpu-2/dawn.node.xz ] && cp .gpu-2/dawn.node.xz .gpu/; } || true
+    [ -s .gpu/node.xz ] || { echo "join: no .gpu/node.xz and no pieces of it in .gpu-1/, .gpu-2/: carry them first" >&2; exit 1; }
     want=$(awk '$3 == "./node.xz" {print $2}' .gpu/MANIFEST)
     got=$(sha256sum .gpu/node.xz | cut -c1-16)
     [ "$want" = "$got" ] || { echo "join: .gpu/node.xz is incomplete (sha256 $got, MANIFEST $want): carry .gpu-1 and .gpu-2 first" >&2; exit 1; }
