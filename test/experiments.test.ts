@@ -306,6 +306,7 @@ test('figureReadiness: list scheduling figure by figure, costliest first; a figu
     cost: cpuMinutes ?? 1,
     cpuMinutes,
     neededBy,
+    config: train.getProtocol('smoke', 'bsce', 0),
   });
   // Two lanes. x: 90 and 10 min; y: 10 min of its own, and x's 90-min run. Queue: x90 (lane 1, 0-90), x10 (lane 2,
   // 0-10), y10 (lane 2, 10-20). x is ready at 90; y at 90 too (it waits for x's long run), not at 20.

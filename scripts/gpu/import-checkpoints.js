@@ -24,14 +24,14 @@ program.parse();
 const o = program.opts();
 const src = program.args[0];
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-import-'));
-const tars = fs.readdirSync(src).filter((f) => /^checkpoints-\d+\.tar$/.test(f));
+const tars = fs.existsSync(src) ? fs.readdirSync(src).filter((f) => /^checkpoints-\d+\.tar$/.test(f)) : [];
 if (!tars.length) {
   console.error(`import-checkpoints: no checkpoints-*.tar in ${src}`);
   process.exit(1);
 }
 for (const t of tars) execFileSync('tar', ['-xf', path.join(src, t), '-C', tmp]);
 
-const state = (dir) => train.loadCheckpoint(path.join(dir, 'checkpoint.bin')).state;
+const state = (dir) => train.checkpointState(path.join(dir, 'checkpoint.bin'));
 let bad = 0;
 const installs = [];
 for (const name of fs.readdirSync(tmp).sort()) {
@@ -39,7 +39,7 @@ for (const name of fs.readdirSync(tmp).sort()) {
   if (!fs.existsSync(path.join(dir, 'checkpoint.bin'))) continue;
   const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
   const s = state(dir);
-  const hosts = [...new Set(s.epochs.map((e) => e.host))].join(', ');
+  const hosts = [...new Set(s.epochs.map((e) => e.host ?? 'an unrecorded host'))].join(', ');
   if (name.startsWith('check-')) {
     const ref = path.join(o.results, 'runs', config.protocol, name.slice(6), 'metrics.json');
     const m = JSON.parse(fs.readFileSync(ref, 'utf8'));

@@ -24,17 +24,11 @@ const program = new Command('queue')
   .option('--out <dir>', 'queue folder', '.gpu/queue');
 program.parse();
 const o = program.opts();
-const seeds = Array.from({ length: o.seeds }, (_, i) => i);
-const seen = new Set();
-const todo = [];
-for (const spec of experiments.resolveIds(program.args)) {
-  for (const c of spec.runs(o.protocol, seeds)) {
-    const dir = experiments.runDir(o.results, c);
-    if (seen.has(dir)) continue;
-    seen.add(dir);
-    if (!experiments.isFinished(o.results, c)) todo.push({ dir, c });
-  }
-}
+// The plan's rows: each run once, in the order `ncl reproduce` queues the figures.
+const todo = experiments
+  .planRuns({ ids: program.args, protocol: o.protocol, seeds: o.seeds, resultsDir: o.results })
+  .filter((r) => !r.cached)
+  .map((r) => ({ dir: path.join(o.results, r.dir), c: r.config }));
 fs.rmSync(o.out, { recursive: true, force: true });
 const chosen = todo.slice(-o.last);
 for (const { dir, c } of chosen) {

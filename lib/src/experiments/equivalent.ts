@@ -4,8 +4,9 @@
  * its balanced scale with K = 1 expert: each KL term is then exactly 0), queues a second run of one already finished
  * (found in session 7: fig6a's T = 1 runs duplicated fig6b's BSCE + HCM; six table7 runs duplicated fig6b and fig8).
  * The same for 'ncl', which is 'nclpp' with `intraCL: false` (table7's "BIL + InterCL" runs, `nclpp` with T = 1 and
- * IntraCL off, turned out to be fig12a's balanced NCL runs). `equivalenceKey` drops such switches, and `ncl reproduce --plan` names a queued run whose key equals a finished
- * run's. Hashes themselves stay as they are: changing them would orphan every cached run.
+ * IntraCL off, turned out to be fig12a's balanced NCL runs). `equivalenceKey` drops such switches, and `ncl reproduce`
+ * (and its --plan) warns about a queued run whose key equals a finished run's. Hashes themselves stay as they are:
+ * changing them would orphan every cached run.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -49,4 +50,12 @@ export function finishedByKey(folder: string): Map<string, string> {
     if (m) byKey.set(equivalenceKey(m.config), d);
   }
   return byKey;
+}
+
+/** The warning for a queued run (`what`: its folder, maybe with more) that trains what the finished `finished` holds. */
+export function equivalentRunWarning(what: string, finished: string): string {
+  return (
+    `warning: ${what} trains what the finished ${finished} holds (their configs differ only in loss switches at ` +
+    'their default or without effect); write its config as that run does to reuse it'
+  );
 }

@@ -13,7 +13,7 @@ import { atomicWrite, checkpointState } from '../train/checkpoint';
 import { savePlot, findChromium, figureHTML } from '../viz';
 import { getProtocol } from '../train/protocols';
 import { ensureRuns, isFinished, loadRun, relativeCost, runDir, RunResult } from './runs';
-import { equivalenceKey, finishedByKey } from './equivalent';
+import { equivalenceKey, equivalentRunWarning } from './equivalent';
 import { ANALYSIS_FIGURES, FigureSpec, FigureOutput } from './figures';
 import { SWEEP_FIGURES } from './sweeps';
 
@@ -106,6 +106,8 @@ export interface PlanRow {
   epochsDone?: number;
   /** Every requested figure that needs this run (`id` is the first). */
   neededBy: string[];
+  /** The run's config. */
+  config: TrainConfig;
   /** When not cached: the finished run (folder relative to resultsDir) that trains the same (`equivalenceKey`). */
   sameAs?: string;
 }
@@ -141,14 +143,15 @@ export function planRuns(o: {
   const key = (c: TrainConfig) => `${c.data.dataset}/${c.model.name}/${c.model.width}`;
   const rates = new Map<string, number[]>();
   const folder = path.join(o.resultsDir, 'runs', o.protocol);
-  for (const d of fs.existsSync(folder) ? fs.readdirSync(folder) : []) {
+  const finished = new Map<string, string>(); // equivalenceKey → finished run folder, for the duplicate warning
+  for (const d of fs.existsSync(folder) ? fs.readdirSync(folder).sort() : []) {
     const m = readMetrics(path.join(folder, d));
     if (!m) continue;
     const k = key(m.config);
     rates.set(k, [...(rates.get(k) ?? []), m.train.seconds / relativeCost(m.config)]);
+    finished.set(equivalenceKey(m.config), d);
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-  const finished = rows.some((r) => !r.cached) ? finishedByKey(folder) : new Map<string, string>();
   return rows.map(({ id, c, cached, neededBy }) => {
     const r = rates.get(key(c));
     const cost = relativeCost(c);
@@ -165,6 +168,7 @@ export function planRuns(o: {
       cost,
       cpuMinutes: r ? ((median(r) * cost) / 60) * (1 - done / c.optim.epochs) : null,
       neededBy,
+      config: c,
     };
   });
 }
@@ -228,13 +232,7 @@ export function formatPlan(rows: PlanRow[], workers: number, ids?: string[]): st
         `${r.id.padEnd(7)} ${r.dir}  seed ${r.seed}  ~${fmt(r.cpuMinutes)}` +
         (r.epochsDone ? `  (resumes after epoch ${r.epochsDone})` : ''),
     ),
-    ...todo
-      .filter((r) => r.sameAs)
-      .map(
-        (r) =>
-          `warning: ${r.dir} (${r.id}) trains what the finished ${r.sameAs} holds (their configs differ only in ` +
-          'loss switches at their default or without effect); write its config as that run does to reuse it',
-      ),
+    ...todo.filter((r) => r.sameAs).map((r) => equivalentRunWarning(`${r.dir} (${r.id})`, r.sameAs!)),
     `${rows.length} runs needed, ${rows.length - todo.length} cached, ${todo.length} to train: ` +
       `~${(total / 60).toFixed(1)} CPU-hours` +
       (known.length < todo.length ? ` for the ${known.length} with an estimate` : '') +

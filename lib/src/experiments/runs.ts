@@ -11,7 +11,7 @@ import * as zlib from 'node:zlib';
 import { TrainConfig, configHash } from '../train/config';
 import { readMetrics, trainRun, Metrics } from '../train/trainer';
 import type { Analysis } from '../eval/analysis';
-import { equivalenceKey, finishedByKey } from './equivalent';
+import { equivalenceKey, equivalentRunWarning, finishedByKey } from './equivalent';
 
 export interface RunResult {
   dir: string;
@@ -110,10 +110,7 @@ export async function ensureRuns(
     const folder = path.join(root, 'runs', c.protocol);
     if (!finished.has(folder)) finished.set(folder, finishedByKey(folder));
     const same = finished.get(folder)!.get(equivalenceKey(c));
-    if (same)
-      log(
-        `[reproduce] warning: ${runDir(root, c)} trains what the finished ${path.join(folder, same)} holds (same config but for loss switches at their default or without effect)`,
-      );
+    if (same) log(`[reproduce] ${equivalentRunWarning(runDir(root, c), path.join(folder, same))}`);
   }
   // The queue: by rank, then costliest first, so that the lanes end close together. A run that learns from teachers
   // waits until those teachers are trained (nextRunnable).

@@ -67,17 +67,25 @@ export interface LoadedCheckpoint<S> {
   tensors: Map<string, { shape: number[]; data: Float32Array }>;
 }
 
+/** The JSON header of a checkpoint whose first bytes are in `buf` (the whole file, or at least its header). */
+function parseHeader<H>(buf: Buffer, file: string): { header: H; base: number } {
+  if (buf.length < 12 || buf.toString('latin1', 0, 8) !== MAGIC)
+    throw new Error(`${file}: not an ncl-lab checkpoint`);
+  const hlen = buf.readUInt32LE(8);
+  if (12 + hlen > buf.length) throw new Error(`${file}: truncated checkpoint header`);
+  return { header: JSON.parse(buf.toString('utf8', 12, 12 + hlen)) as H, base: 12 + hlen };
+}
+
 /** Only the state of a checkpoint (its JSON header), without reading the tensors. */
 export function checkpointState<S>(file: string): S {
   const fd = fs.openSync(file, 'r');
   try {
+    // The first 12 bytes say how long the header is; read that much (at most the file), and let parseHeader check it.
     const head = Buffer.alloc(12);
-    if (fs.readSync(fd, head, 0, 12, 0) < 12 || head.toString('latin1', 0, 8) !== MAGIC)
-      throw new Error(`${file}: not an ncl-lab checkpoint`);
-    const hlen = head.readUInt32LE(8);
-    const header = Buffer.alloc(hlen);
-    if (fs.readSync(fd, header, 0, hlen, 12) < hlen) throw new Error(`${file}: truncated checkpoint header`);
-    return (JSON.parse(header.toString('utf8')) as { state: S }).state;
+    const n = fs.readSync(fd, head, 0, 12, 0);
+    const buf = Buffer.alloc(n < 12 ? n : Math.min(fs.fstatSync(fd).size, 12 + head.readUInt32LE(8)));
+    const got = fs.readSync(fd, buf, 0, buf.length, 0);
+    return parseHeader<{ state: S }>(buf.subarray(0, got), file).header.state;
   } finally {
     fs.closeSync(fd);
   }
@@ -85,12 +93,7 @@ export function checkpointState<S>(file: string): S {
 
 export function loadCheckpoint<S>(file: string): LoadedCheckpoint<S> {
   const buf = fs.readFileSync(file);
-  if (buf.length < 12 || buf.toString('latin1', 0, 8) !== MAGIC)
-    throw new Error(`${file}: not an ncl-lab checkpoint`);
-  const hlen = buf.readUInt32LE(8);
-  if (12 + hlen > buf.length) throw new Error(`${file}: truncated checkpoint header`);
-  const header = JSON.parse(buf.toString('utf8', 12, 12 + hlen)) as { state: S; tensors: Entry[] };
-  const base = 12 + hlen;
+  const { header, base } = parseHeader<{ state: S; tensors: Entry[] }>(buf, file);
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const e of header.tensors) {
     const start = base + e.offset * 4;

@@ -252,6 +252,7 @@ export async function trainRun(
 
   const progress = new Progress(opts.progress ?? true, c.optim.epochs, stepsPerEpoch);
   let globalStep = state.nextEpoch * stepsPerEpoch;
+  let stopped = false; // by opts.deadline, at an epoch boundary
   for (let epoch = state.nextEpoch; epoch < c.optim.epochs; epoch++) {
     const t0 = Date.now();
     const sums: Record<string, number> = {};
@@ -347,18 +348,19 @@ export async function trainRun(
       epoch + 1 < c.optim.epochs &&
       Date.now() + seconds * 1000 > opts.deadline
     ) {
-      progress.stop();
-      teacherProbs?.dispose();
-      for (const t of teachers ?? []) t.dispose();
-      model.dispose();
-      sgd.dispose();
-      built?.dispose();
-      throw new TrainingStopped(epoch + 1, c.optim.epochs, ckptFile);
+      stopped = true;
+      break;
     }
   }
   progress.stop();
   teacherProbs?.dispose();
   for (const t of teachers ?? []) t.dispose();
+  if (stopped) {
+    model.dispose();
+    sgd.dispose();
+    built?.dispose();
+    throw new TrainingStopped(state.nextEpoch, c.optim.epochs, ckptFile!);
+  }
 
   const evalOpts = { batchSize: c.eval.batchSize, mean: dataset.mean, std: dataset.std };
   const testPredictions = await predictAll(model, test, evalOpts);
