@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { NclLossOptions } from '../losses/nested';
 import { canonicalJSON, TrainConfig } from '../train/config';
-import { readMetrics } from '../train/trainer';
+import { readMetrics, type Metrics } from '../train/trainer';
 
 /** nclLoss switches that only `loss.options` sets, with their defaults (from the loss's own schema). */
 const SWITCHES = ['bil', 'interCL', 'intraCL', 'nestedHard', 'hardMining', 'balancedInter'] as const;
@@ -42,14 +42,19 @@ export function equivalenceKey(c: TrainConfig): string {
   return canonicalJSON({ ...c, method, loss: { ...c.loss, options: o } });
 }
 
-/** Finished runs under `folder` (e.g. results/runs/mini) by equivalence key → run folder name. */
-export function finishedByKey(folder: string): Map<string, string> {
-  const byKey = new Map<string, string>();
-  for (const d of fs.existsSync(folder) ? fs.readdirSync(folder).sort() : []) {
-    const m = readMetrics(path.join(folder, d));
-    if (m) byKey.set(equivalenceKey(m.config), d);
+/** The finished runs under `folder` (e.g. results/runs/mini): run folder name and metrics, in name order. */
+export function finishedRuns(folder: string): { name: string; metrics: Metrics }[] {
+  const out: { name: string; metrics: Metrics }[] = [];
+  for (const name of fs.existsSync(folder) ? fs.readdirSync(folder).sort() : []) {
+    const metrics = readMetrics(path.join(folder, name));
+    if (metrics) out.push({ name, metrics });
   }
-  return byKey;
+  return out;
+}
+
+/** Finished runs (`finishedRuns`) by equivalence key → run folder name (the last in name order when keys repeat). */
+export function finishedByKey(runs: { name: string; metrics: Metrics }[]): Map<string, string> {
+  return new Map(runs.map((r) => [equivalenceKey(r.metrics.config), r.name]));
 }
 
 /** The warning for a queued run (`what`: its folder, maybe with more) that trains what the finished `finished` holds. */

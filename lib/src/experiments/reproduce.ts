@@ -8,12 +8,11 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { configHash, TrainConfig } from '../train/config';
-import { readMetrics } from '../train/trainer';
 import { atomicWrite, checkpointState } from '../train/checkpoint';
 import { savePlot, findChromium, figureHTML } from '../viz';
 import { getProtocol } from '../train/protocols';
 import { ensureRuns, isFinished, loadRun, relativeCost, runDir, RunResult } from './runs';
-import { equivalenceKey, equivalentRunWarning } from './equivalent';
+import { equivalenceKey, equivalentRunWarning, finishedByKey, finishedRuns } from './equivalent';
 import { ANALYSIS_FIGURES, FigureSpec, FigureOutput } from './figures';
 import { SWEEP_FIGURES } from './sweeps';
 
@@ -143,14 +142,12 @@ export function planRuns(o: {
   const key = (c: TrainConfig) => `${c.data.dataset}/${c.model.name}/${c.model.width}`;
   const rates = new Map<string, number[]>();
   const folder = path.join(o.resultsDir, 'runs', o.protocol);
-  const finished = new Map<string, string>(); // equivalenceKey → finished run folder, for the duplicate warning
-  for (const d of fs.existsSync(folder) ? fs.readdirSync(folder).sort() : []) {
-    const m = readMetrics(path.join(folder, d));
-    if (!m) continue;
+  const runsDone = finishedRuns(folder); // each run's metrics read once: rates here, equivalence keys below
+  for (const { metrics: m } of runsDone) {
     const k = key(m.config);
     rates.set(k, [...(rates.get(k) ?? []), m.train.seconds / relativeCost(m.config)]);
-    finished.set(equivalenceKey(m.config), d);
   }
+  const finished = finishedByKey(runsDone); // for the duplicate warning
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
   return rows.map(({ id, c, cached, neededBy }) => {
     const r = rates.get(key(c));

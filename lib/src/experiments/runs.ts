@@ -11,7 +11,7 @@ import * as zlib from 'node:zlib';
 import { TrainConfig, configHash } from '../train/config';
 import { readMetrics, trainRun, Metrics } from '../train/trainer';
 import type { Analysis } from '../eval/analysis';
-import { equivalenceKey, equivalentRunWarning, finishedByKey } from './equivalent';
+import { equivalenceKey, equivalentRunWarning, finishedByKey, finishedRuns } from './equivalent';
 
 export interface RunResult {
   dir: string;
@@ -108,7 +108,7 @@ export async function ensureRuns(
   const finished = new Map<string, Map<string, string>>(); // per protocol folder
   for (const c of todo) {
     const folder = path.join(root, 'runs', c.protocol);
-    if (!finished.has(folder)) finished.set(folder, finishedByKey(folder));
+    if (!finished.has(folder)) finished.set(folder, finishedByKey(finishedRuns(folder)));
     const same = finished.get(folder)!.get(equivalenceKey(c));
     if (same) log(`[reproduce] ${equivalentRunWarning(runDir(root, c), path.join(folder, same))}`);
   }
