@@ -35,7 +35,7 @@ unxz_to() { # unxz_to FILE.xz DEST: xz if there is one, else Python's lzma
 }
 
 # --- unpack -------------------------------------------------------------------------------------------------------
-[ -s .gpu/node.xz ] || [ ! -d .gpu-1 ] || bash scripts/gpu/split.sh join || exit 2
+[ -s .gpu/node.xz ] || bash scripts/gpu/split.sh join || exit 2
 [ -s .gpu/node.xz ] && [ -s .gpu/ncl-gpu.js ] || { note "no .gpu payload: run scripts/gpu/prepare.sh and carry .gpu"; exit 2; }
 [ -x "$N/node" ] || { unxz_to .gpu/node.xz "$N/node.tmp" && chmod +x "$N/node.tmp" && mv "$N/node.tmp" "$N/node"; }
 [ -s "$N/dawn.node" ] || unxz_to .gpu/dawn.node.xz "$N/dawn.node"

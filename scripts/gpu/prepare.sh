@@ -21,20 +21,23 @@ ROOT=$PWD
 P=.gpu
 mkdir -p "$P/gl"
 # A payload split by scripts/gpu/split.sh: put it back together first (node.xz is then reused, not recompressed).
+if [ -d .gpu-full ]; then rm -rf "$P" && mv .gpu-full "$P"; fi
 [ -s "$P/node.xz" ] || [ ! -d .gpu-1 ] || bash scripts/gpu/split.sh join || true
+rm -rf .gpu-[0-9]*
 grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >>.git/info/exclude
 
 say() { echo "[prepare] $*" >&2; }
 
-# 1. Node.js: strip the debug info (99 MB -> 86 MB), xz (-> ~22 MB). Reused while the binary is the same.
+# 1. Node.js: strip the debug info (99 MB -> 86 MB), xz with the x86 branch filter (-> ~21 MB; ~1 minute).
+#    Reused while the binary is the same.
 NODE_BIN=$(command -v node)
-node_id="$(node --version) $(sha256sum "$NODE_BIN" | cut -c1-16)"
+node_id="$(node --version) $(sha256sum "$NODE_BIN" | cut -c1-16) x86"
 if [ ! -s "$P/node.xz" ] || [ "$(cat "$P/node.id" 2>/dev/null)" != "$node_id" ]; then
-  say "compressing $NODE_BIN ($(node --version)); takes ~2 minutes"
+  say "compressing $NODE_BIN ($(node --version)); takes ~1 minute"
   tmp=$(mktemp)
   cp "$NODE_BIN" "$tmp"
   strip --strip-all "$tmp" 2>/dev/null || true
-  xz -9 -T0 -c "$tmp" >"$P/node.xz.tmp"
+  xz --x86 --lzma2=preset=9e -T1 -c "$tmp" >"$P/node.xz.tmp"
   rm -f "$tmp"
   mv "$P/node.xz.tmp" "$P/node.xz"
   echo "$node_id" >"$P/node.id"
@@ -100,8 +103,8 @@ payload=$(du -sb "$P" | cut -f1)
 total=$((tracked + ${untracked:-0} + payload))
 say "payload $((payload / 1048576)) MiB; tracked $((tracked / 1048576)) MiB; untracked $((${untracked:-0} / 1048576)) MiB; total $((total / 1048576)) MiB (limit 64)"
 if [ "$total" -ge $((63 * 1048576)) ]; then
-  [ -n "${NCL_GPU_SPLIT:-}" ] || { echo "prepare: what travels is too large ($total bytes); NCL_GPU_SPLIT=1 splits it (scripts/gpu/split.sh)" >&2; exit 1; }
-  bash scripts/gpu/split.sh split
+  [ -n "${NCL_GPU_SPLIT:-}" ] || { echo "prepare: what travels is too large ($total bytes); NCL_GPU_SPLIT=1 splits it, NCL_GPU_SPLIT=cpu keeps only what train-runs.sh needs and splits that (scripts/gpu/split.sh)" >&2; exit 1; }
+  if [ "$NCL_GPU_SPLIT" = cpu ]; then bash scripts/gpu/split.sh split-cpu; else bash scripts/gpu/split.sh split; fi
 fi
 
 # 6. --check: unpack into a clean folder and run the bundle with the carried node, on wasm (no GPU here).
@@ -110,7 +113,7 @@ if [ "${1:-}" = "--check" ]; then
   rm -rf "$C"
   mkdir -p "$C"
   cp -r "$P" "$C/.gpu"
-  for d in .gpu-1 .gpu-2; do [ -d "$d" ] && cp -r "$d" "$C/$d"; done
+  for d in .gpu-[0-9]*; do [ -d "$d" ] && cp -r "$d" "$C/$d"; done
   cp -r data scripts "$C/"
   say "checking from a clean copy in $C (PATH without node)"
   (
