@@ -35,7 +35,7 @@ split_into() {
   b=$(base)
   room=$((LIMIT - b - MARGIN - 65536)) # 64 KiB for the folders themselves
   [ "$room" -gt 1048576 ] || { echo "split: the tracked tree ($b bytes) leaves no room under the limit" >&2; exit 1; }
-  rm -rf .gpu-[0-9]* "$STASH.tar"
+  rm -rf .gpu-[0-9]*
   tar -cf .gpu/big.tar -C .gpu "$@"
   mkdir -p .gpu-pieces
   split -b "$room" -d -a 2 .gpu/big.tar .gpu-pieces/big.tar.part
