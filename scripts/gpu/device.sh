@@ -28,16 +28,13 @@ DEADLINE=$((SECONDS + ${NCL_GPU_BUDGET:-400}))
 : >"$ENVF"
 
 note() { echo "[device $(date +%T) +${SECONDS}s] $*" | tee -a "$LOG" >&2; }
-unxz_to() { # unxz_to FILE.xz DEST: xz if there is one, else Python's lzma
-  if command -v xz >/dev/null; then xz -dc "$1" >"$2"; else
-    python3 -c 'import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2"
-  fi
-}
+# shellcheck source=scripts/gpu/unpack.sh
+. scripts/gpu/unpack.sh
 
 # --- unpack -------------------------------------------------------------------------------------------------------
 [ -s .gpu/node.xz ] || bash scripts/gpu/split.sh join || exit 2
 [ -s .gpu/node.xz ] && [ -s .gpu/ncl-gpu.js ] || { note "no .gpu payload: run scripts/gpu/prepare.sh and carry .gpu"; exit 2; }
-[ -x "$N/node" ] || { unxz_to .gpu/node.xz "$N/node.tmp" && chmod +x "$N/node.tmp" && mv "$N/node.tmp" "$N/node"; }
+unpack_node "$N"
 [ -s "$N/dawn.node" ] || unxz_to .gpu/dawn.node.xz "$N/dawn.node"
 cp .gpu/ncl-gpu.js .gpu/*.wasm "$N/"
 NODE=$N/node

@@ -26,15 +26,10 @@ note() { echo "[train-runs $(date +%T) +${SECONDS}s] $*" | tee -a "$LOG" >&2; }
 [ -d .gpu/queue ] || { note "no .gpu/queue: run scripts/gpu/queue.js here first"; exit 2; }
 # Unpack: Node.js (joined from .gpu-1/, .gpu-2/ when split), the CLI bundle (.gpu/ncl.js, or .gpu/ncl.js.xz from
 # `split.sh split-cpu`, which leaves out what only the GPU check needs) and the wasm binaries beside it.
-unxz_to() { # unxz_to FILE.xz DEST: xz if there is one, else Python's lzma
-  if command -v xz >/dev/null; then xz -dc "$1" >"$2"; else
-    python3 -c 'import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2"
-  fi
-}
+# shellcheck source=scripts/gpu/unpack.sh
+. scripts/gpu/unpack.sh
 mkdir -p "$N"
-[ -s .gpu/node.xz ] || bash scripts/gpu/split.sh join 2>>"$LOG" || { note "unpack failed: no Node.js"; exit 2; }
-[ -x "$N/node" ] || { unxz_to .gpu/node.xz "$N/node.tmp" && chmod +x "$N/node.tmp" && mv "$N/node.tmp" "$N/node"; } ||
-  { note "unpack failed: node.xz"; exit 2; }
+unpack_node "$N" 2>>"$LOG" || { note "unpack failed: no Node.js (node.xz, or its pieces)"; exit 2; }
 if [ -s .gpu/ncl.js ]; then cp .gpu/ncl.js "$N/"; else unxz_to .gpu/ncl.js.xz "$N/ncl.js" || { note "no .gpu/ncl.js(.xz)"; exit 2; }; fi
 cp .gpu/*.wasm "$N/"
 NODE=$N/node
