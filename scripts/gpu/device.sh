@@ -32,9 +32,7 @@ note() { echo "[device $(date +%T) +${SECONDS}s] $*" | tee -a "$LOG" >&2; }
 . scripts/gpu/unpack.sh
 
 # --- unpack -------------------------------------------------------------------------------------------------------
-[ -s .gpu/node.xz ] || bash scripts/gpu/split.sh join || exit 2
-[ -s .gpu/node.xz ] && [ -s .gpu/ncl-gpu.js ] || { note "no .gpu payload: run scripts/gpu/prepare.sh and carry .gpu"; exit 2; }
-unpack_node "$N"
+[ -s .gpu/ncl-gpu.js ] && unpack_node "$N" || { note "no .gpu payload: run scripts/gpu/prepare.sh and carry .gpu"; exit 2; }
 [ -s "$N/dawn.node" ] || unxz_to .gpu/dawn.node.xz "$N/dawn.node"
 cp .gpu/ncl-gpu.js .gpu/*.wasm "$N/"
 NODE=$N/node
