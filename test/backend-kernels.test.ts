@@ -1,14 +1,18 @@
-// The lib's training kernels (lib/src/backend): conv gradients on wasm (XNNPACK and SIMD paths), fused batch norm,
+// The training kernels (ncl-kernels, packages/kernels): conv gradients on wasm (XNNPACK and SIMD paths), fused batch norm,
 // SGD, the wasm assembler; and whole-model gradients on wasm equal the cpu backend's.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend, models } from '../lib/src';
-import { batchNormTrain, batchNormTrainComposite } from '../lib/src/backend/batchnorm';
-import { profileKernels } from '../lib/src/backend/profile';
-import { sgdMomentumUpdate } from '../lib/src/backend/sgd';
-import { simdKernels } from '../lib/src/backend/simd-kernels';
-import { setForcePadCopy } from '../lib/src/backend/conv-simd';
-import { relaxedSimdAvailable, useRelaxedSimd } from '../lib/src/backend/wasm-asm';
+import {
+  batchNormTrain,
+  batchNormTrainComposite,
+  profileKernels,
+  relaxedSimdAvailable,
+  setForcePadCopy,
+  sgdMomentumUpdate,
+  simdKernels,
+  useRelaxedSimd,
+} from 'ncl-kernels';
 import { formatBench, runBench, sgdStep } from '../lib/src/train/bench';
 
 type Pad = 'same' | 'valid' | number;

@@ -5,12 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { tf, initBackend } from '../lib/src';
-import {
-  guardWasmHeap,
-  WasmHeapError,
-  WASM_HEAP_MAX_BYTES,
-  type WasmHeapModule,
-} from '../lib/src/backend/heap-guard';
+import { guardWasmHeap, WasmHeapError, WASM_HEAP_MAX_BYTES, type WasmHeapModule } from 'ncl-kernels';
 
 test('initBackend picks a working backend and reports it', async () => {
   const info = await initBackend({ quiet: true });
@@ -105,7 +100,7 @@ test('the compiled lib (lib/dist) runs the ncl SIMD kernels on wasm, as the sour
 });
 
 test('without a GPU device node the automatic choice skips the WebGPU probe, saying why; Dawn flags re-enable it', async () => {
-  const { gpuDeviceLikely } = await import('../lib/src/backend');
+  const { gpuDeviceLikely } = await import('ncl-kernels');
   const saved = process.env.NCL_DAWN_FLAGS;
   process.env.NCL_DAWN_FLAGS = 'backend=opengles';
   assert.equal(gpuDeviceLikely(), true);

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend } from '../lib/src';
-import { dawnFlags, registerWebGPUTrainingKernels, tryWebGPU } from '../lib/src/backend/webgpu';
+import { dawnFlags, registerWebGPUTrainingKernels, tryWebGPU } from 'ncl-kernels';
 import { gradCheck } from '../scripts/gpu/gradcheck';
 
 /** Does Dawn give an adapter with these settings? (a separate Dawn instance, so nothing is registered) */

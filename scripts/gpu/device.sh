@@ -138,7 +138,7 @@ if [ -n "$chosen" ]; then
   want auto && (unset NCL_BACKEND; step auto 40 "$NODE" "$B" info)
   want gradcheck && step gradcheck 90 "$NODE" "$B" gradcheck
   want bench && step bench 150 "$NODE" "$B" bench "${R32[@]}" --steps 20 --warmup 3
-  # The lib's split filter gradient instead of tfjs-backend-webgpu's (lib/src/backend/webgpu.ts), for comparison.
+  # The lib's split filter gradient instead of tfjs-backend-webgpu's (packages/kernels/src/webgpu.ts), for comparison.
   want bench-split && NCL_WEBGPU_CONV_FILTER=split step bench-split 90 "$NODE" "$B" bench "${R32[@]}" --steps 10 --warmup 2
 fi
 want torch && PYTHONUNBUFFERED=1 step torch 120 python3 scripts/gpu/bench_torch_gpu.py --json "${R32[@]}"

@@ -15,8 +15,7 @@
  * Node. The backend is the one initBackend picks, or NCL_BACKEND; Dawn's addon is found through NCL_DAWN_NODE.
  */
 import { tf } from '../../lib/src/tf';
-import { initBackend, backendInfo } from '../../lib/src/backend';
-import { tryWebGPU } from '../../lib/src/backend/webgpu';
+import { initBackend, backendInfo, tryWebGPU } from 'ncl-kernels';
 import { createModel } from '../../lib/src/models/registry';
 import { modelFlops } from '../../lib/src/models/flops';
 import { SGD } from '../../lib/src/train/sgd';

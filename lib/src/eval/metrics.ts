@@ -75,7 +75,7 @@ export async function predictAll(
   for (const b of evalBatches(set, o.batchSize, o.mean, o.std)) {
     // One tidy per expert, so that only one expert's activations are alive at a time: with all K in one scope, 4
     // experts at batch 1000 (28×28 inputs) need ~3.4 GB and exhaust the 4 GB wasm heap (which tfjs-wasm alone
-    // does not notice: see backend/heap-guard.ts).
+    // does not notice: see ncl-kernels' heap-guard.ts).
     const outs = model.experts.map((e) => tf.tidy(() => e.apply(b.x, false).logits));
     for (let k = 0; k < outs.length; k++) logits[k].set(await outs[k].data(), b.start * C);
     tf.dispose([...outs, b.x, b.y]);

@@ -5,7 +5,7 @@
  * Layout is NHWC throughout; conv filters are [KH, KW, Cin, Cout].
  */
 import { tf } from '../tf';
-import { batchNormTrain } from '../backend/batchnorm';
+import { batchNormTrain } from 'ncl-kernels';
 
 /** Deterministic seed stream: each call to `next()` gives the seed for one more tensor. */
 export class SeedStream {
@@ -105,7 +105,7 @@ export class Conv2d {
  *
  * `apply(x, training, { relu, residual })` also folds in what commonly follows a BN: `+ residual` and ReLU
  * (y = relu(bn(x) + residual)); in training this runs as one fused kernel with a hand-written backward on `wasm` and
- * `cpu` (lib/src/backend/batchnorm.ts), the same numbers as tf.moments + tf.batchNorm + add + relu.
+ * `cpu` (packages/kernels/src/batchnorm.ts), the same numbers as tf.moments + tf.batchNorm + add + relu.
  */
 export class BatchNorm {
   readonly gamma: tf.Variable;

@@ -7,8 +7,7 @@
  */
 import { tf } from '../tf';
 import { BACKENDS, BackendChoice, backendInfo, initBackend } from '../backend';
-import { formatKernelProfile, profileKernels } from '../backend/profile';
-import { sgdMomentumUpdate } from '../backend/sgd';
+import { formatKernelProfile, profileKernels, sgdMomentumUpdate } from 'ncl-kernels';
 import { createModel, modelFlops, ModelName, MODEL_NAMES } from '../models';
 
 export interface BenchOptions {
@@ -88,7 +87,7 @@ export interface BenchResult {
 /**
  * One SGD step (PyTorch semantics: d = g + wd·w; buf = momentum·buf + d, buf = d on the first step; w -= lr·buf)
  * over `vars` with `grads` by variable name. `bufs` holds the momentum buffers by variable name between calls
- * (kept out of any tidy); the caller disposes them at the end. Weights get new tensors (see ../backend/sgd.ts).
+ * (kept out of any tidy); the caller disposes them at the end. Weights get new tensors (see ncl-kernels' sgd.ts).
  */
 export function sgdStep(
   vars: tf.Variable[],

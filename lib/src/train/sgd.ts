@@ -1,11 +1,11 @@
 /**
  * SGD with momentum and weight decay, PyTorch semantics (torch.optim.SGD, dampening 0, no Nesterov):
  *   d = g + wd·w;  buf = μ·buf + d  (buf = d at the first step);  w = w − lr·buf
- * The update itself is `sgdMomentumUpdate` (lib/src/backend/sgd.ts: one fused kernel per parameter on wasm/cpu,
+ * The update itself is `sgdMomentumUpdate` (packages/kernels/src/sgd.ts: one fused kernel per parameter on wasm/cpu,
  * tfjs ops elsewhere). The momentum buffers are part of the checkpoint, so a resumed run continues bit-identically.
  */
 import { tf } from '../tf';
-import { sgdMomentumUpdate } from '../backend/sgd';
+import { sgdMomentumUpdate } from 'ncl-kernels';
 
 export class SGD {
   /** Momentum buffers by the parameter's name in `params` (stable across processes, for checkpoints). */

@@ -1,12 +1,12 @@
 /**
- * Shared plumbing for the lib's hand-written kernels: typed views of tensor data on the `wasm` and `cpu` backends,
+ * Shared plumbing for the package's hand-written kernels: typed views of tensor data on the `wasm` and `cpu` backends,
  * output and temporary allocation, and calls into other registered kernels.
  *
  * On `wasm` a tensor's data lives on the module heap (`backend.dataIdMap.get(dataId).memoryOffset`); a
  * `Float32Array` view of it is read and written in place by plain JS loops. Allocating (`makeOutput`) may grow the
  * heap and detach earlier views, so kernels take their views only after their last allocation.
  */
-import { tf } from '../tf';
+import { tf } from './tf';
 
 export type TensorInfo = tf.TensorInfo;
 

@@ -15,7 +15,7 @@
  * composite of tfjs ops elsewhere (`tensorflow`, `webgpu`). Gradients flow to x, γ, β and the residual; the batch
  * mean and variance outputs are for the running statistics only (no gradient flows through them).
  */
-import { tf } from '../tf';
+import { tf } from './tf';
 import { AnyBackend, alloc, f32, isWasm, release, size, TensorInfo, WasmBackendLike } from './kernel-utils';
 import { SimdKernels, simdKernels } from './simd-kernels';
 

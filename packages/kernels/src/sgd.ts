@@ -10,7 +10,7 @@
  * ops. The new weights are a new tensor, never an in-place write: XNNPACK caches a packed copy of every
  * convolution filter keyed by the filter tensor, so a filter's data must not change under the same tensor.
  */
-import { tf } from '../tf';
+import { tf } from './tf';
 import { AnyBackend, alloc, f32, TensorInfo } from './kernel-utils';
 
 export const SGD_KERNEL = 'NclSgdMomentum';

@@ -12,7 +12,7 @@
  *                                   ask for a compatibility-mode adapter (Dawn's OpenGL ES backend, e.g. Mesa llvmpipe
  *                                   with `NCL_DAWN_FLAGS=backend=opengles EGL_PLATFORM=surfaceless`): for testing
  *                                   without a GPU, not for speed
- *   NCL_WEBGPU_CONV_FILTER=split    use the lib's Conv2DBackpropFilter instead of tfjs-backend-webgpu's (see below)
+ *   NCL_WEBGPU_CONV_FILTER=split    use the package's Conv2DBackpropFilter instead of tfjs-backend-webgpu's (see below)
  *
  * Reading tensors: tfjs-backend-webgpu implements `dataSync()` through OffscreenCanvas, which Node does not have, and
  * Dawn under Node cannot wait for a GPU buffer synchronously. On this backend use the asynchronous reads
@@ -27,7 +27,7 @@
  * got slower (1.90 s against 1.26 s, same machine, 2026-11-26): the step is dominated by time outside the kernels
  * (see README, Performance, GPU), so it stays opt-in until that is understood.
  */
-import { tf } from '../tf';
+import { tf } from './tf';
 
 interface GPUAdapterLike {
   info?: { vendor?: string; architecture?: string; device?: string; description?: string };
@@ -235,7 +235,7 @@ function conv2dBackpropFilterSplit(
 
 let kernelsRegistered = false;
 
-/** NCL_WEBGPU_CONV_FILTER=split: the lib's Conv2DBackpropFilter replaces tfjs-backend-webgpu's (file comment). */
+/** NCL_WEBGPU_CONV_FILTER=split: the package's Conv2DBackpropFilter replaces tfjs-backend-webgpu's (file comment). */
 export function registerWebGPUTrainingKernels(): void {
   if (kernelsRegistered || process.env.NCL_WEBGPU_CONV_FILTER !== 'split') return;
   const original = tf.getKernel('Conv2DBackpropFilter', 'webgpu');

@@ -1,7 +1,7 @@
 /**
  * Training kernels for `wasm`, in one replaceable place: `registerWasmTrainingKernels()` (called by `initBackend`
  * before it selects wasm) installs
- *   - Conv2D, Conv2DBackpropInput and Conv2DBackpropFilter on the lib's own WebAssembly SIMD code, generated per
+ *   - Conv2D, Conv2DBackpropInput and Conv2DBackpropFilter on the package's own WebAssembly SIMD code, generated per
  *     layer shape (./conv-grads.ts, ./conv-simd.ts, ./wasm-asm.ts), with XNNPACK-based fallbacks for the shapes it
  *     does not cover (tfjs-backend-wasm itself has no Conv2DBackpropFilter and a naive-loop Conv2DBackpropInput);
  *   - the fused batch norm + ReLU (+ residual) forward and backward of ./batchnorm.ts (SIMD loops of
@@ -14,7 +14,7 @@ import { registerBatchNormKernels } from './batchnorm';
 import { registerWasmConvGrads } from './conv-grads';
 import { registerSgdKernels } from './sgd';
 import { replaceKernel, TensorInfo } from './kernel-utils';
-import { tf } from '../tf';
+import { tf } from './tf';
 
 function identity(args: {
   inputs: { x: TensorInfo };
@@ -27,7 +27,7 @@ function identity(args: {
 
 let registered = false;
 
-/** Register the lib's extra wasm kernels (idempotent). */
+/** Register the package's extra wasm kernels (idempotent). */
 export function registerWasmTrainingKernels(): void {
   if (registered) return;
   registered = true;

@@ -1,5 +1,5 @@
 /**
- * Direct 2-D convolution (NHWC, dilation 1) as the lib's own WebAssembly SIMD code, generated per layer shape.
+ * Direct 2-D convolution (NHWC, dilation 1) as the package's own WebAssembly SIMD code, generated per layer shape.
  *
  * The microkernel computes 4 output pixels × 8 output channels in 8 v128 accumulators: for every filter tap and
  * input channel it loads 8 packed weights (2 v128), broadcasts one input value per pixel (v128.load32_splat) and does
@@ -505,7 +505,7 @@ export function convSimdAvailable(backend: WasmBackendLike, Co: number): boolean
 }
 
 /**
- * Do the lib's SIMD kernels compile and instantiate on this wasm backend's memory? When they do not (an engine
+ * Do the package's SIMD kernels compile and instantiate on this wasm backend's memory? When they do not (an engine
  * without WebAssembly SIMD, or a bug in the assembler), every kernel falls back to XNNPACK / JS loops, ~2.5× slower:
  * `initBackend` says which in its device line, so that a silent fallback shows.
  */

@@ -5,7 +5,7 @@
  *   1. `tensorflow` from `@tensorflow/tfjs-node-gpu` (CUDA, libtensorflow GPU build)
  *   2. `webgpu` from `@tensorflow/tfjs-backend-webgpu` + npm `webgpu` (Dawn), when a GPU adapter is found
  *   3. `tensorflow` from `@tensorflow/tfjs-node` (native CPU; installed under the alias `tfjs-node-cpu`)
- *   4. `wasm` (XNNPACK, SIMD) with the lib's extra training kernels (see ./wasm-kernels.ts)
+ *   4. `wasm` (XNNPACK, SIMD) with the package's extra training kernels (see ./wasm-kernels.ts)
  *   5. `cpu` (pure JS, slow)
  *
  * A native package counts only if the `tensorflow` backend actually registers: `require` may succeed on a plain
@@ -15,7 +15,7 @@
  */
 import * as fs from 'node:fs';
 import { z } from 'zod';
-import { tf } from '../tf';
+import { tf } from './tf';
 import { registerWasmTrainingKernels } from './wasm-kernels';
 import { tryWebGPU } from './webgpu';
 import { nclSimdKernelsActive } from './conv-simd';

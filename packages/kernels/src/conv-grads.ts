@@ -1,7 +1,7 @@
 /**
  * 2-D convolution on `wasm` for training: the forward pass and both gradients.
  *
- * Forward (`Conv2D`): the lib's generated SIMD direct convolution (./conv-simd.ts, ~45 GFLOP/s on one core) when
+ * Forward (`Conv2D`): the package's generated SIMD direct convolution (./conv-simd.ts, ~45 GFLOP/s on one core) when
  * Co % 8 = 0, dilation 1 and NHWC; XNNPACK (the backend's own kernel) otherwise.
  *
  * Input gradient (`Conv2DBackpropInput`; tfjs-backend-wasm ships a naive direct loop):
@@ -19,7 +19,7 @@
  *
  *   dW[kh,kw,ci,co] = Σ_{n,oh,ow} x[n, oh·s + kh − padTop, ow·s + kw − padLeft, ci] · dy[n,oh,ow,co]
  *
- * runs as the lib's own SIMD loop (./conv-simd.ts `filterGradSimd`, generated per shape) straight from NHWC x and dy when
+ * runs as the package's own SIMD loop (./conv-simd.ts `filterGradSimd`, generated per shape) straight from NHWC x and dy when
  * Co % 8 = 0 (input channels are zero-padded to a multiple of 4 where needed: the 3-channel stem). Otherwise it is
  * computed as a convolution once batch and channels swap places: input X' = xᵀ [Ci, H, W, N] ("batch" Ci,
  * "channels" N), filter F' = dy [OH, OW, N, Co], dilation = the forward stride, explicit padding (padTop, padLeft)
@@ -29,7 +29,7 @@
  * Shapes these formulations cannot express (NCHW, dilated forward convs, negative effective padding) fall back to
  * the backend's own kernel where there is one.
  */
-import { tf } from '../tf';
+import { tf } from './tf';
 import { alloc, f32, kernelFn, release, replaceKernel, TensorInfo, WasmBackendLike } from './kernel-utils';
 import { convSimd, convSimdAvailable, filterGradSimd, packFilter, packGradInputFilter } from './conv-simd';
 

@@ -7,7 +7,7 @@
  * `clock: 'cpu'` measures this process's CPU time (user + system) instead of wall time: on a machine shared with
  * other work it is far less noisy, and on a single-threaded backend it is the same thing when the machine is idle.
  */
-import { tf } from '../tf';
+import { tf } from './tf';
 
 export interface KernelTime {
   name: string;

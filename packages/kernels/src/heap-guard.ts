@@ -11,7 +11,7 @@
  * allocation.
  *
  * `guardWasmHeap` wraps the module's `_malloc` so that all three throw `WasmHeapError` at the allocation that failed,
- * naming its size and the heap in use. Every tensor tfjs-wasm or the lib's kernels create goes through that function
+ * naming its size and the heap in use. Every tensor tfjs-wasm or the package's kernels create goes through that function
  * (`backend.move` → `wasm._malloc`); allocations made inside C++ (XNNPACK's workspaces) do not and stay unguarded.
  */
 
