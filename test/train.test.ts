@@ -94,7 +94,7 @@ test('the same seed gives bit-identical metrics; tensors do not leak across epoc
 async function trainLearnable(dir: string) {
   const c = smoke('nclpp', (c) => {
     c.optim.epochs = 1;
-    c.loss.options = { learnable: true };
+    c.loss.options.learnable = true;
   });
   const { metrics, model } = await train.trainRun(c, { outDir: dir, progress: false });
   model.dispose();
@@ -409,62 +409,6 @@ test('CLI: ncl train --time-limit stops at an epoch boundary with exit 0 and a c
   assert.equal(rest.status, 0, rest.stderr);
   const m = JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8'));
   assert.equal(m.train.epochs.length, 2);
-});
-
-test('CLI: ncl eval --record-loss-variables writes the learned λ of a finished run from its final checkpoint into metrics.json', async () => {
-  const dir = path.join(tmp, 'record-lv');
-  const { metrics, lv } = await trainLearnable(dir);
-  // A run from before the trainer recorded them: the same metrics.json without lossVariables.
-  const file = path.join(dir, 'metrics.json');
-  const { lossVariables: _, ...old } = JSON.parse(fs.readFileSync(file, 'utf8'));
-  fs.writeFileSync(file, JSON.stringify(old));
-  const r = ncl(['eval', '--run', dir, '--record-loss-variables', '--json']);
-  assert.equal(r.status, 0, r.stderr);
-  const m = JSON.parse(fs.readFileSync(file, 'utf8'));
-  assert.deepEqual(m.lossVariables, lv);
-  assert.equal(m.lossVariablesFrom, 'checkpoint.bin');
-  assert.deepEqual(m.test, metrics.test);
-  assert.deepEqual(JSON.parse(r.stdout).lossVariables, lv);
-  // λ = softmax(w): with w_intra = −w_inter = w, λ_intra = 1 / (1 + e^(−2w)).
-  const text = ncl(['eval', '--run', dir]);
-  assert.equal(text.status, 0, text.stderr);
-  const w = lv.w_intra[0];
-  const li = 1 / (1 + Math.exp(-2 * w));
-  assert.match(
-    text.stdout,
-    new RegExp(`learned \\(λ_intra, λ_inter\\) = \\(${li.toFixed(3)}, ${(1 - li).toFixed(3)}\\)`),
-  );
-  // Refused in one line, metrics.json left as it was: a checkpoint of another config, and one that is not the final
-  // epoch's (the same run's state one epoch earlier).
-  const other = path.join(tmp, 'record-lv-other');
-  fs.cpSync(dir, other, { recursive: true });
-  const c2 = { ...old.config, optim: { ...old.config.optim, epochs: 2 } };
-  fs.writeFileSync(path.join(other, 'config.json'), JSON.stringify(c2));
-  fs.writeFileSync(
-    path.join(other, 'metrics.json'),
-    JSON.stringify({ ...old, config: c2, configHash: train.configHash(c2) }),
-  );
-  const bad = ncl(['eval', '--run', other, '--record-loss-variables', '--json']);
-  assert.equal(bad.status, 1);
-  assert.match(
-    bad.stderr.trim(),
-    /^ncl: error: --record-loss-variables: .*checkpoint\.bin belongs to another config than config\.json$/,
-  );
-  const early = path.join(tmp, 'record-lv-early');
-  fs.cpSync(dir, early, { recursive: true });
-  fs.writeFileSync(path.join(early, 'metrics.json'), JSON.stringify(old));
-  const ck = train.loadCheckpoint<{ nextEpoch: number }>(path.join(dir, 'checkpoint.bin'));
-  const tensors = new Map([...ck.tensors].map(([n, t]) => [n, tf.tensor(t.data, t.shape)]));
-  await train.saveCheckpoint(path.join(early, 'checkpoint.bin'), tensors, { ...ck.state, nextEpoch: 0 });
-  tensors.forEach((t) => t.dispose());
-  const bad2 = ncl(['eval', '--run', early, '--record-loss-variables', '--json']);
-  assert.equal(bad2.status, 1);
-  assert.match(
-    bad2.stderr.trim(),
-    /^ncl: error: --record-loss-variables: .*checkpoint\.bin is from epoch 0 of 1, not the final one$/,
-  );
-  for (const d of [other, early])
-    assert.equal(JSON.parse(fs.readFileSync(path.join(d, 'metrics.json'), 'utf8')).lossVariables, undefined);
 });
 
 test('CLI: ncl start trains CE, BSCE and NCL++ in two workers, prints the comparison, and a re-run trains nothing', () => {

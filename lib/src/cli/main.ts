@@ -1,7 +1,7 @@
 /**
  * `ncl`: the command line of ncl-lab (commander).
  *
- *   ncl train --protocol mini --method nclpp [--seed 0] [--out DIR] [--resume] [--set key=value ...]
+ *   ncl train --protocol mini --method nclpp [--seed 0] [--out DIR] [--resume | --restart] [--set key=value ...]
  *   ncl eval  --run DIR
  *   ncl bench --model resnet32 --classes 100 --batch 128 [--json]
  *   ncl reproduce fig8 table1 ... | all [--protocol mini] [--seeds 3] [--workers 2]
@@ -10,13 +10,14 @@
  *
  * Errors are one line on stderr and a non-zero exit; nothing is written for an invalid configuration.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { initBackend, backendInfo, BACKENDS } from '../backend';
-import { METHODS, Method } from '../train/config';
+import { ZodError } from 'zod';
+import { formatConfigError, METHODS, Method } from '../train/config';
 import { PROTOCOL_NAMES, getProtocol } from '../train/protocols';
-import { readMetrics, trainRun, Metrics, TrainingStopped } from '../train/trainer';
+import { readMetrics, trainRun, Metrics, TrainingError, TrainingStopped } from '../train/trainer';
+import { sameConfig } from '../train/resume';
 import { configFromFlags, intOption, minutesOption, protocolOption, SHORTCUTS, UsageError } from './options';
 import { evalRun } from './eval';
 import { comparisonTable } from './table';
@@ -37,27 +38,20 @@ function defaultOut(protocol: string, method: string, seed: number | string): st
 
 /** Train one run, or return its metrics when `out` already holds a finished run of the same config (--resume). */
 async function trainCommand(flags: Record<string, unknown>): Promise<Metrics> {
+  if (flags.resume && flags.restart) throw new UsageError('--resume, --restart: give one or the other');
   const config = configFromFlags(flags as never);
   const deadline = flags.timeLimit == null ? undefined : Date.now() + 60_000 * minutesOption(flags.timeLimit);
   const out = (flags.out as string | undefined) ?? defaultOut(config.protocol, config.method, config.seed);
-  if (!flags.resume && fs.existsSync(path.join(out, 'metrics.json'))) {
-    throw new UsageError(
-      `--out ${out}: holds a finished run; use --resume to keep it or choose another --out`,
-    );
+  const done = flags.resume ? readMetrics(out) : null;
+  if (done && sameConfig(done.configHash, config, done.config)) {
+    console.error(`${out}: already finished (config ${done.configHash}); nothing to train`);
+    return done;
   }
   await initBackend({ backend: flags.backend as never, quiet: backendInfo() != null }); // once per process
-  const done = flags.resume ? readMetrics(out) : null;
-  if (done && done.configHash) {
-    const { configHash } = await import('../train/config');
-    if (done.configHash === configHash(config)) {
-      console.error(`${out}: already finished (config ${done.configHash}); nothing to train`);
-      return done;
-    }
-    throw new UsageError(`--out ${out}: holds a finished run of another config; choose another --out`);
-  }
   const { metrics, model } = await trainRun(config, {
     outDir: out,
     resume: Boolean(flags.resume),
+    restart: Boolean(flags.restart),
     resultsRoot: flags.results as string | undefined,
     deadline,
   });
@@ -90,6 +84,7 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'seed of weights, subset, batches and augmentations (default 0)')
     .option('--out <dir>', 'output folder (default runs/<protocol>/<method>-seed<seed>)')
     .option('--resume', 'continue from the last checkpoint in --out (a finished run is kept as is)')
+    .option('--restart', 'start over: remove the checkpoint and results already in --out')
     .option(
       '--results <dir>',
       'results root that loss.teachers folders are relative to (default: workspace results/)',
@@ -118,14 +113,10 @@ export function buildProgram(): Command {
     .description('re-evaluate a trained run from its checkpoint and print its metrics')
     .requiredOption('--run <dir>', 'run folder (with config.json and checkpoint.bin)')
     .option('--json', 'print the metrics as JSON')
-    .option(
-      '--record-loss-variables',
-      "write the loss's trainable variables (Table 6's w_intra, w_inter) from the final checkpoint into metrics.json, for runs trained before the trainer recorded them",
-    )
     .addOption(backendOption())
     .action(async (opts) => {
       await initBackend({ backend: opts.backend, quiet: Boolean(opts.json) });
-      await evalRun(opts.run, Boolean(opts.json), Boolean(opts.recordLossVariables));
+      await evalRun(opts.run, Boolean(opts.json));
     });
 
   program
@@ -234,15 +225,25 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * One line for an error: the message of the expected ones (bad options, data, a refused or failed run; a config
+ * error as `path: problem`), the class and message of anything else (a bug; NCL_DEBUG=1 prints its stack).
+ */
+export function errorLine(e: unknown): string {
+  if (e instanceof ZodError) return formatConfigError(e);
+  if (!(e instanceof Error)) return String(e);
+  const known = e instanceof UsageError || e instanceof TrainingError || e.name === 'DataError';
+  const line = (known ? e.message : `${e.name}: ${e.message}`).split('\n')[0];
+  return known ? line : `${line} (NCL_DEBUG=1 shows where)`;
+}
+
 /** Entry point of the `ncl` bin. */
 export function main(argv: string[]): void {
   buildProgram()
     .parseAsync(argv)
     .catch((e: unknown) => {
-      const err = e as Error;
-      const known = err instanceof UsageError || err.name === 'DataError' || err.name === 'TrainingError';
-      console.error(`ncl: error: ${known ? err.message : (err.stack ?? String(err)).split('\n')[0]}`);
-      if (!known && process.env.NCL_DEBUG) console.error(err.stack);
+      console.error(`ncl: error: ${errorLine(e)}`);
+      if (process.env.NCL_DEBUG) console.error((e as Error).stack);
       process.exit(1);
     });
 }

@@ -119,13 +119,36 @@ export function configFromFlags(f: TrainFlags): TrainConfig {
     setPath(input, key, parseValue(kv.slice(eq + 1)), `--set ${key}`);
     origin.set(key, `--set ${key}`);
   }
+  const flagOf = (p: string) => {
+    if (origin.has(p)) return origin.get(p);
+    // The setting of a section the issue is about (e.g. an unknown key of loss.options set by --set
+    // loss.options.x), or the section a setting is in (--set loss.options='{...}' for loss.options.x).
+    for (const [key, flag] of origin) if (key.startsWith(`${p}.`) || p.startsWith(`${key}.`)) return flag;
+    return f.config ? `--config ${f.config}` : undefined;
+  };
+  const inf = nonFinite(input);
+  if (inf) {
+    const flag = flagOf(inf.path);
+    throw new UsageError(`${flag ? `${flag}: ` : ''}${inf.path} must be a finite number, got ${inf.value}`);
+  }
   const r = TrainConfig.safeParse(input);
   if (!r.success) {
     const first = r.error.issues[0];
     const p = first.path.join('.');
-    const flag = origin.get(p);
-    if (flag) throw new UsageError(`${flag}: ${first.message}`);
-    throw new UsageError(`invalid configuration: ${formatConfigError(r.error)}`);
+    const flag = flagOf(p);
+    if (flag && origin.has(p)) throw new UsageError(`${flag}: ${first.message}`);
+    throw new UsageError(`${flag ? `${flag}: ` : 'invalid configuration: '}${formatConfigError(r.error)}`);
   }
   return r.data;
+}
+
+/** The first number in `v` that is not finite (JSON reads 1e999 as Infinity), with its dotted path. */
+function nonFinite(v: unknown, at = ''): { path: string; value: number } | null {
+  if (typeof v === 'number') return Number.isFinite(v) ? null : { path: at, value: v };
+  if (!v || typeof v !== 'object') return null;
+  for (const [k, x] of Object.entries(v)) {
+    const found = nonFinite(x, at ? `${at}.${k}` : k);
+    if (found) return found;
+  }
+  return null;
 }

@@ -1,14 +1,22 @@
 /**
- * Finding a dataset on disk. Roots are searched in this order, the first holding every required file wins:
+ * Finding a dataset on disk. Roots are searched in this order, the first holding the dataset's folder wins:
  *   1. `opts.dataDir`, when given (tests and callers that keep data elsewhere)
  *   2. `$NCL_DATA_DIR`
  *   3. the repository's `data/` (resolved from the package location, not the cwd: notebooks run in notebooks/)
  *   4. the system copy, `/usr/share/datasets` (Debian's `dataset-fashion-mnist` puts Fashion-MNIST there)
- * A dataset `d` under root `r` is the folder `r/<source dir>` (e.g. `data/fashion-mnist`).
+ * A dataset `d` under root `r` is the folder `r/<source dir>` (e.g. `data/fashion-mnist`). A folder holding some of
+ * the required files but not all is an error naming the missing ones (never a silent fall-through to the next
+ * root); a folder holding none of them is skipped. When the folder found ships a `SHA256SUMS` (as the embedded
+ * Fashion-MNIST does), every file it lists is checked against it.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fileError } from './errors';
 import type { DatasetSource } from './sources';
+
+/** The checksum file a dataset folder may ship (`sha256sum` format: `<hex>  <file>` per line). */
+export const CHECKSUM_FILE = 'SHA256SUMS';
 
 export const SYSTEM_DATA_DIR = '/usr/share/datasets';
 
@@ -73,14 +81,63 @@ export function findFile(dir: string, name: string, gzipOk: boolean): string | n
   return null;
 }
 
-/** The folder holding every required file of `source`, searching `roots` in order; null when none does. */
+/**
+ * The folder of `source` under the first of `roots` that has one, with every required file (and its SHA256SUMS
+ * verified when present); null when no root has any of its files. Throws a `DataError` naming the missing files of
+ * an incomplete folder, or the file failing its checksum.
+ */
 export function locateSource(
   source: DatasetSource,
   roots: SearchRoot[],
-): { dir: string; root: SearchRoot } | null {
+): { dir: string; root: SearchRoot; checksums: string | null } | null {
   for (const root of roots) {
     const dir = path.join(root.dir, source.dir);
-    if (source.required.every((f) => findFile(dir, f, source.gzipOk) != null)) return { dir, root };
+    const missing = source.required.filter((f) => findFile(dir, f, source.gzipOk) == null);
+    if (missing.length === source.required.length) continue;
+    if (missing.length) {
+      const names = missing.map((f) => (source.gzipOk ? `${f}[.gz]` : f)).join(', ');
+      throw fileError(
+        dir,
+        `incomplete ${source.key} folder: missing ${names}; restore ${missing.length > 1 ? 'them' : 'it'} ` +
+          `or remove the folder`,
+      );
+    }
+    return { dir, root, checksums: verifyChecksums(dir) };
   }
   return null;
+}
+
+/** Files already verified in this process, by path, with the size and mtime they had then. */
+const verified = new Map<string, string>();
+
+/**
+ * Check every file listed in `dir/SHA256SUMS` against it; returns that file's path, or null when `dir` has none.
+ * Throws a `DataError` naming a listed file that is missing or differs. A file unchanged (size, mtime) since it was
+ * verified in this process is not read again.
+ */
+export function verifyChecksums(dir: string): string | null {
+  const sums = path.join(dir, CHECKSUM_FILE);
+  if (!fs.existsSync(sums)) return null;
+  const lines = fs
+    .readFileSync(sums, 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  for (const line of lines) {
+    const m = /^([0-9a-fA-F]{64}) [ *](.+)$/.exec(line);
+    if (!m) throw fileError(sums, `not a sha256sum line: '${line.slice(0, 80)}'`);
+    const file = path.join(dir, m[2]);
+    const st = fs.statSync(file, { throwIfNoEntry: false });
+    if (!st) throw fileError(file, `missing (listed in ${CHECKSUM_FILE})`);
+    const stamp = `${st.size}:${st.mtimeMs}:${m[1].toLowerCase()}`;
+    if (verified.get(file) === stamp) continue;
+    const got = createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+    if (got !== m[1].toLowerCase())
+      throw fileError(
+        file,
+        `SHA-256 ${got} differs from ${CHECKSUM_FILE}'s ${m[1].toLowerCase()} (corrupt or replaced)`,
+      );
+    verified.set(file, stamp);
+  }
+  return sums;
 }

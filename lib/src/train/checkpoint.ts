@@ -1,16 +1,34 @@
 /**
  * Checkpoints: every variable of the model, the optimizer's momentum buffers and the trainer's state, in one file
  * written atomically (temp file, fsync, rename), so a run killed at any point leaves either the previous checkpoint
- * or the new one, never half of one.
+ * or the new one, never half of one; the temp file of a killed writer is removed by the next run in the folder
+ * (`removeStaleTemps`).
  *
- * Layout of `checkpoint.bin`: 8-byte magic "NCLCKPT1", uint32 LE header length, JSON header
- * `{ state, tensors: [{ name, shape, offset, length }] }`, then the float32 data (little-endian).
+ * Layout of `checkpoint.bin` (format 2): 8-byte magic "NCLCKPT2", uint32 LE header length, JSON header
+ * `{"sha256":"<64 hex>","state":…,"tensors":[{ name, shape, offset, length }]}`, then the float32 data
+ * (little-endian). `sha256` is the SHA-256 of the whole file with those 64 digits read as '0's: any changed byte,
+ * in the header or the data, fails `loadCheckpoint`. Format 1 ("NCLCKPT1", the same without `sha256`) is read too,
+ * without that check. Every tensor read must be finite.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tf } from '../tf';
+import { TrainingError } from './errors';
+import { processAlive } from './lock';
 
-const MAGIC = 'NCLCKPT1';
+const MAGIC = 'NCLCKPT2';
+const MAGIC_V1 = 'NCLCKPT1';
+const SHA_PREFIX = '{"sha256":"';
+const SHA_AT = 12 + SHA_PREFIX.length;
+
+/** A checkpoint that cannot be used: not one, truncated, corrupt (checksum), non-finite, or of another model. */
+export class CheckpointError extends TrainingError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CheckpointError';
+  }
+}
 
 interface Entry {
   name: string;
@@ -19,19 +37,48 @@ interface Entry {
   length: number;
 }
 
+/** The temp file `atomicWrite` writes `file` through, in this process. */
+function tempOf(file: string): string {
+  return `${file}.tmp-${process.pid}`;
+}
+
 /** Write `bytes` to `file` atomically. */
 export function atomicWrite(file: string, bytes: string | Uint8Array): void {
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = fs.openSync(tmp, 'w');
+  const tmp = tempOf(file);
   try {
-    if (typeof bytes === 'string') fs.writeSync(fd, bytes);
-    else fs.writeSync(fd, bytes);
-    fs.fsyncSync(fd);
+    const fd = fs.openSync(tmp, 'w');
+    try {
+      if (typeof bytes === 'string') fs.writeSync(fd, bytes);
+      else fs.writeSync(fd, bytes);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
   } finally {
-    fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
   }
-  fs.renameSync(tmp, file);
+}
+
+/**
+ * Remove the `<name>.tmp-<pid>` files in `dir` that `atomicWrite` left behind in processes that died mid-write
+ * (pid no longer running). Returns the names removed.
+ */
+export function removeStaleTemps(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  const removed: string[] = [];
+  for (const name of fs.readdirSync(dir)) {
+    const m = /\.tmp-(\d+)$/.exec(name);
+    if (!m || Number(m[1]) === process.pid || processAlive(Number(m[1]))) continue;
+    fs.rmSync(path.join(dir, name), { force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+function sha256Hex(buf: Buffer): string {
+  return createHash('sha256').update(buf).digest('hex');
 }
 
 /** Save named variables plus a JSON-serialisable state (reads tensors asynchronously: works on WebGPU too). */
@@ -49,7 +96,8 @@ export async function saveCheckpoint(
     chunks.push(data);
     offset += data.length;
   }
-  const header = Buffer.from(JSON.stringify({ state, tensors: entries }), 'utf8');
+  const json = `${SHA_PREFIX}${'0'.repeat(64)}",${JSON.stringify({ state, tensors: entries }).slice(1)}`;
+  const header = Buffer.from(json, 'utf8');
   const out = Buffer.alloc(8 + 4 + header.length + offset * 4);
   out.write(MAGIC, 0, 'latin1');
   out.writeUInt32LE(header.length, 8);
@@ -59,24 +107,33 @@ export async function saveCheckpoint(
     Buffer.from(c.buffer, c.byteOffset, c.byteLength).copy(out, pos);
     pos += c.byteLength;
   }
+  out.write(sha256Hex(out), SHA_AT, 'latin1');
   atomicWrite(file, out);
 }
 
 export interface LoadedCheckpoint<S> {
   state: S;
   tensors: Map<string, { shape: number[]; data: Float32Array }>;
+  /** 2: checksum verified; 1: an older file without a checksum. */
+  format: 1 | 2;
 }
 
 /** The JSON header of a checkpoint whose first bytes are in `buf` (the whole file, or at least its header). */
-function parseHeader<H>(buf: Buffer, file: string): { header: H; base: number } {
-  if (buf.length < 12 || buf.toString('latin1', 0, 8) !== MAGIC)
-    throw new Error(`${file}: not an ncl-lab checkpoint`);
+function parseHeader<H>(buf: Buffer, file: string): { header: H; base: number; format: 1 | 2 } {
+  const magic = buf.length >= 12 ? buf.toString('latin1', 0, 8) : '';
+  if (magic !== MAGIC && magic !== MAGIC_V1) throw new CheckpointError(`${file}: not an ncl-lab checkpoint`);
   const hlen = buf.readUInt32LE(8);
-  if (12 + hlen > buf.length) throw new Error(`${file}: truncated checkpoint header`);
-  return { header: JSON.parse(buf.toString('utf8', 12, 12 + hlen)) as H, base: 12 + hlen };
+  if (12 + hlen > buf.length) throw new CheckpointError(`${file}: truncated checkpoint header`);
+  let header: H;
+  try {
+    header = JSON.parse(buf.toString('utf8', 12, 12 + hlen)) as H;
+  } catch (e) {
+    throw new CheckpointError(`${file}: corrupt checkpoint header (${(e as Error).message})`);
+  }
+  return { header, base: 12 + hlen, format: magic === MAGIC ? 2 : 1 };
 }
 
-/** Only the state of a checkpoint (its JSON header), without reading the tensors. */
+/** Only the state of a checkpoint (its JSON header), without reading or verifying the tensors. */
 export function checkpointState<S>(file: string): S {
   const fd = fs.openSync(file, 'r');
   try {
@@ -91,18 +148,34 @@ export function checkpointState<S>(file: string): S {
   }
 }
 
+/** Read a checkpoint, verifying its checksum (format 2) and that every value is finite. */
 export function loadCheckpoint<S>(file: string): LoadedCheckpoint<S> {
   const buf = fs.readFileSync(file);
-  const { header, base } = parseHeader<{ state: S; tensors: Entry[] }>(buf, file);
+  const { header, base, format } = parseHeader<{ sha256?: string; state: S; tensors: Entry[] }>(buf, file);
+  if (format === 2) {
+    const want = header.sha256;
+    if (buf.toString('latin1', 12, SHA_AT) !== SHA_PREFIX || typeof want !== 'string')
+      throw new CheckpointError(`${file}: corrupt checkpoint header (no checksum)`);
+    const zeroed = Buffer.from(buf);
+    zeroed.write('0'.repeat(64), SHA_AT, 'latin1');
+    const got = sha256Hex(zeroed);
+    if (got !== want)
+      throw new CheckpointError(
+        `${file}: corrupt checkpoint (SHA-256 ${got.slice(0, 12)}…, recorded ${want.slice(0, 12)}…)`,
+      );
+  }
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const e of header.tensors) {
     const start = base + e.offset * 4;
-    if (start + e.length * 4 > buf.length) throw new Error(`${file}: truncated data for ${e.name}`);
+    if (start + e.length * 4 > buf.length) throw new CheckpointError(`${file}: truncated data for ${e.name}`);
     const data = new Float32Array(e.length);
     Buffer.from(data.buffer).set(buf.subarray(start, start + e.length * 4));
+    const bad = data.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0)
+      throw new CheckpointError(`${file}: ${e.name}[${bad}] is ${data[bad]} (a non-finite value)`);
     tensors.set(e.name, { shape: e.shape, data });
   }
-  return { state: header.state, tensors };
+  return { state: header.state, tensors, format };
 }
 
 /**
@@ -124,9 +197,9 @@ export function restoreVariables(
 ): void {
   for (const [name, v] of vars) {
     const t = loaded.tensors.get(name);
-    if (!t) throw new Error(`${file}: no tensor ${name}`);
+    if (!t) throw new CheckpointError(`${file}: no tensor ${name}`);
     if (t.shape.join(',') !== v.shape.join(','))
-      throw new Error(`${file}: ${name} has shape [${t.shape}], expected [${v.shape}]`);
+      throw new CheckpointError(`${file}: ${name} has shape [${t.shape}], expected [${v.shape}]`);
     tf.tidy(() => v.assign(tf.tensor(t.data, t.shape)));
   }
 }

@@ -3,7 +3,7 @@
  * (notebooks, CI logs, parallel workers).
  */
 import * as cliProgress from 'cli-progress';
-import type { EpochInfo } from './trainer';
+import type { EpochInfo } from './types';
 
 const fmt = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : x.toPrecision(3));
 

@@ -1,0 +1,136 @@
+/**
+ * The run folder: who may write to it and what it already holds. `openRunFolder` takes the folder's lock, removes
+ * temp files of dead writers, and decides from what is there:
+ *   - nothing (or only a config.json): a fresh run;
+ *   - a checkpoint, or a finished run (metrics.json): refused unless `resume` (continue it; the checkpoint must be
+ *     intact and of this config) or `restart` (remove the checkpoint and results, start over);
+ *   - a finished run of another config: refused even with `resume`.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { canonicalJSON, configHash, TrainConfig } from './config';
+import { checkpointState, loadCheckpoint, LoadedCheckpoint, removeStaleTemps } from './checkpoint';
+import { TrainingError } from './errors';
+import { acquireRunLock } from './lock';
+import type { EpochInfo, Metrics } from './types';
+
+/** The trainer's state in a checkpoint. */
+export interface RunState {
+  configHash: string;
+  /** Epochs done (the next epoch to train, 0-based). */
+  nextEpoch: number;
+  /** The run's number of epochs (`optim.epochs`). */
+  totalEpochs?: number;
+  epochs: EpochInfo[];
+  seconds: number;
+  images: number;
+  /** The loss of the run's first step: the reference of the exploding-loss check (./guard.ts). */
+  lossReference?: number | null;
+}
+
+/** The files a run writes in its folder, besides its lock. */
+export const RUN_FILES = [
+  'config.json',
+  'subset.json',
+  'checkpoint.bin',
+  'metrics.json',
+  'per_class.csv',
+  'analysis.json.gz',
+];
+
+/** JSON from `file`, or a TrainingError naming it. */
+export function readJSON(file: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new TrainingError(
+      `${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new TrainingError(`${file}: not valid JSON (${(e as Error).message}); truncated or edited?`);
+  }
+}
+
+/** Read a finished run's metrics (null when the run has not finished); a TrainingError naming a corrupt file. */
+export function readMetrics(outDir: string): Metrics | null {
+  const f = path.join(outDir, 'metrics.json');
+  if (!fs.existsSync(f)) return null;
+  const m = readJSON(f) as Metrics;
+  if (!m || typeof m !== 'object' || typeof m.configHash !== 'string' || !m.test)
+    throw new TrainingError(`${f}: not the metrics of a finished run (no configHash or test results)`);
+  return m;
+}
+
+/**
+ * Whether `recordedHash` (from a checkpoint or a metrics.json) names config `c`. `recorded`, the config stored beside
+ * that hash, lets a record hashed from the config as it was written (before canonicalisation) match too, when that
+ * config parses to `c`.
+ */
+export function sameConfig(recordedHash: string, c: TrainConfig, recorded?: unknown): boolean {
+  const hash = configHash(c);
+  if (recordedHash === hash) return true;
+  if (recorded === undefined) return false;
+  const asWritten = createHash('sha256').update(canonicalJSON(recorded)).digest('hex').slice(0, 16);
+  if (asWritten !== recordedHash) return false;
+  const parsed = TrainConfig.safeParse(recorded);
+  return parsed.success && configHash(parsed.data) === hash;
+}
+
+export interface RunFolder {
+  /** The checkpoint to continue from (`resume`): verified intact and of this config. */
+  checkpoint: LoadedCheckpoint<RunState> | null;
+  release(): void;
+}
+
+/** Take `outDir` for a run of `c` (see the file comment); throws a one-line TrainingError when refused. */
+export function openRunFolder(
+  outDir: string,
+  c: TrainConfig,
+  opts: { resume?: boolean; restart?: boolean },
+): RunFolder {
+  const lock = acquireRunLock(outDir);
+  try {
+    removeStaleTemps(outDir);
+    const ckpt = path.join(outDir, 'checkpoint.bin');
+    if (opts.restart) {
+      for (const f of RUN_FILES) fs.rmSync(path.join(outDir, f), { force: true });
+      return { checkpoint: null, release: lock.release };
+    }
+    const finished = readMetrics(outDir);
+    const cfgFile = path.join(outDir, 'config.json');
+    const written = fs.existsSync(cfgFile) ? readJSON(cfgFile) : undefined;
+    const options = `--resume continues it, --restart starts it over, or choose another --out`;
+    if (finished && !sameConfig(finished.configHash, c, finished.config))
+      throw new TrainingError(
+        `${outDir}: holds a finished run of another config (${finished.configHash}, this one ${configHash(c)}); ` +
+          `choose another --out, or --restart to replace it`,
+      );
+    if (!opts.resume && finished)
+      throw new TrainingError(
+        `${outDir}: holds a finished run; --resume keeps it, --restart trains it again`,
+      );
+    if (!fs.existsSync(ckpt)) return { checkpoint: null, release: lock.release };
+    if (!opts.resume) {
+      const s = checkpointState<Partial<RunState>>(ckpt);
+      const of = s.totalEpochs ?? (s.configHash === configHash(c) ? c.optim.epochs : null);
+      throw new TrainingError(
+        `${outDir}: holds a partial run (checkpoint.bin after epoch ${s.nextEpoch}${of ? ` of ${of}` : ''}); ${options}`,
+      );
+    }
+    const loaded = loadCheckpoint<RunState>(ckpt);
+    if (!sameConfig(loaded.state.configHash, c, written))
+      throw new TrainingError(
+        `${ckpt}: belongs to another config (${loaded.state.configHash}, this run ${configHash(c)}); ` +
+          `--restart replaces it, or choose another --out`,
+      );
+    return { checkpoint: loaded, release: lock.release };
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
