@@ -7,7 +7,9 @@
 #   - NCL_PROTOCOL=smoke unless set (tiny runs). NCL_NB_TIMEOUT: seconds per cell (default 1200).
 #   - Stops at the first cell error (or timeout, or dead kernel) and exits non-zero, naming notebook and cell.
 #   - Builds the lib first when lib/dist is missing or older than lib/src, and registers the tslab kernel into
-#     .scratch/jupyter (found through JUPYTER_PATH; nothing is written to the user's Jupyter folders).
+#     .scratch/jupyter with scripts/kernel.sh (found through JUPYTER_PATH; nothing is written to the user's Jupyter
+#     folders).
+#   - NCL_NB_OUT: where the executed copies go (default .scratch/notebooks; scripts/render-notebooks.sh sets it).
 # Needs: apt-get install jupyter-nbconvert python3-ipykernel (and chromium for PNG export).
 set -euo pipefail
 
@@ -16,7 +18,7 @@ caller=$PWD
 cd "$root"
 export NCL_PROTOCOL=${NCL_PROTOCOL:-smoke}
 timeout=${NCL_NB_TIMEOUT:-1200}
-out="$root/.scratch/notebooks"
+out=${NCL_NB_OUT:-"$root/.scratch/notebooks"}
 prefix="$root/.scratch/jupyter"
 
 die() {
@@ -32,19 +34,10 @@ if [ ! -f lib/dist/index.js ] ||
   npm run --silent build
 fi
 
-# 2. Jupyter with nbconvert, and a Python that has jupyter_client (the one jupyter runs on) to register tslab.
+# 2. Jupyter with nbconvert, and this checkout's tslab kernel registered under .scratch/jupyter (scripts/kernel.sh).
 command -v jupyter >/dev/null || die "no jupyter: apt-get install jupyter-nbconvert python3-ipykernel"
 jupyter nbconvert --version >/dev/null 2>&1 || die "jupyter has no nbconvert: apt-get install jupyter-nbconvert"
-python=
-for py in "$(sed -n '1s/^#! *//p' "$(command -v jupyter)")" /usr/bin/python3 python3; do
-  if [ -n "$py" ] && $py -c 'import jupyter_client, IPython' 2>/dev/null; then
-    python=$py
-    break
-  fi
-done
-[ -n "$python" ] || die "no Python with jupyter_client and IPython: apt-get install python3-ipykernel"
-node_modules/.bin/tslab install --python="$python" --binary="$root/node_modules/.bin/tslab" \
-  --prefix="$prefix" >/dev/null
+kernel_log=$(bash "$root/scripts/kernel.sh" --prefix "$prefix" 2>&1) || die "registering the kernel failed: $kernel_log"
 export JUPYTER_PATH="$prefix/share/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
 
 # 3. Execute.
@@ -77,6 +70,7 @@ for nb in "${notebooks[@]}"; do
   # traceback on failure) goes to a file and only its last lines are shown.
   if ! jupyter nbconvert --to notebook --execute --log-level=WARN \
     --config="$root/scripts/nbconvert_config.py" \
+    --ExecutePreprocessor.record_timing=False \
     --ExecutePreprocessor.kernel_name=tslab \
     --ExecutePreprocessor.timeout="$timeout" \
     --ExecutePreprocessor.startup_timeout=120 \

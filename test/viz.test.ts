@@ -5,7 +5,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
+import { createHash } from 'node:crypto';
 import * as viz from '../lib/src/viz';
+import * as experiments from '../lib/src/experiments';
 
 const barFig: viz.Figure = {
   data: [{ type: 'bar', x: ['a', 'b', 'c'], y: [3, 1, 2], marker: { color: '#ff0000' } }],
@@ -94,7 +96,7 @@ test('figureHTML is a standalone page with Plotly and the figure at the requeste
   assert.match(html, /<title>a &lt; b<\/title>/);
   // The layout's own size is used when no size is given.
   const sized = viz.figureDiv({ data: [], layout: { width: 640, height: 360 } });
-  assert.match(sized.html, /style="width:640px;height:360px"/);
+  assert.match(sized.html, /el\.style\.width="640px";el\.style\.height="360px"/, 'sized when drawn');
   // A '</script>' inside the data must not end the script early.
   const tricky = viz.figureDiv({ data: [{ type: 'bar', name: '</script><b>' }] });
   assert.equal(tricky.html.match(/<\/script>/g)?.length, 1);
@@ -114,25 +116,153 @@ test('savePlot with plotlySrc shares one copy of Plotly beside the HTML files', 
   }
 });
 
-test('show is a no-op outside a tslab kernel, and displays HTML through the kernel tslab', () => {
-  assert.equal(viz.show(barFig), false);
-  const shown: string[] = [];
-  const g = globalThis as { __tslab__?: unknown };
-  // What a tslab kernel sets before running cells: its executor's require, which maps 'tslab' to the kernel's copy.
-  g.__tslab__ = {
-    require: (id: string) => (id === 'tslab' ? { display: { html: (s: string) => shown.push(s) } } : null),
+/** Run `fn` with a fake tslab kernel (what a kernel sets before running cells), collecting what it displays. */
+async function inFakeKernel<T>(
+  fn: () => T | Promise<T>,
+): Promise<{ result: T; shown: { type: string; value: string | Uint8Array }[] }> {
+  const shown: { type: string; value: string | Uint8Array }[] = [];
+  const display = {
+    html: (s: string) => shown.push({ type: 'html', value: s }),
+    markdown: (s: string) => shown.push({ type: 'markdown', value: s }),
+    png: (b: Uint8Array) => shown.push({ type: 'png', value: b }),
   };
+  const g = globalThis as { __tslab__?: unknown };
+  // The kernel's executor require, which maps 'tslab' to the kernel's own copy.
+  g.__tslab__ = { require: (id: string) => (id === 'tslab' ? { display } : null) };
   try {
-    assert.equal(viz.show(barFig), true);
-    assert.equal(viz.show(barFig, { width: 300 }), true);
+    return { result: await fn(), shown };
   } finally {
     delete g.__tslab__;
   }
-  assert.equal(shown.length, 2);
-  assert.match(shown[0], /window\.Plotly ?= ?\w+/, 'the first figure brings Plotly');
-  assert.doesNotMatch(shown[1], /window\.Plotly ?= ?\w+/, 'later figures reuse it');
-  assert.match(shown[1], /Plotly\.newPlot\("ncl-plot-[0-9a-f]+"/);
-  assert.match(shown[1], /"width":300/);
+}
+
+test('show is a no-op outside a tslab kernel; in one, every figure can load Plotly by itself', async () => {
+  assert.equal(viz.show(barFig), false);
+  const { shown } = await inFakeKernel(() =>
+    withEnv({ NCL_PLOTLY_SERVED: undefined, NCL_NB_STATIC: undefined }, () => {
+      assert.equal(viz.show(barFig), true);
+      assert.equal(viz.show(barFig, { width: 300 }), true);
+    }),
+  );
+  assert.deepEqual(
+    shown.map((s) => s.type),
+    ['html', 'html'],
+  );
+  const [first, second] = shown.map((s) => s.value as string);
+  // A kernel that `npm run kernel` did not register sends the bundle once, with its first figure.
+  assert.match(first, /window\.Plotly ?= ?\w+/, 'the first figure brings Plotly');
+  assert.doesNotMatch(second, /window\.Plotly ?= ?\w+/, 'later figures do not');
+  // Every figure (so also one drawn after the page was reloaded) loads the bundle from Jupyter when the page has none.
+  for (const html of [first, second]) assert.ok(html.includes(`"${viz.PLOTLY_NBEXTENSION}"`), 'loader');
+  assert.match(second, /Plotly\.newPlot\(el,/);
+  assert.match(second, /"width":300/);
+  // Registered by `npm run kernel`: no inline bundle at all.
+  const served = await inFakeKernel(() =>
+    withEnv({ NCL_PLOTLY_SERVED: '1', NCL_NB_STATIC: undefined }, () => viz.show(barFig)),
+  );
+  assert.ok((served.shown[0].value as string).length < 5_000, 'no inline Plotly');
+});
+
+test('the figure loader draws in a page without Plotly once the bundle is loaded, and says so when it is not', () => {
+  // The loader's script, run against a minimal fake page: it must queue the figure, add one <script> for the
+  // bundle (one per page, however many figures), and draw every queued figure when that script loads.
+  const { html: a } = viz.figureDiv(barFig, { id: 'fa', plotlyFrom: viz.PLOTLY_NBEXTENSION });
+  const { html: b } = viz.figureDiv(barFig, { id: 'fb', plotlyFrom: viz.PLOTLY_NBEXTENSION });
+  const scripts: { src: string; onload?: () => void; onerror?: () => void }[] = [];
+  const drawn: string[] = [];
+  const divs: Record<string, { style: Record<string, string>; textContent: string }> = {
+    fa: { style: {}, textContent: '' },
+    fb: { style: {}, textContent: '' },
+  };
+  const win: Record<string, unknown> = {};
+  const document = {
+    body: { getAttribute: (k: string) => (k === 'data-base-url' ? '/base/' : null) },
+    getElementById: (id: string) => divs[id] ?? null,
+    createElement: () => ({}) as { src: string },
+    head: { appendChild: (s: { src: string }) => scripts.push(s) },
+  };
+  const run = (html: string) => {
+    const code = html.slice(html.lastIndexOf('<script>') + 8, html.lastIndexOf('</script>'));
+    new Function('window', 'document', 'setTimeout', code)(win, document, () => {});
+  };
+  run(a);
+  run(b);
+  assert.equal(scripts.length, 1, 'one bundle per page');
+  assert.equal(scripts[0].src, `/base/${viz.PLOTLY_NBEXTENSION}`);
+  win.Plotly = { newPlot: (el: unknown) => drawn.push(el === divs.fa ? 'fa' : 'fb') };
+  scripts[0].onload!();
+  assert.deepEqual(drawn, ['fa', 'fb']);
+  assert.equal(divs.fa.style.width, '900px', 'the default width, set when drawn');
+  // A page where the bundle cannot be loaded: the figure says where it looked.
+  const failing: typeof scripts = [];
+  const win2: Record<string, unknown> = {};
+  const doc2 = { ...document, head: { appendChild: (s: { src: string }) => failing.push(s) } };
+  const code = a.slice(a.lastIndexOf('<script>') + 8, a.lastIndexOf('</script>'));
+  new Function('window', 'document', 'setTimeout', code)(win2, doc2, () => {});
+  failing[0].onerror!();
+  assert.match(
+    divs.fa.textContent,
+    /Plotly could not be loaded from \/base\/nbextensions\/ncl-lab\/plotly\.min\.js/,
+  );
+});
+
+test('showFigure(id) shows a paper figure with the numbers of results/, and refuses other numbers when strict', async () => {
+  const dir = tmpDir();
+  try {
+    // fig1 needs no runs: a results folder with its manifest entry and data file, as `ncl reproduce` writes them.
+    const built = await experiments.buildFigure('fig1', { protocol: 'mini', seeds: 3, resultsDir: dir });
+    const entry = {
+      id: 'fig1',
+      title: 'Fig. 1',
+      png: 'fig1.png',
+      html: 'fig1.html',
+      data: 'fig1.json',
+      protocol: 'mini',
+      settings: 'test settings',
+      seeds: [0, 1, 2],
+      commit: 'abc123',
+      runs: [],
+      claim: built.claim,
+      measured: built.measured,
+      verdict: built.verdict,
+      generated: '2026-01-02T03:04:05.000Z',
+    };
+    fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ description: '', figures: [entry] }));
+    const dataFile = path.join(dir, 'fig1.json');
+    fs.writeFileSync(dataFile, JSON.stringify({ id: 'fig1', data: built.data }, null, 1));
+    const lines: string[] = [];
+    const opts = { protocol: 'mini', resultsDir: dir, log: (l: string) => lines.push(l), png: false };
+    const { result, shown } = await inFakeKernel(() => viz.showFigure('fig1', opts));
+    assert.equal(result?.entry?.commit, 'abc123');
+    assert.deepEqual(
+      shown.map((s) => s.type),
+      ['html'],
+    );
+    const html = shown[0].value as string;
+    assert.ok(
+      html.includes(`data-${viz.FIGURE_ATTR}="fig1"`) && html.includes(`data-${viz.PROTOCOL_ATTR}="mini"`),
+    );
+    const digest = 'sha256:' + createHash('sha256').update(fs.readFileSync(dataFile)).digest('hex');
+    assert.ok(html.includes(`data-${viz.DATA_ATTR}="fig1.json ${digest}"`), 'the data file and its digest');
+    assert.ok(lines.includes(`measured:  ${entry.measured}`), lines.join('\n'));
+    assert.ok(lines.some((l) => l.startsWith('from:') && l.includes('commit abc123, 2026-01-02')));
+    assert.ok(!lines.some((l) => l.startsWith('note:')), 'no note when the numbers agree');
+
+    // results/ that holds other numbers than the runs give: a note, or an error when strict.
+    fs.writeFileSync(dataFile, JSON.stringify({ id: 'fig1', data: { other: 1 } }));
+    lines.length = 0;
+    await inFakeKernel(() => viz.showFigure('fig1', opts));
+    assert.ok(
+      lines.some((l) => /^note: .*other numbers than .*fig1\.json.*ncl reproduce fig1/.test(l)),
+      lines.join('\n'),
+    );
+    await assert.rejects(
+      inFakeKernel(() => viz.showFigure('fig1', { ...opts, strict: true })),
+      /fig1: the runs give other numbers than .*fig1\.json/,
+    );
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 const chromium = viz.findChromium();

@@ -14,4 +14,5 @@ export * as models from './models';
 export * as train from './train';
 export * as evaluate from './eval';
 export * as viz from './viz';
+export { showFigure } from './viz/notebook';
 export * as experiments from './experiments';

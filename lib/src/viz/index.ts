@@ -51,25 +51,71 @@ export function plotlyBundle(): string {
   return plotlySource;
 }
 
+/** Where a notebook page finds the Plotly bundle that `npm run kernel` installs (relative to Jupyter's base URL). */
+export const PLOTLY_NBEXTENSION = 'nbextensions/ncl-lab/plotly.min.js';
+
+export interface FigureDivOptions extends SizeOptions {
+  /** The div's id; default: a random one (a notebook page shows many figures). */
+  id?: string;
+  /**
+   * When the page has no `window.Plotly`, load it once per page from this path, relative to the Jupyter server's
+   * base URL (`PLOTLY_NBEXTENSION` for notebooks). Without it, the figure waits for a Plotly bundle inlined
+   * elsewhere on the page.
+   */
+  plotlyFrom?: string;
+  /**
+   * The output just before this one is the figure's static image (a PNG twin for notebook viewers that run no
+   * scripts): hide it once the interactive figure is drawn.
+   */
+  hidesStaticTwin?: boolean;
+  /** `data-*` attributes of the figure's div (e.g. which results it shows). */
+  attrs?: Record<string, string>;
+}
+
 /**
- * An HTML fragment that draws `fig` into a div once `window.Plotly` is there. The div's id is `opts.id`, or a random
- * one (a notebook page shows many figures).
+ * An HTML fragment that draws `fig` into a div once `window.Plotly` and the div are there. The div takes the figure's size only
+ * when it is drawn, so where scripts do not run (GitHub, untrusted notebooks) it takes no room. Figures drawn before
+ * Plotly is there wait in one queue per page (`window.__nclPlotly`); with `plotlyFrom`, the first of them adds one
+ * `<script>` that loads the bundle, and when that fails each waiting figure says so in its div.
  */
-export function figureDiv(
-  fig: Figure,
-  opts: SizeOptions & { id?: string } = {},
-): { id: string; html: string } {
+export function figureDiv(fig: Figure, opts: FigureDivOptions = {}): { id: string; html: string } {
   const id = opts.id ?? `ncl-plot-${randomBytes(6).toString('hex')}`;
   const { width, height } = figureSize(fig, opts);
-  const spec = JSON.stringify({
+  const esc = (v: string) => v.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
+  const attrs = Object.entries(opts.attrs ?? {})
+    .map(([k, v]) => ` data-${k}="${esc(v)}"`)
+    .join('');
+  const json = (v: unknown) => JSON.stringify(v).replace(/</g, '\\u003c');
+  const spec = json({
     data: fig.data,
     layout: { ...fig.layout, width, height },
     config: { responsive: true, ...fig.config },
-  }).replace(/</g, '\\u003c');
+  });
+  const loader = opts.plotlyFrom
+    ? // The base URL: classic Notebook's <body data-base-url>, else JupyterLab / Notebook 7's page config, else '/'.
+      `var base=document.body.getAttribute("data-base-url");` +
+      `if(!base){try{base=JSON.parse(document.getElementById("jupyter-config-data").textContent).baseUrl}catch(e){}}` +
+      `var url=(base||"/").replace(/\\/?$/,"/")+${json(opts.plotlyFrom)};` +
+      `if(!g.loading){g.loading=1;var t=document.createElement("script");t.src=url;` +
+      `t.onload=function(){var q=g.queue;g.queue=[];q.forEach(function(f){f()})};` +
+      `t.onerror=function(){g.failed=url;var q=g.queue;g.queue=[];q.forEach(function(f){f()})};` +
+      `document.head.appendChild(t)}`
+    : '';
+  const hide = opts.hidesStaticTwin
+    ? `var a=el.closest(".output_area,.jp-OutputArea-child");var p=a&&a.previousElementSibling;` +
+      `if(p&&p.querySelector("img"))p.style.display="none";`
+    : '';
   const html =
-    `<div id="${id}" style="width:${width}px;height:${height}px"></div>` +
-    `<script>(function(){var s=${spec};var draw=function(){window.Plotly.newPlot("${id}",s.data,s.layout,s.config)};` +
-    `if(window.Plotly){draw()}else{(window.__nclPlotlyQueue=window.__nclPlotlyQueue||[]).push(draw)}})();</script>`;
+    `<div id="${id}" class="ncl-plot"${attrs}></div>` +
+    `<script>(function(){var s=${spec};var g=window.__nclPlotly=window.__nclPlotly||{queue:[]};` +
+    // A notebook may run the script before it attaches the output to the page: look for the div a while.
+    `var tries=0;var draw=function(){var el=document.getElementById("${id}");` +
+    `if(!el){if(tries++<200)setTimeout(draw,50);return}` +
+    `if(!window.Plotly){el.textContent="Plotly could not be loaded from "+g.failed+": run npm run kernel ` +
+    `(it installs the bundle for Jupyter), restart Jupyter and reload the page.";return}` +
+    `el.style.width="${width}px";el.style.height="${height}px";` +
+    `window.Plotly.newPlot(el,s.data,s.layout,s.config);${hide}};` +
+    `if(window.Plotly||g.failed){draw()}else{g.queue.push(draw);${loader}}})();</script>`;
   return { id, html };
 }
 
@@ -94,6 +140,8 @@ export function figureHTML(
 
 interface TslabDisplay {
   html(s: string): void;
+  markdown(s: string): void;
+  png(b: Uint8Array): void;
 }
 
 /**
@@ -113,25 +161,61 @@ export function tslabDisplay(): TslabDisplay | null {
   }
 }
 
+export interface ShowOptions extends SizeOptions {
+  /**
+   * A static image shown before the interactive figure, for notebook viewers that run no scripts (GitHub,
+   * nbviewer, an untrusted notebook); the interactive figure hides it once drawn. `true` renders the PNG here
+   * (`renderPNG`, needs Chromium); default: `true` when `$NCL_NB_STATIC` is `png`, else none.
+   */
+  png?: boolean | Uint8Array;
+  /** `data-*` attributes of the figure's div (see `figureDiv`). */
+  attrs?: Record<string, string>;
+  /** The div's id (default: random). */
+  id?: string;
+}
+
 let plotlySentToKernel = false;
 /**
  * Show `fig` in a tslab notebook as interactive HTML. Returns false (and does nothing) outside a tslab kernel.
- * The Plotly bundle goes with the first figure a kernel shows (a notebook opened later draws every figure
- * below that output); figures drawn before it arrives wait in a queue.
+ *
+ * The page gets Plotly once: each figure's output loads the bundle from Jupyter (`PLOTLY_NBEXTENSION`, installed by
+ * `npm run kernel`) when the page has none, so a figure drawn after the page was reloaded draws too. A kernel that
+ * `npm run kernel` did not register (no `$NCL_PLOTLY_SERVED` in its environment) also sends the bundle inline with
+ * its first figure, as a fallback for a Jupyter that serves no nbextensions.
  */
-export function show(fig: Figure, opts: SizeOptions = {}): boolean {
+export function show(fig: Figure, opts: ShowOptions = {}): boolean {
   const display = tslabDisplay();
   if (!display) return false;
-  const { html } = figureDiv(fig, opts);
+  let png: Uint8Array | null = null;
+  if (opts.png instanceof Uint8Array) png = opts.png;
+  else if (opts.png ?? process.env.NCL_NB_STATIC === 'png') png = pngBytes(fig, opts);
+  const { html } = figureDiv(fig, {
+    ...opts,
+    plotlyFrom: PLOTLY_NBEXTENSION,
+    hidesStaticTwin: png !== null,
+  });
   let prelude = '';
-  if (!plotlySentToKernel) {
+  if (!plotlySentToKernel && !process.env.NCL_PLOTLY_SERVED) {
     prelude =
       `<script>if(!window.Plotly){${plotlyBundle()}\n}` +
-      `(window.__nclPlotlyQueue||[]).forEach(function(f){f()});window.__nclPlotlyQueue=[];</script>`;
+      `var g=window.__nclPlotly;if(g){var q=g.queue;g.queue=[];q.forEach(function(f){f()})}</script>`;
     plotlySentToKernel = true;
   }
+  if (png) display.png(png);
   display.html(prelude + html);
   return true;
+}
+
+/** `fig` as PNG bytes (`renderPNG` into a temporary folder). */
+export function pngBytes(fig: Figure, opts: SizeOptions & { scale?: number } = {}): Buffer {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-png-'));
+  try {
+    const file = path.join(tmp, 'figure.png');
+    renderPNG(fig, file, opts);
+    return fs.readFileSync(file);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 function isExecutable(p: string): boolean {
@@ -251,3 +335,15 @@ export function savePlot(
   }
   return { html, png };
 }
+
+export { showFigure, fileDigest, FIGURE_ATTR, PROTOCOL_ATTR, DATA_ATTR } from './notebook';
+export type { ShowFigureOptions, ShownFigure } from './notebook';
+export {
+  classSizesFigure,
+  splitSizes,
+  imageFigure,
+  lossTermsFigure,
+  perClassAccuracyFigure,
+  movingAverage,
+} from './plots';
+export type { StepTerms } from './plots';

@@ -1,0 +1,155 @@
+/**
+ * `showFigure`: what a notebook calls to show a figure.
+ *   - `showFigure('fig8')`: one of the paper's figures or tables (`experiments.FIGURE_IDS`), built from its runs, shown
+ *     with the paper's claim, what we measured and the verdict. Under the `mini` protocol (the default) the runs are
+ *     the committed ones in results/ and the figure is checked against what `ncl reproduce` wrote there
+ *     (results/manifest.json and results/<id>.json): the printed numbers are the manifest's. Under `smoke` (CI)
+ *     the missing runs are trained first, into .scratch/results-smoke.
+ *   - `showFigure(fig)`: a Plotly figure spec built by the notebook (e.g. with `viz.classSizesFigure`).
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { workspaceRoot } from '../data/locate';
+import { buildFigure, readManifest, ManifestEntry } from '../experiments/reproduce';
+import type { FigureOutput } from '../experiments/figures';
+import { Figure, show, ShowOptions, tslabDisplay } from './index';
+
+export interface ShowFigureOptions extends ShowOptions {
+  /** Protocol of the runs; default `$NCL_PROTOCOL`, else 'mini'. */
+  protocol?: string;
+  /** Seeds; default: the manifest entry's, else 1 for smoke and 3 otherwise. */
+  seeds?: number;
+  /** Results folder; default: the workspace's results/ (smoke: .scratch/results-smoke). */
+  resultsDir?: string;
+  /** Train the missing runs first; default: only under the smoke protocol. */
+  train?: boolean;
+  /**
+   * Throw instead of printing a note when the runs give other numbers than results/ holds, or a figure has no
+   * runs (for `npm run notebooks:render`); default: `$NCL_NB_STRICT` is '1'.
+   */
+  strict?: boolean;
+  /** Where the text goes (default console.log: the cell's output in a notebook). */
+  log?: (line: string) => void;
+}
+
+/** A paper figure as shown: what `experiments.buildFigure` gives, and the manifest entry it was checked against. */
+export interface ShownFigure extends FigureOutput {
+  id: string;
+  protocol: string;
+  seeds: number;
+  resultsDir: string;
+  entry: ManifestEntry | null;
+}
+
+/** `data-*` attributes of a paper figure's div: which figure and results it shows (the notebooks test reads them). */
+export const FIGURE_ATTR = 'ncl-figure';
+export const PROTOCOL_ATTR = 'ncl-protocol';
+export const DATA_ATTR = 'ncl-data';
+
+/** sha256 of a file's bytes, as 'sha256:<hex>'. */
+export function fileDigest(file: string): string {
+  return 'sha256:' + createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+let shown = 0;
+
+export function showFigure(id: string, opts?: ShowFigureOptions): Promise<ShownFigure | null>;
+export function showFigure(fig: Figure, opts?: ShowOptions): Promise<null>;
+export async function showFigure(
+  what: string | Figure,
+  opts: ShowFigureOptions = {},
+): Promise<ShownFigure | null> {
+  if (typeof what !== 'string') {
+    show(what, { ...opts, id: opts.id ?? `ncl-plot-${++shown}` });
+    return null;
+  }
+  const id = what;
+  const log = opts.log ?? ((line: string) => console.log(line));
+  const protocol = opts.protocol ?? process.env.NCL_PROTOCOL ?? 'mini';
+  const smoke = protocol === 'smoke';
+  const root = workspaceRoot() ?? process.cwd();
+  const resultsDir = path.resolve(
+    opts.resultsDir ?? path.join(root, smoke ? '.scratch/results-smoke' : 'results'),
+  );
+  const train = opts.train ?? smoke;
+  const strict = opts.strict ?? process.env.NCL_NB_STRICT === '1';
+  const rel = (p: string) => path.relative(root, p) || '.';
+  const entry = train
+    ? null
+    : (readManifest(resultsDir).figures.find((f) => f.id === id && f.protocol === protocol) ?? null);
+  const seeds = opts.seeds ?? entry?.seeds.length ?? (smoke ? 1 : 3);
+
+  const t0 = Date.now();
+  let out: FigureOutput;
+  try {
+    out = await buildFigure(id, {
+      protocol,
+      seeds,
+      resultsDir,
+      train,
+      log: (line) => {
+        if (line.includes('runs needed') && !line.includes(' 0 runs needed')) log(line);
+      },
+    });
+  } catch (e) {
+    const missing = !train && e instanceof Error && e.message.includes('ncl reproduce');
+    if (!missing || strict) throw e;
+    log(
+      `${id}: the ${protocol} runs of this figure are not in ${rel(resultsDir)} yet (they are trained offline).`,
+    );
+    log((e as Error).message);
+    return null;
+  }
+
+  // Under a committed protocol, what the runs give must be what `ncl reproduce` wrote: same data, same verdict.
+  const notes: string[] = [];
+  let digest = '';
+  if (entry) {
+    const dataFile = path.join(resultsDir, entry.data);
+    digest = fileDigest(dataFile);
+    const written = (JSON.parse(fs.readFileSync(dataFile, 'utf8')) as { data: unknown }).data;
+    if (JSON.stringify(written) !== JSON.stringify(out.data))
+      notes.push(`the runs give other numbers than ${rel(dataFile)}`);
+    if (entry.measured !== out.measured || entry.verdict !== out.verdict)
+      notes.push(`the runs give "${out.measured}" (${out.verdict}), the manifest says "${entry.measured}"`);
+    if (notes.length) {
+      const msg =
+        `${id}: ${notes.join('; ')}; rebuild it with \`ncl reproduce ${id} --protocol ${protocol} ` +
+        `--seeds ${seeds}\``;
+      if (strict) throw new Error(msg);
+      notes.splice(0, notes.length, msg);
+    }
+  } else if (!train) {
+    notes.push(
+      `${id} (${protocol}) is not in ${rel(path.join(resultsDir, 'manifest.json'))} yet: built from the runs`,
+    );
+  }
+
+  show(out.figure, {
+    width: 950,
+    height: 520,
+    ...opts,
+    id: opts.id ?? `ncl-plot-${id}-${++shown}`,
+    attrs: {
+      [FIGURE_ATTR]: id,
+      [PROTOCOL_ATTR]: protocol,
+      ...(entry ? { [DATA_ATTR]: `${entry.data} ${digest}` } : {}),
+    },
+  });
+  log(`the paper: ${out.claim}`);
+  log(`measured:  ${out.measured}`);
+  log(`verdict:   ${out.verdict}`);
+  const s = seeds === 1 ? '' : 's';
+  log(
+    entry
+      ? `from:      ${rel(path.join(resultsDir, entry.data))} (${protocol}: ${entry.settings}; ${entry.seeds.length} ` +
+          `seed${s}, ${entry.runs.length} runs; built by \`ncl reproduce\` at commit ${entry.commit}, ` +
+          `${entry.generated.slice(0, 10)})`
+      : `from:      ${rel(resultsDir)} (${protocol}, ${seeds} seed${s}, built here in ` +
+          `${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+  );
+  for (const n of notes) log(`note:      ${n}`);
+  if (out.table) tslabDisplay()?.markdown(out.table);
+  return { ...out, id, protocol, seeds, resultsDir, entry };
+}
