@@ -437,5 +437,5 @@ test('DataConfig: defaults filled in, unknown keys and bad values rejected; the 
   assert.throws(() => data.DataConfig.parse({ ...ok, augment: 'autoaugment' }));
   assert.throws(() => data.DataConfig.parse({ ...ok, randAugment: { n: 2, m: 31 } }));
   assert.throws(() => data.DataConfig.parse({ ...ok, fraction: 0 }));
-  assert.equal(train.TrainConfig.shape.data, data.DataConfig); // one schema, not two copies
+  assert.equal(train.TrainConfigFields.shape.data, data.DataConfig); // one schema, not two copies
 });

@@ -247,7 +247,7 @@ for (const mode of ['official', 'paper'] as const) {
 
 // ---- NCL and the trainer's method mapping ----
 
-test('lossForMethod: ce, bsce, ncl (= NCL++ without IntraCL), nclpp', () => {
+test("lossForMethod: ce, bsce, ncl (NCL++ without IntraCL, with NCL's own InterCL), nclpp", () => {
   const s = setup(2, 2, 4, 8, 7);
   const ce = losses.lossForMethod('ce')(s.logits, s.labels, s.counts);
   const ceWant = s.logits.reduce((a, z) => a + num(losses.crossEntropy(z, s.labels)), 0);
@@ -265,8 +265,15 @@ test('lossForMethod: ce, bsce, ncl (= NCL++ without IntraCL), nclpp', () => {
   assert.deepEqual(Object.keys(ncl.terms), [...losses.NCL_TERMS]);
   assert.equal(num(ncl.terms.intra), 0);
   assert.equal(num(ncl.terms.intraPartial), 0);
-  const nclWant = losses.nclLoss(s.logits, s.labels, s.counts, { numCopies: 2, intraCL: false });
+  const nclWant = losses.nclLoss(s.logits, s.labels, s.counts, {
+    numCopies: 2,
+    intraCL: false,
+    collaboration: 'ncl',
+  });
   assertClose(num(ncl.total), num(nclWant.total), 'ncl', 1e-6);
+  // At K = 2 NCL's global InterCL (Σ KL / (K − 1)) equals NCL++'s (Σ KL / (K(K − 1)/2)); its partial term differs.
+  const pp2 = losses.nclLoss(s.logits, s.labels, s.counts, { numCopies: 2, intraCL: false });
+  assertClose(num(ncl.terms.inter), num(pp2.inter), 'ncl inter at K = 2', 1e-6);
 
   // paper defaults: λ = 0.6, C_hard = max(2, round(0.3·8)) = 2, official
   const pp = losses.lossForMethod('nclpp', { numCopies: 2 })(s.logits, s.labels, s.counts);

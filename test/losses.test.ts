@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend, losses } from '../lib/src';
-import { GoldenTermName, loadGolden, TERM_KEYS } from './fixtures/golden';
+import { GoldenTermName, loadGolden, SEMANTICS, TERM_KEYS } from './fixtures/golden';
 
 // ---- helpers ----
 /** |actual − expected| ≤ rtol·|expected| + atol. */
@@ -56,24 +56,32 @@ test('backend', async () => {
 
 // On cpu, and on wasm: the backend the CPU training runs on (its topk, scatterND and softmax kernels are its own).
 for (const [ci, c] of cases.entries()) {
-  for (const mode of ['official', 'paper'] as const) {
+  for (const semantics of SEMANTICS) {
+    // NCL (CVPR 2022) is method 'ncl': NCL++ without IntraCL and with NCL's own collaborative terms.
+    const method = semantics.startsWith('ncl-') ? 'ncl' : 'nclpp';
+    const mode = semantics.replace('ncl-', '') as losses.LossMode;
     for (const backend of ['cpu', 'wasm'] as const) {
-      test(`golden case ${ci} (K=${c.K} T=${c.T} B=${c.B} C=${c.C} C_hard=${c.numHard}) mode=${mode} on ${backend}`, async () => {
+      test(`golden case ${ci} (K=${c.K} T=${c.T} B=${c.B} C=${c.C} C_hard=${c.numHard}) ${semantics} on ${backend}`, async () => {
         assert.ok(await tf.setBackend(backend), `${backend} backend unavailable`);
-        const expected = c.modes[mode];
+        const expected = c.modes[semantics];
         const logits = c.logits.map((z) => tf.tensor2d(z));
         const labels = tf.tensor1d(c.labels, 'int32');
-        const opts = { numCopies: c.T, lambda: c.lam, numHard: c.numHard, mode };
-
-        const result = losses.nclLoss(logits, labels, c.classCounts, opts);
+        const loss = losses.lossForMethod(method, {
+          numCopies: c.T,
+          lambda: c.lam,
+          numHard: c.numHard,
+          mode,
+        });
+        const out = loss(logits, labels, c.classCounts);
+        const result = { ...out.terms, total: out.total } as losses.NclLossResult;
         for (const name of Object.keys(TERM_KEYS) as GoldenTermName[]) {
           const key = TERM_KEYS[name] as keyof losses.NclLossResult;
-          assertClose(result[key].dataSync()[0], expected.terms[name], `${mode} case ${ci} ${name}`);
+          assertClose(result[key].dataSync()[0], expected.terms[name], `${semantics} case ${ci} ${name}`);
         }
         tf.dispose(result);
 
         const grads = tf.grads(
-          (...zs: tf.Tensor[]) => losses.nclLoss(zs as tf.Tensor2D[], labels, c.classCounts, opts).total,
+          (...zs: tf.Tensor[]) => loss(zs as tf.Tensor2D[], labels, c.classCounts).total,
         )(logits);
         assert.equal(grads.length, c.K);
         for (let k = 0; k < c.K; k++) {
@@ -83,7 +91,7 @@ for (const [ci, c] of cases.entries()) {
           assertAllClose(
             grads[k].dataSync(),
             want,
-            `${mode} case ${ci} d total / d logits[${k}]`,
+            `${semantics} case ${ci} d total / d logits[${k}]`,
             1e-3,
             atol,
           );

@@ -1,107 +1,37 @@
 #!/usr/bin/env python3
 """An independent PyTorch reference of ncl-lab's training step, for test/torch-reference.test.ts.
 
-Written from the paper, the authors' CIFAR code and ../shared/golden/README.md, not from the TypeScript sources:
+Written from the paper, the authors' CIFAR code and test/fixtures/golden/README.md, not from the TypeScript sources:
   - CIFAR ResNet (option-A shortcuts, BN, ReLU, global average pooling, linear head), NCHW, torch.nn.functional;
-  - the NCL++ loss as the authors' code computes it ('official' semantics of the golden README);
+  - the NCL++ or NCL loss as the authors' code computes it ('official' semantics, ncl_loss.py);
   - torch.optim.SGD (momentum, weight decay, dampening 0) and F.batch_norm's running statistics (momentum 0.1).
 Everything runs in float64, from the float32 initial weights the TypeScript side exports; the same steps are then
 run again in float32, to tell the caller how far float32 rounding alone moves the result.
 
-  reference_step.py --golden FILE   check this script's loss against the golden vectors (official mode); prints
-                                    one JSON line {"cases": n, "maxRelErr": e}; exit 1 if a term or gradient is off
+  reference_step.py --golden FILE   check the reference loss against golden vectors (every semantics in FILE);
+                                    prints one JSON line {"cases": n, "maxRelErr": e}; exit 1 if a term or gradient
+                                    is off
   reference_step.py < step.json     run the steps described on stdin in float64 and in float32; prints
                                     {"float64": run_steps(...), "float32": run_steps(...)} as JSON
 """
 import json
+import os
 import sys
 
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import golden  # noqa: E402
+from ncl_loss import loss as ncl_loss  # noqa: E402
+
 torch.set_default_dtype(torch.float64)  # the golden check and the loss's own constants
 
-EPS = 1e-9  # the authors' log(p + 1e-9)
-
-
-# ---------------------------------------------------------------- the loss ('official': the authors' code)
-def hard_mask(z, y, num_hard):
-    """Eq. 7: per row, the target plus the num_hard - 1 non-target classes with the largest raw logit. [N, C] 0/1."""
-    other = z.detach().clone()
-    other.scatter_(1, y[:, None], float("-inf"))
-    top = other.topk(num_hard - 1, dim=1).indices
-    m = torch.zeros_like(z)
-    m.scatter_(1, top, 1.0)
-    m.scatter_(1, y[:, None], 1.0)
-    return m
-
-
-def kl(p, logp, logq, mask=None):
-    """sum_j p_j (log p_j - log q_j), mean over rows; restricted to `mask` when given."""
-    t = p * (logp - logq)
-    if mask is not None:
-        t = t * mask
-    return t.sum(1).mean()
-
-
-def mutual(members, lam, mask=None):
-    """lam * sum over ordered pairs i != j of KL(p_j || p_i) / (m (m - 1) / 2); members: [(p, log(p + eps))]."""
-    m = len(members)
-    if m < 2:
-        return members[0][0].sum() * 0
-    s = 0
-    for i in range(m):
-        for j in range(m):
-            if i != j:
-                pj, lpj = members[j]
-                _, lpi = members[i]
-                s = s + kl(pj, lpj, lpi, mask)
-    return lam * s / (m * (m - 1) / 2)
-
-
-def ncl_loss(logits, y, counts, T, num_hard, lam):
-    """NCL++ (Eq. 10-14) on K experts' logits, each [T*B, C] copy-major; y [T*B]. Returns a dict of scalars."""
-    logn = torch.log(torch.as_tensor(counts, dtype=logits[0].dtype))
-    N = y.shape[0]
-    B = N // T
-    b = [z + logn for z in logits]
-    mask = hard_mask(logits[0], y, num_hard)  # one shared support, from expert 0
-    intra_mask = mask[:B].repeat(T, 1)  # IntraCL: the hard set of copy 0 for every copy
-    p = [F.softmax(bk, 1) for bk in b]
-    logp = [torch.log(pk + EPS) for pk in p]
-    terms = {
-        "bil": sum(F.cross_entropy(bk, y) for bk in b),
-        "bil_partial": sum(F.cross_entropy(bk * mask, y) for bk in b),
-        "inter": mutual(list(zip(p, logp)), lam),
-        "inter_partial": mutual(list(zip(p, logp)), lam, mask),
-        "intra": 0,
-        "intra_partial": 0,
-    }
-    for pk, lpk in zip(p, logp):
-        copies = [(pk[t * B : (t + 1) * B], lpk[t * B : (t + 1) * B]) for t in range(T)]
-        terms["intra"] = terms["intra"] + mutual(copies, lam)
-        terms["intra_partial"] = terms["intra_partial"] + mutual(copies, lam, intra_mask[:B])
-    terms["total"] = sum(terms[k] for k in list(terms))
-    return terms
 
 
 def check_golden(path):
-    cases = json.load(open(path))
-    worst = 0.0
-    for c in cases:
-        want = c["modes"]["official"]
-        logits = [torch.tensor(z, requires_grad=True) for z in c["logits"]]
-        y = torch.tensor(c["labels"])
-        terms = ncl_loss(logits, y, c["classCounts"], c["T"], c["numHard"], c["lam"])
-        terms["total"].backward()
-        for name, v in want["terms"].items():
-            got = float(terms[name])
-            worst = max(worst, abs(got - v) / max(1e-6, abs(v)))
-        for g, zk in zip(want["grad"], logits):
-            g = torch.tensor(g)
-            worst = max(worst, float((zk.grad - g).abs().max() / max(1e-6, float(g.abs().max()))))
-    print(json.dumps({"cases": len(cases), "maxRelErr": worst}))
-    return worst < 1e-6
+    """The reference loss (ncl_loss.py) against a golden file: golden.py's check."""
+    return golden.check(path)
 
 
 # ---------------------------------------------------------------- the model (NCHW)
@@ -150,7 +80,7 @@ class Net:
 
 
 def run_steps(spec, dtype=torch.float64):
-    """spec: {K, T, blocks, numHard, lambda, momentum, weightDecay, classCounts, weights: {name: [shape, data]},
+    """spec: {method, K, T, blocks, numHard, lambda, momentum, weightDecay, classCounts, weights: {name: [shape, data]},
     steps: [{lr, x: [N, H, W, C] flat, shape, y}]} -> {steps: [{terms}], weights: {name: [shape, data]} (NHWC layout)}."""
     net = Net(spec["weights"], spec["K"], spec["blocks"], dtype)
     opt = torch.optim.SGD(net.params(), lr=1.0, momentum=spec["momentum"], weight_decay=spec["weightDecay"])
@@ -161,7 +91,9 @@ def run_steps(spec, dtype=torch.float64):
         for g in opt.param_groups:
             g["lr"] = st["lr"]
         opt.zero_grad()
-        terms = ncl_loss(net(x), y, spec["classCounts"], spec["T"], spec["numHard"], spec["lambda"])
+        terms = ncl_loss(
+            net(x), y, spec["classCounts"], spec["T"], spec["numHard"], spec["lambda"], "official", spec["method"]
+        )
         terms["total"].backward()
         opt.step()
         out.append({k: float(v) for k, v in terms.items()})

@@ -11,7 +11,7 @@ export const DataConfig = z
   .object({
     dataset: z.enum(DATASET_NAMES),
     /** n_max / n_min of the long-tailed training subset (1 = the full balanced set). */
-    imbalanceFactor: z.number().min(1),
+    imbalanceFactor: z.number().finite().min(1),
     /** Fraction of each class's LT count that is kept (Table 9); 1 = all. */
     fraction: z.number().gt(0).max(1).default(1),
     /** Seed of the subset choice (defaults to the run seed when null). */
@@ -22,11 +22,11 @@ export const DataConfig = z
     testPerClass: z.number().int().min(1).nullable().default(null),
     augment: z.enum(['none', 'simaug', 'randaugment']).default('simaug'),
     randAugment: z
-      .object({ n: z.number().int().min(0), m: z.number().min(0).max(30) })
+      .object({ n: z.number().int().min(0), m: z.number().finite().min(0).max(30) })
       .strict()
       .default({ n: 2, m: 10 }),
     /** Mixup α; 0 = off. */
-    mixup: z.number().min(0).default(0),
+    mixup: z.number().finite().min(0).default(0),
     batchSize: z.number().int().min(1),
   })
   .strict();

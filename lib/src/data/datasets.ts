@@ -15,7 +15,7 @@ import { fetchSource, offlineByEnv } from './fetch';
 import { readIdxImageSet } from './idx';
 import { findFile, locateSource, repoDataDir, searchRoots } from './locate';
 import { type DatasetSource, sourceOf } from './sources';
-import { DATASET_NAMES, type Dataset, type DatasetName, type ImageSet } from './types';
+import { DATASET_CLASSES, DATASET_NAMES, type Dataset, type DatasetName, type ImageSet } from './types';
 
 export const FASHION_MNIST_CLASSES = [
   'T-shirt/top',
@@ -105,34 +105,43 @@ export function readDatasetDir(name: DatasetName, dir: string): Dataset {
   const src = sourceOf(name);
   const file = (f: string) => findFile(dir, f, src.gzipOk) ?? path.join(dir, f);
   const norm = NORMALIZATION[name];
+  const numClasses = DATASET_CLASSES[name];
   switch (name) {
     case 'fashion-mnist':
     case 'mnist': {
       const classNames = name === 'mnist' ? MNIST_CLASSES : FASHION_MNIST_CLASSES;
-      const train = readIdxImageSet(file('train-images-idx3-ubyte'), file('train-labels-idx1-ubyte'), 10);
-      const test = readIdxImageSet(file('t10k-images-idx3-ubyte'), file('t10k-labels-idx1-ubyte'), 10);
-      return { name, numClasses: 10, classNames, train, test, ...norm };
+      const train = readIdxImageSet(
+        file('train-images-idx3-ubyte'),
+        file('train-labels-idx1-ubyte'),
+        numClasses,
+      );
+      const test = readIdxImageSet(
+        file('t10k-images-idx3-ubyte'),
+        file('t10k-labels-idx1-ubyte'),
+        numClasses,
+      );
+      return { name, numClasses, classNames, train, test, ...norm };
     }
     case 'cifar10': {
-      const o = { labelBytes: 1, labelIndex: 0, numClasses: 10 } as const;
+      const o = { labelBytes: 1, labelIndex: 0, numClasses } as const;
       const train = readCifarBinary(
         [1, 2, 3, 4, 5].map((k) => file(`data_batch_${k}.bin`)),
         o,
       );
       const test = readCifarBinary([file('test_batch.bin')], o);
-      const classNames = readLabelNames(path.join(dir, 'batches.meta.txt'), 10) ?? CIFAR10_CLASSES;
-      return { name, numClasses: 10, classNames, train, test, ...norm };
+      const classNames = readLabelNames(path.join(dir, 'batches.meta.txt'), numClasses) ?? CIFAR10_CLASSES;
+      return { name, numClasses, classNames, train, test, ...norm };
     }
     case 'cifar100':
     case 'cifar100-coarse': {
       const coarse = name === 'cifar100-coarse';
-      const o = { labelBytes: 2, labelIndex: coarse ? 0 : 1, numClasses: coarse ? 20 : 100 } as const;
+      const o = { labelBytes: 2, labelIndex: coarse ? 0 : 1, numClasses } as const;
       const train = readCifarBinary([file('train.bin')], o);
       const test = readCifarBinary([file('test.bin')], o);
       const classNames = coarse
-        ? (readLabelNames(path.join(dir, 'coarse_label_names.txt'), 20) ?? CIFAR100_COARSE_CLASSES)
-        : (readLabelNames(path.join(dir, 'fine_label_names.txt'), 100) ?? CIFAR100_CLASSES);
-      return { name, numClasses: o.numClasses, classNames, train, test, ...norm };
+        ? (readLabelNames(path.join(dir, 'coarse_label_names.txt'), numClasses) ?? CIFAR100_COARSE_CLASSES)
+        : (readLabelNames(path.join(dir, 'fine_label_names.txt'), numClasses) ?? CIFAR100_CLASSES);
+      return { name, numClasses, classNames, train, test, ...norm };
     }
   }
 }

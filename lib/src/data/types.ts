@@ -14,8 +14,16 @@ export interface ImageSet {
   channels: number;
 }
 
-export const DATASET_NAMES = ['fashion-mnist', 'mnist', 'cifar10', 'cifar100', 'cifar100-coarse'] as const;
-export type DatasetName = (typeof DATASET_NAMES)[number];
+/** The datasets by name, with their number of classes C. */
+export const DATASET_CLASSES = {
+  'fashion-mnist': 10,
+  mnist: 10,
+  cifar10: 10,
+  cifar100: 100,
+  'cifar100-coarse': 20,
+} as const;
+export type DatasetName = keyof typeof DATASET_CLASSES;
+export const DATASET_NAMES = Object.keys(DATASET_CLASSES) as [DatasetName, ...DatasetName[]];
 
 export interface Dataset {
   name: DatasetName;

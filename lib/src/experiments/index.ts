@@ -1,7 +1,15 @@
 // Experiments: cached runs, the paper's figures and tables, and the reproduce command behind `ncl reproduce`.
-export { runDir, loadRun, isFinished, readAnalysis, ensureRuns, relativeCost, nextRunnable } from './runs';
+export {
+  runDir,
+  finishedRuns,
+  loadRun,
+  isFinished,
+  readAnalysis,
+  ensureRuns,
+  relativeCost,
+  nextRunnable,
+} from './runs';
 export type { QueuedRun } from './runs';
-export { equivalenceKey, finishedByKey, finishedRuns } from './equivalent';
 export type { RunResult, EnsureOptions } from './runs';
 export { stat, statArrays, verdictGreater, combineVerdicts, percentRange } from './stats';
 export type { Stat, Verdict } from './stats';

@@ -11,8 +11,7 @@ import { configHash, TrainConfig } from '../train/config';
 import { atomicWrite, checkpointState } from '../train/checkpoint';
 import { savePlot, findChromium, figureHTML } from '../viz';
 import { getProtocol } from '../train/protocols';
-import { ensureRuns, isFinished, loadRun, relativeCost, runDir, RunResult } from './runs';
-import { equivalenceKey, equivalentRunWarning, finishedByKey, finishedRuns } from './equivalent';
+import { ensureRuns, finishedRuns, isFinished, loadRun, relativeCost, runDir, RunResult } from './runs';
 import { ANALYSIS_FIGURES, FigureSpec, FigureOutput } from './figures';
 import { SWEEP_FIGURES } from './sweeps';
 
@@ -107,8 +106,6 @@ export interface PlanRow {
   neededBy: string[];
   /** The run's config. */
   config: TrainConfig;
-  /** When not cached: the finished run (folder relative to resultsDir) that trains the same (`equivalenceKey`). */
-  sameAs?: string;
 }
 
 /**
@@ -142,20 +139,16 @@ export function planRuns(o: {
   const key = (c: TrainConfig) => `${c.data.dataset}/${c.model.name}/${c.model.width}`;
   const rates = new Map<string, number[]>();
   const folder = path.join(o.resultsDir, 'runs', o.protocol);
-  const runsDone = finishedRuns(folder); // each run's metrics read once: rates here, equivalence keys below
-  for (const { metrics: m } of runsDone) {
+  for (const { metrics: m } of finishedRuns(folder)) {
     const k = key(m.config);
     rates.set(k, [...(rates.get(k) ?? []), m.train.seconds / relativeCost(m.config)]);
   }
-  const finished = finishedByKey(runsDone); // for the duplicate warning
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
   return rows.map(({ id, c, cached, neededBy }) => {
     const r = rates.get(key(c));
     const cost = relativeCost(c);
-    const same = cached ? undefined : finished.get(equivalenceKey(c));
     const done = cached ? 0 : epochsInCheckpoint(runDir(o.resultsDir, c), c);
     return {
-      ...(same ? { sameAs: path.join('runs', o.protocol, same) } : {}),
       ...(done ? { epochsDone: done } : {}),
       id,
       method: c.method,
@@ -229,7 +222,6 @@ export function formatPlan(rows: PlanRow[], workers: number, ids?: string[]): st
         `${r.id.padEnd(7)} ${r.dir}  seed ${r.seed}  ~${fmt(r.cpuMinutes)}` +
         (r.epochsDone ? `  (resumes after epoch ${r.epochsDone})` : ''),
     ),
-    ...todo.filter((r) => r.sameAs).map((r) => equivalentRunWarning(`${r.dir} (${r.id})`, r.sameAs!)),
     `${rows.length} runs needed, ${rows.length - todo.length} cached, ${todo.length} to train: ` +
       `~${(total / 60).toFixed(1)} CPU-hours` +
       (known.length < todo.length ? ` for the ${known.length} with an estimate` : '') +

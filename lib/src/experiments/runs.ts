@@ -11,7 +11,6 @@ import * as zlib from 'node:zlib';
 import { TrainConfig, configHash } from '../train/config';
 import { readMetrics, trainRun, Metrics } from '../train/trainer';
 import type { Analysis } from '../eval/analysis';
-import { equivalenceKey, equivalentRunWarning, finishedByKey, finishedRuns } from './equivalent';
 
 export interface RunResult {
   dir: string;
@@ -22,6 +21,16 @@ export interface RunResult {
 
 export function runDir(root: string, c: TrainConfig): string {
   return path.join(root, 'runs', c.protocol, `${c.method}-${configHash(c)}`);
+}
+
+/** The finished runs under `folder` (e.g. results/runs/mini): run folder name and metrics, in name order. */
+export function finishedRuns(folder: string): { name: string; metrics: Metrics }[] {
+  const out: { name: string; metrics: Metrics }[] = [];
+  for (const name of fs.existsSync(folder) ? fs.readdirSync(folder).sort() : []) {
+    const metrics = readMetrics(path.join(folder, name));
+    if (metrics) out.push({ name, metrics });
+  }
+  return out;
 }
 
 /** The finished run of `c` under `root`, or null. */
@@ -105,13 +114,6 @@ export async function ensureRuns(
   log(
     `[reproduce] ${unique.size} runs needed, ${unique.size - todo.length} cached, ${todo.length} to train (${o.workers} workers)`,
   );
-  const finished = new Map<string, Map<string, string>>(); // per protocol folder
-  for (const c of todo) {
-    const folder = path.join(root, 'runs', c.protocol);
-    if (!finished.has(folder)) finished.set(folder, finishedByKey(finishedRuns(folder)));
-    const same = finished.get(folder)!.get(equivalenceKey(c));
-    if (same) log(`[reproduce] ${equivalentRunWarning(runDir(root, c), path.join(folder, same))}`);
-  }
   // The queue: by rank, then costliest first, so that the lanes end close together. A run that learns from teachers
   // waits until those teachers are trained (nextRunnable).
   const rank = o.rank ?? (() => 0);

@@ -148,7 +148,7 @@ function sweepSpec(o: {
 
 /** NCL++ pieces as loss switches (losses.nclLoss options). */
 const sw =
-  (o: Record<string, unknown>): Patch =>
+  (o: Partial<TrainConfig['loss']['options']>): Patch =>
   (c) => {
     c.loss.options = { ...c.loss.options, ...o };
   };
@@ -578,7 +578,7 @@ function table4Points(): { method: string; metric: Metric; cols: Point[] }[] {
 function table6Run(p: string, s: number, learnable: boolean): TrainConfig {
   return variant(p, 'nclpp', s, (c) => {
     c.eval.trainAccuracy = true;
-    if (learnable) c.loss.options = { learnable: true };
+    if (learnable) c.loss.options.learnable = true;
   });
 }
 function table7Rows(): (Point & {

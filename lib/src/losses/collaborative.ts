@@ -5,20 +5,21 @@
  *   Eq. 5   L_intra^G,k = 2/(T(T−1)) Σ_t Σ_{τ≠t} KL(p(x^t; θ_k) ‖ p(x^τ; θ_k))       over the T copies, expert k
  *   Eq. 6   L_intra^G   = Σ_k L_intra^G,k
  *   Eq. 11, 13: the same on the hard set (L_inter^P, L_intra^P), with partial distributions as members.
+ *   NCL (CVPR 2022) normalises InterCL by 1/(K−1) instead of 2/(K(K−1)) (`norm: 'peers'`, see kl.ts).
  *
  * These are unweighted: Eq. 14 multiplies them by λ (see nested.ts). Rows are copy-major: in an [T·B, C] tensor,
  * row t·B + i is copy t of sample i, so copy t is the row block [t·B, (t+1)·B).
  */
 import { tf } from '../tf';
-import { type Distribution, mutualKL } from './kl';
+import { type Distribution, type MutualNorm, mutualKL } from './kl';
 
 /**
  * Inter-expert collaborative learning (Eq. 4, or Eq. 11 with partial members), without λ.
  * @param experts K distributions, [N, C] each (N = T·B rows; every row is distilled across experts).
- * @returns scalar; 0 when K = 1.
+ * @param norm 'pairs' (NCL++, default) or 'peers' (NCL). @returns scalar; 0 when K = 1.
  */
-export function interCL(experts: readonly Distribution[]): tf.Scalar {
-  return mutualKL(experts);
+export function interCL(experts: readonly Distribution[], norm: MutualNorm = 'pairs'): tf.Scalar {
+  return mutualKL(experts, norm);
 }
 
 /**

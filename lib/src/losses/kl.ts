@@ -3,6 +3,8 @@
  *
  *   KL(p‖q) = Σ_j p_j (log p_j − log q_j), averaged over rows; where p_j = 0 the term is 0.
  *   mutual({p_1..p_m}) = Σ_{i≠j} KL(p_j‖p_i) / (m(m−1)/2)        (the bracket of Eq. 4 and Eq. 5; 0 for m = 1)
+ *   NCL (CVPR 2022) divides the same sum by m − 1 instead (`NBOD` in the authors' lib/loss/loss.py); `NBOD_NCL_plus`,
+ *   their NCL++ code, by m(m−1)/2. The two agree at m = 2.
  *
  * Every member is both teacher and student: gradients flow into both sides of each KL (no stop-gradient), as in
  * deep mutual learning and the authors' code. A member is a `Distribution`: probabilities plus their logarithms,
@@ -57,6 +59,24 @@ export function partialDistribution(logits: tf.Tensor2D, mask: tf.Tensor2D, mode
 }
 
 /**
+ * A KL member on the hard set as NCL's code forms it (`NBOD(inputs_HCM_balance)`): the softmax of the masked logits
+ * b ⊙ mask over all C classes (non-hard classes stay in with logit 0), log(p + 1e-9). 'paper' mode uses p* of Eq. 8,
+ * as `partialDistribution` does.
+ * @param logits [N, C] (balanced b, or raw z). @param mask [N, C] 0/1 hard set. @returns { prob, logProb }, [N, C].
+ */
+export function maskedLogitsDistribution(
+  logits: tf.Tensor2D,
+  mask: tf.Tensor2D,
+  mode: LossMode,
+): Distribution {
+  if (mode === 'paper') return partialDistribution(logits, mask, mode);
+  return tf.tidy(() => {
+    const { prob, logProb } = distribution(tf.mul(logits, mask) as tf.Tensor2D, 'official');
+    return { prob, logProb };
+  });
+}
+
+/**
  * KL(p‖q) = Σ_j p_j (log p_j − log q_j), averaged over the N rows. Gradient flows into both p and q.
  * @param p, q distributions with [N, C] tensors. @returns scalar (≥ 0 for true distributions).
  */
@@ -65,11 +85,17 @@ export function klDivergence(p: Distribution, q: Distribution): tf.Scalar {
 }
 
 /**
- * Mutual distillation among m members: Σ over ordered pairs i ≠ j of KL(p_j‖p_i), divided by m(m−1)/2 (Eq. 4, 5
- * without λ). Members must have the same shape. 0 for a single member.
- * @param members m distributions, [N, C] each. @returns scalar.
+ * How the sum over ordered pairs is normalised: 'pairs' divides by m(m−1)/2 (NCL++, Eq. 4-5), 'peers' by m − 1
+ * (NCL, CVPR 2022).
  */
-export function mutualKL(members: readonly Distribution[]): tf.Scalar {
+export type MutualNorm = 'pairs' | 'peers';
+
+/**
+ * Mutual distillation among m members: Σ over ordered pairs i ≠ j of KL(p_j‖p_i), divided by m(m−1)/2 (Eq. 4, 5
+ * without λ) or, for NCL, by m − 1. Members must have the same shape. 0 for a single member.
+ * @param members m distributions, [N, C] each. @param norm 'pairs' (default) or 'peers'. @returns scalar.
+ */
+export function mutualKL(members: readonly Distribution[], norm: MutualNorm = 'pairs'): tf.Scalar {
   const m = members.length;
   if (m < 2) return tf.scalar(0);
   return tf.tidy(() => {
@@ -79,6 +105,6 @@ export function mutualKL(members: readonly Distribution[]): tf.Scalar {
         if (i !== j) sum = tf.add(sum, klDivergence(members[j], members[i]));
       }
     }
-    return tf.div(sum, (m * (m - 1)) / 2) as tf.Scalar;
+    return tf.div(sum, norm === 'pairs' ? (m * (m - 1)) / 2 : m - 1) as tf.Scalar;
   });
 }

@@ -3,7 +3,8 @@
  *
  *   'ce'    Σ_k CE(z_k, y)           plain cross-entropy per expert (Table 7, naive row; Table 4 "CE")
  *   'bsce'  Σ_k BSCE(z_k, y)         balanced softmax CE per expert (Eq. 3; the "BSCE (baseline)" rows)
- *   'ncl'   NCL (CVPR 2022) = NCL++ without IntraCL (its self-supervised branch is not reproduced)
+ *   'ncl'   NCL (CVPR 2022): NCL++ without IntraCL, InterCL as NCL's code computes it (Σ KL / (K − 1); its
+ *           hard-category KL on softmax(b ⊙ mask)); its self-supervised branch is not reproduced
  *   'nclpp' NCL++, Eq. 14 in full
  *
  * Every loss is averaged over the T·B rows and summed over the K experts. Defaults are the paper's (λ = 0.6,
@@ -70,7 +71,7 @@ export function lossForMethod(method: Method, overrides: NclLossOverrides = {}):
     case 'nclpp': {
       const { options: extra = {}, numClasses, ...rest } = overrides;
       const merged: Record<string, unknown> = { ...rest, ...extra };
-      if (method === 'ncl') merged.intraCL = false;
+      if (method === 'ncl') Object.assign(merged, { intraCL: false, collaboration: 'ncl' });
       if (merged.intraCL !== false && merged.numCopies === undefined) {
         throw new Error(
           "lossForMethod('nclpp') needs numCopies: T augmented copies per sample (the paper uses 4; 2 on ImageNet-LT)",

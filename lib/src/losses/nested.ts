@@ -13,7 +13,8 @@
  *
  * Variants (all options of `nclLoss`): the Table 7 ablation switches (`bil`, `interCL`, `intraCL`, `nestedHard`),
  * random instead of hard categories (`hardMining: 'random'`, Fig. 6b), InterCL on unbalanced probabilities
- * (`balancedInter: false`, Fig. 12a), separate or learnable λ1, λ2 (Table 6), and NCL (CVPR 2022) = `intraCL: false`.
+ * (`balancedInter: false`, Fig. 12a), separate or learnable λ1, λ2 (Table 6), and NCL (CVPR 2022) = `intraCL: false`
+ * with `collaboration: 'ncl'` (its own normalisation and hard-category KL, as the authors' NCL code computes them).
  */
 import { z } from 'zod';
 import { tf } from '../tf';
@@ -26,7 +27,7 @@ import {
   randomCategoryMask,
   resolveNumHard,
 } from './hcm';
-import { type Distribution, distribution, partialDistribution } from './kl';
+import { type Distribution, distribution, maskedLogitsDistribution, partialDistribution } from './kl';
 import { LearnableLossWeights } from './learnable';
 import { LOSS_MODES } from './mode';
 
@@ -40,42 +41,61 @@ export type NclTermName = (typeof NCL_TERMS)[number];
 /** Every term as a scalar. `intra*` already carry λ1 and `inter*` carry λ2; `total` is their sum (Eq. 14). */
 export type NclLossResult = Record<NclTermName | 'total', tf.Scalar>;
 
-/** Options of `nclLoss`, validated with zod. Everything but `numCopies` has the paper's default. */
-export const NclLossOptions = z
+/**
+ * The switches of the paper's ablations and variants (Table 7, Figs. 6b, 12a): the part of the loss options a run's
+ * config sets in `loss.options` (train/config.ts), with the paper's NCL++ as the default.
+ */
+export const NclSwitches = z
   .object({
-    /** T, augmented copies per sample; the rows of each logits tensor are T blocks of B samples. */
-    numCopies: z.number().int().positive(),
-    /** λ = λ1 = λ2 of Eq. 14. */
-    lambda: z.number().finite().nonnegative().default(PAPER_DEFAULTS.lambda),
-    /** λ1 (IntraCL) when it should differ from λ. */
-    lambdaIntra: z.number().finite().nonnegative().optional(),
-    /** λ2 (InterCL) when it should differ from λ. */
-    lambdaInter: z.number().finite().nonnegative().optional(),
-    /** Learned (λ1, λ2) = softmax(w1, w2) (Table 6); replaces λ. */
-    learnable: z.instanceof(LearnableLossWeights).optional(),
-    /** C_hard, the size of the hard set, target included (Eq. 7); takes precedence over β. null = not set. */
-    numHard: z.number().int().positive().nullish(),
-    /** β = C_hard / C, used when numHard is not set: C_hard = max(2, round(β·C)). Default 0.3. */
-    beta: z.number().min(0).max(1).optional(),
-    /** 'official' (the authors' code, default) or 'paper' (Eq. 1-14 as written). */
-    mode: z.enum(LOSS_MODES).default('official'),
     /** Table 7 "BIL": balanced individual learning; false = plain cross-entropy on raw logits (the naive row). */
     bil: z.boolean().default(true),
     /** Table 7 "InterCL": mutual distillation among experts. */
     interCL: z.boolean().default(true),
-    /** Table 7 "IntraCL": mutual distillation among copies. false gives NCL (CVPR 2022) without its SSL branch. */
+    /** Table 7 "IntraCL": mutual distillation among copies. */
     intraCL: z.boolean().default(true),
     /** Table 7 "NFL_hard": the partial (hard-category) terms L_bil^P, L_intra^P, L_inter^P. */
     nestedHard: z.boolean().default(true),
     /** 'hcm' (Eq. 7) or 'random' categories (Fig. 6b, "BSCE + random"). */
     hardMining: z.enum(['hcm', 'random']).default('hcm'),
-    /** Seed for `hardMining: 'random'` (the same seed draws the same sets on every call). */
-    seed: z.number().int().optional(),
     /** false: InterCL on unbalanced softmax(z) instead of softmax(z + log n) (Fig. 12a "w/o balanced scale"). */
     balancedInter: z.boolean().default(true),
   })
+  .strict();
+export type NclSwitches = z.output<typeof NclSwitches>;
+
+/**
+ * Whose collaborative terms: 'nclpp' (NCL++, Eq. 4 and 11: Σ_{k≠q} KL / (K(K−1)/2), the authors' `NBOD_NCL_plus`) or
+ * 'ncl' (NCL, CVPR 2022, the authors' `NBOD`: Σ_{k≠q} KL / (K−1), and in 'official' mode its hard-category KL is
+ * between softmax(b ⊙ mask) over all classes rather than the restricted full softmax). Equal at K = 2 except for
+ * that partial term.
+ */
+export const COLLABORATIONS = ['nclpp', 'ncl'] as const;
+
+/** Options of `nclLoss`, validated with zod. Everything but `numCopies` has the paper's default. */
+export const NclLossOptions = NclSwitches.extend({
+  /** T, augmented copies per sample; the rows of each logits tensor are T blocks of B samples. */
+  numCopies: z.number().int().positive(),
+  /** λ = λ1 = λ2 of Eq. 14. */
+  lambda: z.number().finite().nonnegative().default(PAPER_DEFAULTS.lambda),
+  /** λ1 (IntraCL) when it should differ from λ. */
+  lambdaIntra: z.number().finite().nonnegative().nullish(),
+  /** λ2 (InterCL) when it should differ from λ. */
+  lambdaInter: z.number().finite().nonnegative().nullish(),
+  /** Learned (λ1, λ2) = softmax(w1, w2) (Table 6); replaces λ. */
+  learnable: z.instanceof(LearnableLossWeights).optional(),
+  /** C_hard, the size of the hard set, target included (Eq. 7); takes precedence over β. null = not set. */
+  numHard: z.number().int().positive().nullish(),
+  /** β = C_hard / C, used when numHard is not set: C_hard = max(2, round(β·C)). */
+  beta: z.number().min(0).max(1).default(PAPER_DEFAULTS.beta),
+  /** 'official' (the authors' code, default) or 'paper' (Eq. 1-14 as written). */
+  mode: z.enum(LOSS_MODES).default('official'),
+  /** Whose collaborative terms (see COLLABORATIONS); `lossForMethod('ncl')` sets 'ncl'. */
+  collaboration: z.enum(COLLABORATIONS).default('nclpp'),
+  /** Seed for `hardMining: 'random'` (the same seed draws the same sets on every call). */
+  seed: z.number().int().optional(),
+})
   .strict()
-  .refine((o) => o.learnable === undefined || (o.lambdaIntra === undefined && o.lambdaInter === undefined), {
+  .refine((o) => o.learnable === undefined || (o.lambdaIntra == null && o.lambdaInter == null), {
     message: 'learnable weights replace lambdaIntra / lambdaInter: give one or the other',
     path: ['learnable'],
   });
@@ -135,9 +155,7 @@ export function nclLossWith(
 ): NclLossResult {
   const { numClasses, samples } = checkInputs(logits, labels, classCounts, opts.numCopies);
   const numHard =
-    opts.numHard != null
-      ? resolveNumHard(opts.numHard, numClasses)
-      : numHardFromRatio(opts.beta ?? PAPER_DEFAULTS.beta, numClasses);
+    opts.numHard != null ? resolveNumHard(opts.numHard, numClasses) : numHardFromRatio(opts.beta, numClasses);
   const { mode, numCopies } = opts;
   const zero = (): tf.Scalar => tf.scalar(0);
 
@@ -165,18 +183,27 @@ export function nclLossWith(
       : zero();
 
     // The KL members: balanced probabilities of every expert, on all classes (computed once, shared by InterCL and
-    // IntraCL) and on the hard sets.
+    // IntraCL) and on the hard sets. NCL's own code forms its hard-category members from the masked logits.
+    const ncl = opts.collaboration === 'ncl';
     const members = (xs: readonly tf.Tensor2D[], m?: tf.Tensor2D): Distribution[] =>
-      xs.map((x) => (m ? partialDistribution(x, m, mode) : distribution(x, mode)));
+      xs.map((x) =>
+        !m
+          ? distribution(x, mode)
+          : ncl
+            ? maskedLogitsDistribution(x, m, mode)
+            : partialDistribution(x, m, mode),
+      );
     let global: Distribution[] | null = null;
     const balancedGlobal = (): Distribution[] => (global ??= members(balanced));
 
-    // Eq. 4, 11: InterCL on balanced (or, Fig. 12a, raw) probabilities.
-    const inter = opts.interCL ? interCL(opts.balancedInter ? balancedGlobal() : members(logits)) : zero();
+    // Eq. 4, 11: InterCL on balanced (or, Fig. 12a, raw) probabilities; NCL normalises by K − 1.
+    const norm = ncl ? 'peers' : 'pairs';
+    const interMembers = opts.balancedInter ? balanced : logits;
+    const inter = opts.interCL
+      ? interCL(opts.balancedInter ? balancedGlobal() : members(logits), norm)
+      : zero();
     const interPartial =
-      opts.interCL && opts.nestedHard
-        ? interCL(members(opts.balancedInter ? balanced : logits, mask))
-        : zero();
+      opts.interCL && opts.nestedHard ? interCL(members(interMembers, mask), norm) : zero();
 
     // Eq. 5, 6, 13: IntraCL among the T copies of each expert.
     const intra = opts.intraCL ? intraCL(balancedGlobal(), numCopies) : zero();

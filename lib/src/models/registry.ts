@@ -22,7 +22,7 @@ export const ModelConfig = z
     inChannels: z.number().int().min(1).default(3),
     width: z.number().int().min(1).default(16),
     classifier: z.enum(['linear', 'cosine']).default('linear'),
-    cosineScale: z.number().positive().default(30),
+    cosineScale: z.number().finite().positive().default(30),
     numExperts: z.number().int().min(1).default(1),
   })
   .strict();

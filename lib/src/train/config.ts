@@ -1,11 +1,15 @@
 /**
  * The training configuration: one typed, validated object (zod) from which a run is fully determined.
  * Everything is validated here, at the boundary (CLI flags, `--set key=value`, JSON files); code inside trusts it.
- * Its canonical JSON is hashed to key the results cache.
+ * A config is parsed into a canonical form (`canonicalConfig`: settings without effect take their default), and the
+ * hash of its canonical JSON keys the results cache: two configs that train the same thing share one key.
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { MODEL_NAMES } from '../models/registry';
+import { ModelConfig } from '../models/registry';
+import { LOSS_MODES } from '../losses/mode';
+import { NclSwitches, PAPER_DEFAULTS } from '../losses/nested';
+import { DATASET_CLASSES } from '../data/types';
 
 import { METHODS } from '../losses/methods';
 import { DataConfig } from '../data/config';
@@ -15,30 +19,35 @@ export type { Method } from '../losses/methods';
 /** The data part (`data.DataConfig`, one schema for the data module and the trainer). */
 export const DataSection = DataConfig;
 
-export const ModelSection = z
-  .object({
-    name: z.enum(MODEL_NAMES),
-    width: z.number().int().min(1).default(16),
-    classifier: z.enum(['linear', 'cosine']).default('linear'),
-    cosineScale: z.number().positive().default(30),
-    /** K experts (protocols default to 1 for ce/bsce). */
-    numExperts: z.number().int().min(1).default(2),
-  })
-  .strict();
+/** The model part: the registry's `ModelConfig` without what the dataset decides (classes, input channels). */
+export const ModelSection = ModelConfig.omit({ numClasses: true, inChannels: true });
+
+/**
+ * `loss.options`: the switches of the paper's ablations and variants (`losses.NclSwitches`: bil, interCL, intraCL,
+ * nestedHard, hardMining, balancedInter), plus learnable λ1, λ2 (Table 6) and separate λ1 / λ2. Unknown keys are
+ * an error. Read by 'ncl' and 'nclpp' only.
+ */
+export const LossOptionsSection = NclSwitches.extend({
+  /** Learned (λ1, λ2) = softmax(w_intra, w_inter) instead of λ (Table 6). */
+  learnable: z.boolean().default(false),
+  /** λ1 (IntraCL) when it should differ from λ; null = λ. */
+  lambdaIntra: z.number().finite().nonnegative().nullable().default(null),
+  /** λ2 (InterCL) when it should differ from λ; null = λ. */
+  lambdaInter: z.number().finite().nonnegative().nullable().default(null),
+}).strict();
 
 export const LossSection = z
   .object({
     /** λ = λ1 = λ2 (Eq. 14). */
-    lambda: z.number().min(0).default(0.6),
+    lambda: z.number().finite().min(0).default(PAPER_DEFAULTS.lambda),
     /** β = C_hard / C (Sec. 4.2); numHard = max(2, round(β·C)) unless `numHard` is set. */
-    beta: z.number().min(0).max(1).default(0.3),
+    beta: z.number().min(0).max(1).default(PAPER_DEFAULTS.beta),
     numHard: z.number().int().min(1).nullable().default(null),
     /** 'official': as the authors' code computes it; 'paper': Eq. 1-14 as written. */
-    mode: z.enum(['official', 'paper']).default('official'),
-    /** T augmented copies per image (IntraCL needs ≥ 2; protocols default to 1 for ce/bsce/ncl). */
-    numCopies: z.number().int().min(1).default(2),
-    /** Extra switches passed to the loss (ablations, variants); see losses.lossForMethod. */
-    options: z.record(z.string(), z.unknown()).default({}),
+    mode: z.enum(LOSS_MODES).default('official'),
+    /** T augmented copies per image (IntraCL needs ≥ 2; protocols set 1 for ce/bsce/ncl). */
+    numCopies: z.number().int().min(1).default(1),
+    options: LossOptionsSection.default({}),
     /**
      * Offline distillation (Fig. 12b, "BIL + OffDis"): finished runs (folders relative to the results root) whose
      * averaged balanced predictions on each batch are the fixed teacher; the loss becomes BSCE + λ·KL(teacher‖p).
@@ -49,17 +58,17 @@ export const LossSection = z
 
 export const OptimSection = z
   .object({
-    lr: z.number().positive(),
+    lr: z.number().finite().positive(),
     momentum: z.number().min(0).max(1).default(0.9),
-    weightDecay: z.number().min(0).default(2e-4),
+    weightDecay: z.number().finite().min(0).default(2e-4),
     epochs: z.number().int().min(1),
-    warmupEpochs: z.number().min(0).default(5),
+    warmupEpochs: z.number().finite().min(0).default(5),
     schedule: z.enum(['step', 'cosine']),
     /** Step schedule: epochs at which lr is multiplied by `gamma`. */
     milestones: z.array(z.number().int().min(0)).default([]),
-    gamma: z.number().positive().default(0.1),
+    gamma: z.number().finite().positive().default(0.1),
     /** Cosine schedule: final lr. */
-    minLr: z.number().min(0).default(0),
+    minLr: z.number().finite().min(0).default(0),
     /** Gradient accumulation: micro-batches per optimizer step. */
     accumulate: z.number().int().min(1).default(1),
     /** Cap on optimizer steps per epoch (for tests and smoke runs); null = the whole epoch. */
@@ -67,7 +76,18 @@ export const OptimSection = z
   })
   .strict();
 
-export const TrainConfig = z
+export const EvalSection = z
+  .object({
+    batchSize: z.number().int().min(1).default(500),
+    /** Evaluate on the test set every this many epochs (0 = only at the end). */
+    every: z.number().int().min(0).default(0),
+    /** Also report accuracy on the (long-tailed, unaugmented) training set at the end (Table 6). */
+    trainAccuracy: z.boolean().default(false),
+  })
+  .strict();
+
+/** The fields of a training config, each validated; `TrainConfig` adds the cross-field checks and the canonical form. */
+export const TrainConfigFields = z
   .object({
     protocol: z.string(),
     method: z.enum(METHODS),
@@ -76,19 +96,108 @@ export const TrainConfig = z
     model: ModelSection,
     loss: LossSection,
     optim: OptimSection,
-    eval: z
-      .object({
-        batchSize: z.number().int().min(1).default(500),
-        /** Evaluate on the test set every this many epochs (0 = only at the end). */
-        every: z.number().int().min(0).default(0),
-        /** Also report accuracy on the (long-tailed, unaugmented) training set at the end (Table 6). */
-        trainAccuracy: z.boolean().default(false),
-      })
-      .strict()
-      .default({}),
+    eval: EvalSection.default({}),
   })
   .strict();
-export type TrainConfig = z.infer<typeof TrainConfig>;
+type Fields = z.output<typeof TrainConfigFields>;
+
+/**
+ * The config in canonical form: every setting that cannot change what is trained takes its default, so that two
+ * configs that train the same networks the same way are one object (and one cache key). The rules, each an exact
+ * equivalence of the loss or the data:
+ *   - ce / bsce read no loss setting but `numCopies` (and, with offline-distillation teachers, λ and the mode);
+ *   - IntraCL needs T ≥ 2 copies, InterCL K ≥ 2 experts, and NCL has no IntraCL: otherwise the switch is off;
+ *   - an off InterCL has no balanced scale and no λ2, an off IntraCL no λ1; λ1 or λ2 equal to λ is λ;
+ *   - without the hard-category terms, β, C_hard and the mining rule are unused;
+ *   - without InterCL and IntraCL, λ is unused (unless learnable) and 'ncl' is 'nclpp' (their losses differ only
+ *     in the collaborative terms); without the hard-category terms as well, the loss is BSCE (or CE, without BIL)
+ *     summed over experts, i.e. method 'bsce' (or 'ce');
+ *   - `data.subsetSeed` equal to the run seed is the default (null); RandAugment's settings only matter with
+ *     RandAugment, the cosine classifier's scale only with it, milestones and γ only for the step schedule, the
+ *     final lr only for the cosine one.
+ */
+export function canonicalConfig(input: Fields): Fields {
+  const c = structuredClone(input);
+  const d = TrainConfigFields.parse({ ...protocolFree(c), loss: {}, optim: minimalOptim(c), eval: {} });
+  const o = c.loss.options;
+  const single = c.method === 'ce' || c.method === 'bsce';
+  if (single) {
+    const teachers = c.loss.teachers.length > 0;
+    c.loss = {
+      ...d.loss,
+      numCopies: c.loss.numCopies,
+      teachers: c.loss.teachers,
+      ...(teachers ? { lambda: c.loss.lambda, mode: c.loss.mode } : {}),
+    };
+  } else {
+    if (c.loss.numCopies < 2 || c.method === 'ncl') o.intraCL = false;
+    if (c.model.numExperts < 2) o.interCL = false;
+    if (!o.interCL) {
+      o.balancedInter = d.loss.options.balancedInter;
+      o.lambdaInter = null;
+    }
+    if (!o.intraCL) o.lambdaIntra = null;
+    if (o.lambdaIntra === c.loss.lambda) o.lambdaIntra = null;
+    if (o.lambdaInter === c.loss.lambda) o.lambdaInter = null;
+    if (!o.nestedHard) {
+      c.loss.beta = d.loss.beta;
+      c.loss.numHard = null;
+      o.hardMining = d.loss.options.hardMining;
+    }
+    if (!o.interCL && !o.intraCL) {
+      if (!o.learnable) c.loss.lambda = d.loss.lambda;
+      o.learnable = false;
+      if (c.method === 'ncl') c.method = 'nclpp';
+      if (!o.nestedHard) {
+        c.method = o.bil ? 'bsce' : 'ce';
+        return canonicalConfig(c);
+      }
+    }
+    if (o.learnable) o.lambdaIntra = o.lambdaInter = null;
+  }
+  if (c.data.subsetSeed === c.seed) c.data.subsetSeed = null;
+  if (c.data.augment !== 'randaugment') c.data.randAugment = d.data.randAugment;
+  if (c.model.classifier !== 'cosine') c.model.cosineScale = d.model.cosineScale;
+  if (c.optim.schedule !== 'step') {
+    c.optim.milestones = d.optim.milestones;
+    c.optim.gamma = d.optim.gamma;
+  }
+  if (c.optim.schedule !== 'cosine') c.optim.minLr = d.optim.minLr;
+  return c;
+}
+
+/** The fields without defaults, to parse a config of defaults with (canonicalConfig). */
+function protocolFree(c: Fields) {
+  return {
+    protocol: c.protocol,
+    method: c.method,
+    seed: c.seed,
+    data: { dataset: c.data.dataset, imbalanceFactor: 1, batchSize: 1 },
+    model: { name: c.model.name },
+  };
+}
+function minimalOptim(c: Fields) {
+  return { lr: c.optim.lr, epochs: c.optim.epochs, schedule: c.optim.schedule };
+}
+
+/** Checks across fields: C_hard within the dataset's C classes. */
+function checkFields(c: Fields, ctx: z.RefinementCtx): void {
+  const classes = DATASET_CLASSES[c.data.dataset];
+  if (c.loss.numHard != null && c.loss.numHard > classes) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      path: ['loss', 'numHard'],
+      message: `C_hard = ${c.loss.numHard} exceeds the ${classes} classes of ${c.data.dataset}`,
+    });
+  }
+}
+
+/**
+ * The training configuration, validated and in canonical form (`canonicalConfig`): parse anything (CLI flags, JSON
+ * files, protocol configs) through it. Parsing is idempotent.
+ */
+export const TrainConfig = TrainConfigFields.superRefine(checkFields).transform(canonicalConfig);
+export type TrainConfig = z.output<typeof TrainConfig>;
 export type TrainConfigInput = z.input<typeof TrainConfig>;
 
 /** Deep-sorted JSON, so equal configs give equal strings whatever the key order. */
@@ -105,7 +214,7 @@ export function canonicalJSON(v: unknown): string {
   return JSON.stringify(v);
 }
 
-/** Short content hash of a (validated) config: the cache key of a run. */
+/** Short content hash of a parsed (canonical) config: the cache key of a run. */
 export function configHash(c: TrainConfig): string {
   return createHash('sha256').update(canonicalJSON(c)).digest('hex').slice(0, 16);
 }

@@ -1,7 +1,15 @@
 // Training: typed configs and protocols, the loop, SGD, schedules, checkpoints.
-export { TrainConfig, METHODS, configHash, canonicalJSON, formatConfigError } from './config';
+export {
+  TrainConfig,
+  TrainConfigFields,
+  METHODS,
+  canonicalConfig,
+  configHash,
+  canonicalJSON,
+  formatConfigError,
+} from './config';
 export type { Method, TrainConfigInput } from './config';
-export { PROTOCOLS, PROTOCOL_NAMES, protocolConfig, getProtocol } from './protocols';
+export { PROTOCOLS, PROTOCOL_NAMES, MINI_SCALE, protocolConfig, getProtocol } from './protocols';
 export { learningRate } from './schedule';
 export { SGD } from './sgd';
 export { saveCheckpoint, loadCheckpoint, checkpointState, lossVariablesOf, atomicWrite } from './checkpoint';
