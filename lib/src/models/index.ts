@@ -6,3 +6,4 @@ export { MultiExpert } from './experts';
 export { MODEL_REGISTRY, MODEL_NAMES, ModelConfig, createModel } from './registry';
 export type { ModelName } from './registry';
 export { modelFlops } from './flops';
+export { describeModel, describeNetwork } from './describe';
