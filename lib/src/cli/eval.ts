@@ -9,13 +9,25 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { formatConfigError, TrainConfig } from '../train/config';
 import { prepareData, modelFromConfig } from '../train/trainer';
-import { loadCheckpoint, lossVariablesOf, restoreVariables } from '../train/checkpoint';
+import {
+  loadCheckpoint,
+  lossVariablesOf,
+  restoreVariables,
+  type LoadedCheckpoint,
+} from '../train/checkpoint';
 import { readJSON, sameConfig, type RunState } from '../train/resume';
 import { evaluateModel } from '../eval/metrics';
 import { learnedLambdas } from '../losses/learnable';
 import { UsageError } from './options';
 
-export async function evalRun(dir: string, json: boolean): Promise<void> {
+export interface EvalRun {
+  dir: string;
+  config: TrainConfig;
+  checkpoint: LoadedCheckpoint<RunState>;
+}
+
+/** A run folder's config.json and checkpoint.bin, checked: valid, intact, and of each other. */
+export function openEvalRun(dir: string): EvalRun {
   const cfgFile = path.join(dir, 'config.json');
   const ckpt = path.join(dir, 'checkpoint.bin');
   if (!fs.existsSync(cfgFile)) throw new UsageError(`--run ${dir}: no config.json`);
@@ -23,12 +35,18 @@ export async function evalRun(dir: string, json: boolean): Promise<void> {
   const raw = readJSON(cfgFile);
   const parsed = TrainConfig.safeParse(raw);
   if (!parsed.success) throw new UsageError(`${cfgFile}: invalid config: ${formatConfigError(parsed.error)}`);
-  const c = parsed.data;
   const loaded = loadCheckpoint<RunState>(ckpt);
-  if (!sameConfig(loaded.state.configHash, c, raw))
+  if (!sameConfig(loaded.state.configHash, parsed.data, raw))
     throw new UsageError(
       `${ckpt}: belongs to another run (config ${loaded.state.configHash}), not to ${cfgFile}; nothing evaluated`,
     );
+  return { dir, config: parsed.data, checkpoint: loaded };
+}
+
+/** Evaluate an opened run on its test set and print the result (JSON with `json`). */
+export async function evalRun(run: EvalRun, json: boolean): Promise<void> {
+  const { dir, config: c, checkpoint: loaded } = run;
+  const ckpt = path.join(dir, 'checkpoint.bin');
   const epoch = loaded.state.nextEpoch;
   const checkpoint = { epoch, epochs: c.optim.epochs, partial: epoch < c.optim.epochs };
   const lossVariables = lossVariablesOf(loaded);

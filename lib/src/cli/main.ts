@@ -17,9 +17,9 @@ import { ZodError } from 'zod';
 import { formatConfigError, METHODS, Method } from '../train/config';
 import { PROTOCOL_NAMES, getProtocol } from '../train/protocols';
 import { readMetrics, trainRun, Metrics, TrainingError, TrainingStopped } from '../train/trainer';
-import { sameConfig } from '../train/resume';
+import { checkRunFolder, sameConfig } from '../train/resume';
 import { configFromFlags, intOption, minutesOption, protocolOption, SHORTCUTS, UsageError } from './options';
-import { evalRun } from './eval';
+import { evalRun, openEvalRun } from './eval';
 import { comparisonTable } from './table';
 import { FIGURE_IDS, formatPlan, planRuns, reproduce, resolveIds } from '../experiments/reproduce';
 import { workspaceRoot } from '../data/locate';
@@ -47,11 +47,12 @@ async function trainCommand(flags: Record<string, unknown>): Promise<Metrics> {
     console.error(`${out}: already finished (config ${done.configHash}); nothing to train`);
     return done;
   }
+  const folder = { resume: Boolean(flags.resume), restart: Boolean(flags.restart) };
+  checkRunFolder(out, config, folder); // refusals before loading anything (trainRun checks again, under the lock)
   await initBackend({ backend: flags.backend as never, quiet: backendInfo() != null }); // once per process
   const { metrics, model } = await trainRun(config, {
     outDir: out,
-    resume: Boolean(flags.resume),
-    restart: Boolean(flags.restart),
+    ...folder,
     resultsRoot: flags.results as string | undefined,
     deadline,
   });
@@ -115,8 +116,9 @@ export function buildProgram(): Command {
     .option('--json', 'print the metrics as JSON')
     .addOption(backendOption())
     .action(async (opts) => {
+      const run = openEvalRun(opts.run); // checks config and checkpoint before starting a backend
       await initBackend({ backend: opts.backend, quiet: Boolean(opts.json) });
-      await evalRun(opts.run, Boolean(opts.json));
+      await evalRun(run, Boolean(opts.json));
     });
 
   program

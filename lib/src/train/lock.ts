@@ -36,6 +36,29 @@ function readOwner(file: string): Owner | null {
   }
 }
 
+/** Why `dir` cannot be taken now (another live trainer, or one on another host holds it), or null. */
+export function lockHolder(dir: string): string | null {
+  const file = path.join(dir, LOCK_FILE);
+  const owner = fs.existsSync(file) ? readOwner(file) : null;
+  if (!owner) return null;
+  if (owner.host !== os.hostname()) return foreignMessage(dir, file, owner);
+  return processAlive(owner.pid) ? liveMessage(dir, owner) : null;
+}
+
+function foreignMessage(dir: string, file: string, owner: Owner): string {
+  return (
+    `${dir}: in use by process ${owner.pid} on ${owner.host} (since ${owner.since}); ` +
+    `if that process is gone, remove ${file}`
+  );
+}
+
+function liveMessage(dir: string, owner: Owner): string {
+  return (
+    `${dir}: another training (process ${owner.pid}, since ${owner.since}) is writing to this folder; ` +
+    `wait for it or choose another --out`
+  );
+}
+
 export interface RunLock {
   file: string;
   release(): void;
@@ -70,16 +93,9 @@ export function acquireRunLock(dir: string): RunLock {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
     const owner = readOwner(file);
-    if (owner && owner.host !== me.host)
-      throw new TrainingError(
-        `${dir}: in use by process ${owner.pid} on ${owner.host} (since ${owner.since}); ` +
-          `if that process is gone, remove ${file}`,
-      );
+    if (owner && owner.host !== me.host) throw new TrainingError(foreignMessage(dir, file, owner));
     if (owner && (owner.pid === process.pid || processAlive(owner.pid)))
-      throw new TrainingError(
-        `${dir}: another training (process ${owner.pid}, since ${owner.since}) is writing to this folder; ` +
-          `wait for it or choose another --out`,
-      );
+      throw new TrainingError(liveMessage(dir, owner));
     if (!owner) {
       // Unreadable: being written right now, or garbage. Give a writer a moment, then treat it as stale.
       const age = Date.now() - (fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0);

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { canonicalJSON, configHash, TrainConfig } from './config';
 import { checkpointState, loadCheckpoint, LoadedCheckpoint, removeStaleTemps } from './checkpoint';
 import { TrainingError } from './errors';
-import { acquireRunLock } from './lock';
+import { acquireRunLock, lockHolder } from './lock';
 import type { EpochInfo, Metrics } from './types';
 
 /** The trainer's state in a checkpoint. */
@@ -87,6 +87,20 @@ export interface RunFolder {
   release(): void;
 }
 
+/**
+ * Whether a run of `c` may write to `outDir` as asked, without taking it: the same refusals as `openRunFolder`, for
+ * a caller to fail fast (before loading data or a backend). Reads the checkpoint only when resuming.
+ */
+export function checkRunFolder(
+  outDir: string,
+  c: TrainConfig,
+  opts: { resume?: boolean; restart?: boolean },
+): void {
+  const held = lockHolder(outDir);
+  if (held) throw new TrainingError(held);
+  if (!opts.restart) inspect(outDir, c, opts);
+}
+
 /** Take `outDir` for a run of `c` (see the file comment); throws a one-line TrainingError when refused. */
 export function openRunFolder(
   outDir: string,
@@ -96,41 +110,48 @@ export function openRunFolder(
   const lock = acquireRunLock(outDir);
   try {
     removeStaleTemps(outDir);
-    const ckpt = path.join(outDir, 'checkpoint.bin');
     if (opts.restart) {
       for (const f of RUN_FILES) fs.rmSync(path.join(outDir, f), { force: true });
       return { checkpoint: null, release: lock.release };
     }
-    const finished = readMetrics(outDir);
-    const cfgFile = path.join(outDir, 'config.json');
-    const written = fs.existsSync(cfgFile) ? readJSON(cfgFile) : undefined;
-    const options = `--resume continues it, --restart starts it over, or choose another --out`;
-    if (finished && !sameConfig(finished.configHash, c, finished.config))
-      throw new TrainingError(
-        `${outDir}: holds a finished run of another config (${finished.configHash}, this one ${configHash(c)}); ` +
-          `choose another --out, or --restart to replace it`,
-      );
-    if (!opts.resume && finished)
-      throw new TrainingError(
-        `${outDir}: holds a finished run; --resume keeps it, --restart trains it again`,
-      );
-    if (!fs.existsSync(ckpt)) return { checkpoint: null, release: lock.release };
-    if (!opts.resume) {
-      const s = checkpointState<Partial<RunState>>(ckpt);
-      const of = s.totalEpochs ?? (s.configHash === configHash(c) ? c.optim.epochs : null);
-      throw new TrainingError(
-        `${outDir}: holds a partial run (checkpoint.bin after epoch ${s.nextEpoch}${of ? ` of ${of}` : ''}); ${options}`,
-      );
-    }
-    const loaded = loadCheckpoint<RunState>(ckpt);
-    if (!sameConfig(loaded.state.configHash, c, written))
-      throw new TrainingError(
-        `${ckpt}: belongs to another config (${loaded.state.configHash}, this run ${configHash(c)}); ` +
-          `--restart replaces it, or choose another --out`,
-      );
-    return { checkpoint: loaded, release: lock.release };
+    return { checkpoint: inspect(outDir, c, opts), release: lock.release };
   } catch (e) {
     lock.release();
     throw e;
   }
+}
+
+/** The refusals of the file comment; returns the checkpoint to resume from (verified), or null. */
+function inspect(
+  outDir: string,
+  c: TrainConfig,
+  opts: { resume?: boolean },
+): LoadedCheckpoint<RunState> | null {
+  const ckpt = path.join(outDir, 'checkpoint.bin');
+  const finished = readMetrics(outDir);
+  const cfgFile = path.join(outDir, 'config.json');
+  const written = fs.existsSync(cfgFile) ? readJSON(cfgFile) : undefined;
+  if (finished && !sameConfig(finished.configHash, c, finished.config))
+    throw new TrainingError(
+      `${outDir}: holds a finished run of another config (${finished.configHash}, this one ${configHash(c)}); ` +
+        `choose another --out, or --restart to replace it`,
+    );
+  if (!opts.resume && finished)
+    throw new TrainingError(`${outDir}: holds a finished run; --resume keeps it, --restart trains it again`);
+  if (!fs.existsSync(ckpt)) return null;
+  if (!opts.resume) {
+    const s = checkpointState<Partial<RunState>>(ckpt);
+    const of = s.totalEpochs ?? (s.configHash === configHash(c) ? c.optim.epochs : null);
+    throw new TrainingError(
+      `${outDir}: holds a partial run (checkpoint.bin after epoch ${s.nextEpoch}${of ? ` of ${of}` : ''}); ` +
+        `--resume continues it, --restart starts it over, or choose another --out`,
+    );
+  }
+  const loaded = loadCheckpoint<RunState>(ckpt);
+  if (!sameConfig(loaded.state.configHash, c, written))
+    throw new TrainingError(
+      `${ckpt}: belongs to another config (${loaded.state.configHash}, this run ${configHash(c)}); ` +
+        `--restart replaces it, or choose another --out`,
+    );
+  return loaded;
 }

@@ -18,6 +18,7 @@
 import * as path from 'node:path';
 import { tf } from '../tf';
 import * as data from '../data';
+import { displayPath } from '../data/errors';
 import type { MultiExpert } from '../models/experts';
 import { evaluateModel } from '../eval/metrics';
 import { TrainConfig, configHash } from './config';
@@ -74,6 +75,11 @@ export async function trainRun(
   for (const w of warnings) (opts.onWarning ?? ((m) => process.stderr.write(`ncl: warning: ${m}\n`)))(w);
   const prep = opts.prepared ?? (await prepareData(c, { progress: opts.progress }));
   const { dataset, train, test, classCounts } = prep;
+  if (prep.source && (opts.progress ?? true)) {
+    const { dir, origin, checksums } = prep.source;
+    const check = checksums ? `, ${path.basename(checksums)} verified` : '';
+    process.stderr.write(`data: ${c.data.dataset} from ${displayPath(dir)} (${origin}${check})\n`);
+  }
   const batchOpts = batchOptions(c, dataset);
   const stepsPerEpoch = Math.min(
     Math.floor(data.numBatches(train, batchOpts) / c.optim.accumulate),
