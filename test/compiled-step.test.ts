@@ -12,6 +12,7 @@ import { sgdStep } from '../lib/src/train/step';
 import { customLoss } from '../lib/src/train/loss';
 import { CompiledModelStep, compiledStep, compiledStepStats } from '../lib/src/train/compiled-step';
 import { inferShapes, type NetSpec } from 'ncl-kernels';
+import { formatBench, runBench } from '../lib/src/train/bench';
 import { webgpuUnavailable } from './webgpu-setup';
 
 interface Case {
@@ -196,4 +197,40 @@ test('compiled WebGPU step', async (t) => {
     sgd.dispose();
     model.dispose();
   });
+
+  await t.test(
+    'ncl bench on webgpu: the compiled step, its dispatches, the same loss as the eager step',
+    { skip },
+    async () => {
+      await initBackend({ backend: 'webgpu', quiet: true });
+      const opts = {
+        model: 'resnet8',
+        classes: 10,
+        batch: 4,
+        width: 4,
+        size: 8,
+        steps: 2,
+        warmup: 1,
+        experts: 2,
+        copies: 2,
+        method: 'nclpp' as const,
+        backend: 'webgpu',
+      };
+      const before = tf.memory().numTensors;
+      const r = await runBench(opts);
+      assert.equal(tf.memory().numTensors, before, 'no tensors leaked');
+      assert.ok(r.compiled && r.tensorsStable);
+      // Per expert, ResNet-8: 7 convolutions, 7 batch norms (3 dispatches each way), 2 option-A shortcuts, pool,
+      // linear. Forward 7 + 21 + 2; backward: linear 2, pool 1, batch norms 21 + 2 shortcuts, 6 input gradients (not
+      // the stem's), 7 filter gradients of 1 or 2 dispatches (split-K + sum); then one SGD pass.
+      const d = r.dispatchesPerStep!;
+      assert.ok(d >= 2 * (30 + 32 + 7) + 1 && d <= 2 * (30 + 32 + 14) + 1, `${d} dispatches`);
+      assert.ok(r.kernelCallsPerStep! > 0, 'the loss runs as tfjs kernels');
+      assert.match(formatBench(r), /compiled WebGPU step: \d+ dispatches\/step/);
+      const eager = await runBench({ ...opts, compiled: false });
+      assert.ok(!eager.compiled && eager.dispatchesPerStep === null);
+      // Same seeds, same steps: the loss after 3 SGD steps agrees.
+      assert.ok(Math.abs(r.loss - eager.loss) < 1e-4 * Math.abs(eager.loss), `${r.loss} vs ${eager.loss}`);
+    },
+  );
 });

@@ -1,14 +1,20 @@
 /**
- * `ncl bench`: time full training steps of a (K-expert) CIFAR ResNet on the current backend: forward, softmax
- * cross-entropy, backward (tf.variableGrads), SGD momentum 0.9 + weight decay. Random inputs and labels; after
- * warm-up (XNNPACK operator set-up, JIT), each timed step is one synchronous step. Prints img/s, ms/step, effective
- * GFLOP/s (the model's conv + linear FLOPs × 3 for forward + both gradients) and the top kernels of one more,
- * profiled step. scripts/bench_torch.py is the PyTorch CPU baseline of the same model and step.
+ * `ncl bench`: time full training steps of a (K-expert) CIFAR ResNet on the current backend: forward, the loss
+ * (softmax cross-entropy summed over experts, or NCL++ with T copies), backward, SGD momentum 0.9 + weight decay.
+ * Random inputs and labels; after warm-up (XNNPACK operator set-up, shader compilation, JIT), each timed step is one
+ * step waited for. Prints img/s, ms/step, CPU ms/step, effective GFLOP/s (the model's conv + linear FLOPs × 3 for
+ * forward + both gradients) and the top kernels of one more, profiled step. On webgpu the step is the compiled one
+ * (./compiled-step.ts: the network as one plan of WGSL dispatches, the loss in tfjs) unless `compiled: false`; the
+ * result then also counts its dispatches per step. scripts/bench_torch.py (CPU) and scripts/gpu/bench_torch_gpu.py
+ * (CUDA) are the PyTorch baselines of the same model and step.
  */
 import { tf } from '../tf';
 import { BACKENDS, BackendChoice, backendInfo, initBackend } from '../backend';
-import { formatKernelProfile, profileKernels, sgdMomentumUpdate } from 'ncl-kernels';
+import { formatKernelProfile, profileKernelsAsync, sgdMomentumUpdate } from 'ncl-kernels';
 import { createModel, modelFlops, ModelName, MODEL_NAMES } from '../models';
+import { lossForMethod, numHardFromRatio } from '../losses';
+import { CompiledModelStep, compiledStepWanted } from './compiled-step';
+import { SGD } from './sgd';
 
 export interface BenchOptions {
   /** Registered model name (resnet8 … resnet56); the CLI maps `mini` to resnet8, 28×28×1, 10 classes. */
@@ -35,6 +41,10 @@ export interface BenchOptions {
   lr?: number;
   /** Profile one extra step for the top kernels (true). */
   profile?: boolean;
+  /** The loss: 'ce' (softmax cross-entropy, summed over experts; default) or 'nclpp' (NCL++ with `copies` copies). */
+  method?: 'ce' | 'nclpp';
+  /** On webgpu: the compiled step (default true; NCL_COMPILED_STEP=0 also turns it off). */
+  compiled?: boolean;
 }
 
 export interface BenchKernel {
@@ -82,6 +92,13 @@ export interface BenchResult {
   /** Loss after the last step (finite unless training diverged). */
   loss: number;
   topKernels: BenchKernel[];
+  method: 'ce' | 'nclpp';
+  /** Did the step run as the compiled WebGPU plan? */
+  compiled: boolean;
+  /** GPU dispatches per step of the compiled plan (the loss's tfjs kernels not counted); null when not compiled. */
+  dispatchesPerStep: number | null;
+  /** tfjs kernels run per step (the loss's, when compiled; every op's otherwise), from the profiled step. */
+  kernelCallsPerStep: number | null;
 }
 
 /**
@@ -142,24 +159,39 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const lr = opts.lr ?? 0.1;
   const rows = opts.batch * copies;
 
+  const method = opts.method ?? 'ce';
   const model = createModel(
     { name: opts.model as ModelName, numClasses: opts.classes, inChannels, width, numExperts: experts },
     1,
   );
   const x = tf.randomNormal([rows, size, size, inChannels], 0, 1, 'float32', 7) as tf.Tensor4D;
+  // Labels copy-major: the T copies of image i share its label. Class counts long-tailed (IF 100), for NCL++.
   const labels = tf.tidy(() =>
-    tf.oneHot(tf.randomUniform([rows], 0, opts.classes, 'int32', 11) as tf.Tensor1D, opts.classes).toFloat(),
+    tf.tile(tf.randomUniform([opts.batch], 0, opts.classes, 'int32', 11), [copies]),
+  ) as tf.Tensor1D;
+  const counts = Array.from({ length: opts.classes }, (_, i) =>
+    Math.round(500 * Math.pow(0.01, i / Math.max(1, opts.classes - 1))),
   );
+  const lossFn =
+    method === 'nclpp'
+      ? lossForMethod('nclpp', { numCopies: copies, numHard: numHardFromRatio(0.3, opts.classes) })
+      : lossForMethod('ce');
   const vars = [...model.store.trainable.values()];
   const bufs = new Map<string, tf.Tensor>();
+  const sgd = new SGD(new Map(model.store.trainable), 0.9, 2e-4);
+  const compiled = (opts.compiled ?? true) && compiledStepWanted() ? CompiledModelStep.of(model, sgd) : null;
   // One training step; the loss is read asynchronously (WebGPU under Node has no synchronous reads).
   const launch = (): tf.Scalar =>
     tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(() => {
-        const outs = model.apply(x, true);
-        const ls = outs.map((o) => tf.losses.softmaxCrossEntropy(labels, o.logits));
-        return (ls.length === 1 ? ls[0] : tf.addN(ls)) as tf.Scalar;
-      }, vars);
+      const { value, grads } = tf.variableGrads(
+        () =>
+          lossFn(
+            model.apply(x, true).map((o) => o.logits),
+            labels,
+            counts,
+          ).total,
+        vars,
+      );
       sgdStep(vars, grads, bufs, lr, 0.9, 2e-4);
       return value;
     });
@@ -168,13 +200,16 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     v.dispose();
     return r;
   };
-  const step = async (): Promise<number> => read(launch());
+  const step = async (): Promise<number> =>
+    compiled
+      ? (await compiled.run(x, (logits) => lossFn(logits, labels, counts), [], lr)).total
+      : read(launch());
 
   try {
     for (let i = 0; i < warmup; i++) await step();
     const stepMs: number[] = [];
     const cpuMs: number[] = [];
-    const counts: number[] = [];
+    const tensorCounts: number[] = [];
     let loss = NaN;
     for (let i = 0; i < steps; i++) {
       const c0 = process.cpuUsage();
@@ -183,14 +218,17 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       stepMs.push(performance.now() - t0);
       const c = process.cpuUsage(c0);
       cpuMs.push((c.user + c.system) / 1000);
-      counts.push(tf.memory().numTensors);
+      tensorCounts.push(tf.memory().numTensors);
     }
     let topKernels: BenchKernel[] = [];
+    let kernelCalls: number | null = null;
     if (opts.profile ?? true) {
-      const p = profileKernels(launch); // kernel calls are timed as they run (dispatch time on GPU backends)
-      await read(p.result);
+      // Kernel calls are timed as they run (dispatch time on GPU backends); the compiled plan's dispatches are not
+      // tfjs kernels: only the loss's show.
+      const p = await profileKernelsAsync(step);
       topKernels = p.kernels.map((k) => ({ name: k.name, ms: k.ms, share: k.share, calls: k.calls }));
-      counts.push(tf.memory().numTensors);
+      kernelCalls = p.kernels.reduce((a, k) => a + k.calls, 0);
+      tensorCounts.push(tf.memory().numTensors);
     }
     const msPerStep = median(stepMs);
     const trainFlopsPerImg = modelFlops(model, size, size).train;
@@ -215,13 +253,19 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       stepMs,
       cpuMsPerStep: median(cpuMs),
       trainFlopsPerImg,
-      tensorsStable: counts.every((c) => c === counts[0]),
-      numTensors: counts[counts.length - 1],
+      tensorsStable: tensorCounts.every((c) => c === tensorCounts[0]),
+      numTensors: tensorCounts[tensorCounts.length - 1],
       loss,
       topKernels,
+      method,
+      compiled: compiled != null,
+      dispatchesPerStep: compiled?.last?.dispatchesPerStep ?? null,
+      kernelCallsPerStep: kernelCalls,
     };
   } finally {
     for (const b of bufs.values()) b.dispose();
+    compiled?.dispose();
+    sgd.dispose();
     tf.dispose([x, labels]);
     model.dispose();
   }
@@ -230,17 +274,21 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
 /** Human-readable summary of a bench result (a few lines). */
 export function formatBench(r: BenchResult, top = 8): string {
   const rowsNote = r.copies > 1 ? ` × ${r.copies} copies` : '';
+  const step = r.compiled
+    ? `compiled WebGPU step: ${r.dispatchesPerStep} dispatches/step + ${r.kernelCallsPerStep ?? '?'} tfjs kernels (loss)`
+    : `eager tfjs step${r.kernelCallsPerStep != null ? `: ${r.kernelCallsPerStep} kernels/step` : ''}`;
   const lines = [
     `bench ${r.model} (width ${r.width}, ${r.size}×${r.size}×${r.inChannels}, ${r.classes} classes, ` +
-      `${r.experts} expert${r.experts > 1 ? 's' : ''}) batch ${r.batch}${rowsNote} on ${r.backend} ` +
+      `${r.experts} expert${r.experts > 1 ? 's' : ''}) batch ${r.batch}${rowsNote}, ${r.method}, on ${r.backend} ` +
       `[${r.device}${r.threads ? `, ${r.threads} thread${r.threads > 1 ? 's' : ''}` : ''}]`,
     `  ${r.imgPerSec.toFixed(1)} img/s   ${r.msPerStep.toFixed(0)} ms/step (median of ${r.steps}; best ` +
       `${r.bestImgPerSec.toFixed(1)} img/s)   ${r.gflops.toFixed(1)} GFLOP/s effective ` +
       `(${((r.trainFlopsPerImg / 3) * 1e-6).toFixed(1)} MFLOP/img forward × 3)`,
   ];
+  lines.push(`  ${step}; CPU ${r.cpuMsPerStep.toFixed(1)} ms/step`);
   // Less CPU than wall time on a single-threaded backend: the process waited for a core (more CPU than wall time is
   // V8's background compiler / GC threads, or a multi-threaded backend).
-  if (r.cpuMsPerStep < 0.8 * r.msPerStep) {
+  if (r.backend !== 'webgpu' && r.cpuMsPerStep < 0.8 * r.msPerStep) {
     lines.push(
       `  CPU time ${r.cpuMsPerStep.toFixed(0)} ms/step (wall ${r.msPerStep.toFixed(0)}): other work shares the CPU?`,
     );

@@ -37,7 +37,7 @@ export {
   BN_GRAD_KERNEL,
 } from './batchnorm';
 export { sgdMomentumUpdate, registerSgdKernels, SGD_KERNEL } from './sgd';
-export { profileKernels, formatKernelProfile } from './profile';
+export { profileKernels, profileKernelsAsync, formatKernelProfile } from './profile';
 export type { KernelTime, KernelProfile } from './profile';
 export { simdKernels } from './simd-kernels';
 export type { SimdKernels } from './simd-kernels';

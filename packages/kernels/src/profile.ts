@@ -34,7 +34,35 @@ function now(clock: 'wall' | 'cpu'): number {
 }
 
 export function profileKernels<T>(f: () => T, opts: { clock?: 'wall' | 'cpu' } = {}): KernelProfile<T> {
-  const clock = opts.clock ?? 'wall';
+  const p = startProfile(opts.clock ?? 'wall');
+  let result: T;
+  try {
+    result = f();
+  } finally {
+    p.stop();
+  }
+  return { result, ...p.report() };
+}
+
+/** `profileKernels` for asynchronous work: the kernels run until the promise `f()` settles are counted. */
+export async function profileKernelsAsync<T>(
+  f: () => Promise<T>,
+  opts: { clock?: 'wall' | 'cpu' } = {},
+): Promise<KernelProfile<T>> {
+  const p = startProfile(opts.clock ?? 'wall');
+  let result: T;
+  try {
+    result = await f();
+  } finally {
+    p.stop();
+  }
+  return { result, ...p.report() };
+}
+
+function startProfile(clock: 'wall' | 'cpu'): {
+  stop(): void;
+  report(): Omit<KernelProfile<never>, 'result'>;
+} {
   const configs = tf.getKernelsForBackend(tf.getBackend()) as tf.KernelConfig[];
   const saved = new Map<tf.KernelConfig, tf.KernelFunc>();
   const acc = new Map<string, { ms: number; calls: number }>();
@@ -60,19 +88,21 @@ export function profileKernels<T>(f: () => T, opts: { clock?: 'wall' | 'cpu' } =
     }) as tf.KernelFunc;
   }
   const t0 = now(clock);
-  let result: T;
-  try {
-    result = f();
-  } finally {
-    for (const [config, fn] of saved) (config as { kernelFunc: tf.KernelFunc }).kernelFunc = fn;
-  }
-  const totalMs = now(clock) - t0;
-  let kernelMs = 0;
-  for (const e of acc.values()) kernelMs += e.ms;
-  const kernels = [...acc]
-    .map(([name, e]) => ({ name, ms: e.ms, calls: e.calls, share: kernelMs > 0 ? e.ms / kernelMs : 0 }))
-    .sort((a, b) => b.ms - a.ms);
-  return { result, kernels, kernelMs, totalMs };
+  let totalMs = 0;
+  return {
+    stop() {
+      for (const [config, fn] of saved) (config as { kernelFunc: tf.KernelFunc }).kernelFunc = fn;
+      totalMs = now(clock) - t0;
+    },
+    report() {
+      let kernelMs = 0;
+      for (const e of acc.values()) kernelMs += e.ms;
+      const kernels = [...acc]
+        .map(([name, e]) => ({ name, ms: e.ms, calls: e.calls, share: kernelMs > 0 ? e.ms / kernelMs : 0 }))
+        .sort((a, b) => b.ms - a.ms);
+      return { kernels, kernelMs, totalMs };
+    },
+  };
 }
 
 /** A few lines: the top kernels with their time and share. */
