@@ -1,6 +1,8 @@
 // The training config: validation at the boundary, the canonical form and its cache key, and the protocols.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import seedrandom from 'seedrandom';
 import { tf, initBackend, train } from '../lib/src';
 
@@ -190,4 +192,15 @@ test('property: configs with one key have the same loss and gradients (random sw
         assert.ok(Math.abs(now.grads[k][j] - first.grads[k][j]) <= 1e-5, `${msg}\n  d/dz[${k}][${j}]`);
   }
   assert.ok(shared > 100, `only ${shared} configs shared a key: the property was barely exercised`);
+});
+
+test('docs/protocols.md gives the reason for each of mini scale choices, as protocols.ts does', () => {
+  const doc = fs
+    .readFileSync(path.join(__dirname, '..', 'docs', 'protocols.md'), 'utf8')
+    .replace(/\s+/g, ' ');
+  for (const [k, why] of Object.entries(train.MINI_SCALE))
+    assert.ok(
+      doc.includes(`**${k}**: ${why.replace(/\s+/g, ' ')}`),
+      `docs/protocols.md lacks MINI_SCALE.${k}`,
+    );
 });

@@ -1,17 +1,17 @@
 #!/usr/bin/env python3
-"""One `mini` training run in PyTorch, to tell the dataset from our trainer (README: "The mini protocol at this speed").
+"""One `mini` training run in PyTorch: the twin of ncl-lab's trainer (docs/protocols.md, "The PyTorch twin").
 
-The protocol as lib/src/train/protocols.ts defines `mini`: Fashion-MNIST-LT IF 100 (the training subset is read from
-a subset.json as `ncl data subset` writes it, so both trainers see the same images), CIFAR ResNet-8 width 16, SimAug (random crop of
-the 4-pixel zero-padded image, horizontal flip), batch 128, SGD 0.1 momentum 0.9 wd 5e-4, 20 epochs, 1 warm-up
-epoch then cosine to 0 (per step), NCL++ with K = 2 experts and T = 2 copies (λ 0.6, C_hard 3, the authors'
-semantics) or BSCE with one network. The model and loss are scripts/torch/reference_step.py's, whose two training
-steps test/torch-reference.test.ts checks against ours; the data pipeline, initialisation and RNG are PyTorch's own.
+It reads the run's settings from a config.json as `ncl` writes it (method ce / bsce / nclpp, batch size, SGD lr,
+momentum and weight decay, epochs, warm-up then cosine decay per step, K experts, T copies, λ, C_hard = max(2,
+round(β·C))), and the long-tailed training subset from a subset.json as `ncl data subset` writes it, so both
+trainers see the same images. Everything else is its own: the data pipeline (SimAug: random crop of the 4-pixel
+zero-padded image, horizontal flip), Kaiming initialisation, NumPy / PyTorch RNG, torch.optim.SGD. The CIFAR ResNet
+and the loss are scripts/torch/reference_step.py's and ncl_loss.py's (checked against ours step by step in
+test/torch-reference.test.ts and against the golden vectors).
 
-  npx ncl data subset fashion-mnist --if 100 --seed 0 -o .scratch/lt-if100-seed0.json   # a run's subset (its config)
-  /usr/bin/python3 scripts/torch/mini_run.py --method nclpp --subset .scratch/lt-if100-seed0.json \\
-      --seed 0 [--epochs 20] [--threads 1] [--out FILE.json]
-Prints one JSON line: {method, seed, epochs, top1 (expert 1), experts, ensemble, seconds}.
+  scripts/torch/twin.sh [SEEDS] [METHODS]        all runs of the twin table (writes results/twin/*.json)
+  /usr/bin/python3 scripts/torch/mini_run.py --config CONFIG.json --subset SUBSET.json [--threads 1] [--out F]
+Prints one JSON line: {method, seed, epochs, top1 (expert 1), experts, ensemble, seconds, config}.
 """
 import argparse
 import gzip
@@ -26,7 +26,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reference_step import Net, ncl_loss  # noqa: E402
+from ncl_loss import loss as ncl_loss  # noqa: E402
+from reference_step import Net  # noqa: E402
 
 MEAN, STD, PAD = 0.286, 0.353, 4  # lib/src/data/datasets.ts NORMALIZATION, augment.ts SIMAUG_PAD
 
@@ -93,7 +94,7 @@ def simaug(images, rng):
     return torch.from_numpy((out.astype(np.float32) / 255 - MEAN) / STD)[:, None]
 
 
-def lr_at(epoch, frac, epochs, lr=0.1, warmup=1):
+def lr_at(epoch, frac, epochs, lr, warmup):
     if epoch + frac < warmup:
         return lr * min(warmup, epoch + 1) / warmup
     t = min(1.0, max(0.0, (epoch + frac - warmup) / (epochs - warmup)))
@@ -102,62 +103,69 @@ def lr_at(epoch, frac, epochs, lr=0.1, warmup=1):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--method", choices=["nclpp", "bsce"], required=True)
+    ap.add_argument("--config", required=True, help="a run's config.json (ncl's TrainConfig: mini, method ce/bsce/nclpp)")
     ap.add_argument("--subset", required=True, help="a subset.json from `ncl data subset` (the long-tailed training indices)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    ap.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "..", "..", "data", "fashion-mnist"))
     ap.add_argument("--out")
     a = ap.parse_args()
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(a.seed)
-    rng = np.random.default_rng(a.seed)
     try:
+        c = json.load(open(a.config))
         subset = json.load(open(a.subset))
     except (OSError, ValueError) as e:
-        sys.exit(f"mini_run.py: --subset {a.subset}: {e}")
+        sys.exit(f"mini_run.py: {e}")
+    method, seed, o, lo = c["method"], c["seed"], c["optim"], c["loss"]
+    if method not in ("ce", "bsce", "nclpp") or c["data"]["dataset"] != "fashion-mnist" or c["optim"]["schedule"] != "cosine":
+        sys.exit(f"mini_run.py: --config {a.config}: the twin trains ce / bsce / nclpp on fashion-mnist with a cosine schedule")
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
     (xtr, ytr), (xte, yte) = load(a.data)
     idx = np.asarray(subset["indices"])
     xs, ys = xtr[idx], torch.from_numpy(ytr[idx].astype(np.int64))
-    counts = np.bincount(ytr[idx], minlength=10).tolist()
-    K, T = (2, 2) if a.method == "nclpp" else (1, 1)
-    net = Net(init_weights(K, 16, 10, torch.Generator().manual_seed(a.seed)), K, 1, torch.float32)
-    opt = torch.optim.SGD(net.params(), lr=0.1, momentum=0.9, weight_decay=5e-4)
-    B = 128
+    C = 10
+    counts = np.bincount(ytr[idx], minlength=C).tolist()
+    K, T = c["model"]["numExperts"], lo["numCopies"]
+    num_hard = lo["numHard"] or max(2, round(lo["beta"] * C))
+    net = Net(init_weights(K, c["model"]["width"], C, torch.Generator().manual_seed(seed)), K, 1, torch.float32)
+    opt = torch.optim.SGD(net.params(), lr=o["lr"], momentum=o["momentum"], weight_decay=o["weightDecay"])
+    B = c["data"]["batchSize"]
     steps = len(idx) // B
     logn = torch.log(torch.tensor(counts, dtype=torch.float32))
     t0 = time.time()
-    for epoch in range(a.epochs):
+    for epoch in range(o["epochs"]):
         order = rng.permutation(len(idx))
         for s in range(steps):
             b = order[s * B : (s + 1) * B]
             x = torch.cat([simaug(xs[b], rng) for _ in range(T)])
             y = ys[b].repeat(T)
             for g in opt.param_groups:
-                g["lr"] = lr_at(epoch, s / steps, a.epochs)
+                g["lr"] = lr_at(epoch, s / steps, o["epochs"], o["lr"], o["warmupEpochs"])
             opt.zero_grad()
             logits = net(x)
-            if a.method == "nclpp":
-                loss = ncl_loss(logits, y, counts, T, 3, 0.6)["total"]
+            if method == "nclpp":
+                loss = ncl_loss(logits, y, counts, T, num_hard, lo["lambda"], lo["mode"], "nclpp")["total"]
             else:
-                loss = F.cross_entropy(logits[0] + logn, y)
+                shift = logn if method == "bsce" else 0
+                loss = sum(F.cross_entropy(z + shift, y) for z in logits)
             loss.backward()
             opt.step()
-        print(f"epoch {epoch + 1}/{a.epochs} loss {loss.item():.3f} {time.time() - t0:.0f}s", file=sys.stderr)
+        print(f"epoch {epoch + 1}/{o['epochs']} loss {loss.item():.3f} {time.time() - t0:.0f}s", file=sys.stderr)
     with torch.no_grad():
         x = torch.from_numpy((xte.astype(np.float32) / 255 - MEAN) / STD)[:, None]
         logits = [torch.cat(z) for z in zip(*[net(x[i : i + 1000], training=False) for i in range(0, len(x), 1000)])]
         y = torch.from_numpy(yte.astype(np.int64))
         experts = [float((z.argmax(1) == y).float().mean()) for z in logits]
         ens = float((sum(logits).argmax(1) == y).float().mean())
-    r = {"method": a.method, "seed": a.seed, "epochs": a.epochs, "subset": a.subset, "top1": experts[0],
-         "experts": experts, "ensemble": ens, "seconds": round(time.time() - t0)}
+    r = {"method": method, "seed": seed, "epochs": o["epochs"], "top1": experts[0], "experts": experts,
+         "ensemble": ens, "seconds": round(time.time() - t0), "config": c}
     line = json.dumps(r)
     print(line)
     if a.out:
-        with open(a.out, "w") as f:
+        tmp = a.out + ".tmp"
+        with open(tmp, "w") as f:
             f.write(line + "\n")
+        os.replace(tmp, a.out)
 
 
 if __name__ == "__main__":
