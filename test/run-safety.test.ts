@@ -5,12 +5,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { tf, initBackend, train, data } from '../lib/src';
 import type { TrainConfig } from '../lib/src/train';
 import { acquireRunLock, LOCK_FILE } from '../lib/src/train/lock';
 import { checkFinite, EXPLODING_LOSS_FACTOR } from '../lib/src/train/guard';
 import { finiteJSON } from '../lib/src/train/report';
 import { configWarnings } from '../lib/src/train/trainer';
+import { sameConfig } from '../lib/src/train/resume';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-safety-'));
 const ROOT = path.resolve(__dirname, '..');
@@ -107,6 +109,19 @@ test('#25.4 a checkpoint without a checksum (format 1) holding a NaN is refused,
   const ok = train.loadCheckpoint<{ nextEpoch: number }>(file);
   assert.deepEqual(Array.from(ok.tensors.get('w')!.data), [1, 2, 3, 4]);
   assert.equal(ok.format, 1);
+});
+
+test('#25.1 a recorded config hash names its run whether it was taken of the config as written or of its canonical form', () => {
+  const raw = JSON.parse(JSON.stringify(train.protocolConfig('smoke', 'nclpp', 0)));
+  raw.loss.numCopies = 1; // canonical form: IntraCL off, so the written config and the canonical one differ
+  const c = train.TrainConfig.parse(raw);
+  const asWritten = createHash('sha256').update(train.canonicalJSON(raw)).digest('hex').slice(0, 16);
+  assert.ok(sameConfig(train.configHash(c), c));
+  assert.ok(sameConfig(asWritten, c, raw));
+  assert.ok(!sameConfig(asWritten, c), 'without the recorded config, only the canonical hash names it');
+  const other = train.TrainConfig.parse({ ...raw, seed: 1 });
+  assert.ok(!sameConfig(asWritten, other, raw), 'another seed is another run');
+  assert.ok(!sameConfig(train.configHash(c), other, raw));
 });
 
 test('#25.3 a partial run is not retrained without --resume; --restart starts it over, to the uninterrupted result', async () => {
