@@ -13,6 +13,8 @@ import { customLoss } from '../lib/src/train/loss';
 import { CompiledModelStep, compiledStep, compiledStepStats } from '../lib/src/train/compiled-step';
 import { inferShapes, type NetSpec } from 'ncl-kernels';
 import { formatBench, runBench } from '../lib/src/train/bench';
+import { getProtocol } from '../lib/src/train/protocols';
+import { trainRun } from '../lib/src/train/trainer';
 import { webgpuUnavailable } from './webgpu-setup';
 
 interface Case {
@@ -231,6 +233,39 @@ test('compiled WebGPU step', async (t) => {
       assert.ok(!eager.compiled && eager.dispatchesPerStep === null);
       // Same seeds, same steps: the loss after 3 SGD steps agrees.
       assert.ok(Math.abs(r.loss - eager.loss) < 1e-4 * Math.abs(eager.loss), `${r.loss} vs ${eager.loss}`);
+    },
+  );
+
+  await t.test(
+    'a smoke NCL++ run trains end to end on the compiled step, as the eager step does',
+    { skip },
+    async () => {
+      await initBackend({ backend: 'webgpu', quiet: true });
+      const c = getProtocol('smoke', 'nclpp', 0);
+      const before = compiledStepStats.steps;
+      const tensors = tf.memory().numTensors;
+      const compiled = await trainRun(c, { progress: false });
+      const steps = compiledStepStats.steps - before;
+      compiled.model.dispose();
+      assert.equal(tf.memory().numTensors, tensors, 'no tensors leaked');
+      assert.ok(steps >= compiled.metrics.train.epochs.length, `${steps} compiled steps`);
+      process.env.NCL_COMPILED_STEP = '0';
+      let eager;
+      try {
+        eager = await trainRun(c, { progress: false });
+      } finally {
+        delete process.env.NCL_COMPILED_STEP;
+      }
+      eager.model.dispose();
+      assert.equal(compiledStepStats.steps - before, steps, 'NCL_COMPILED_STEP=0 trains eagerly');
+      const a = compiled.metrics.train.epochs.map((e) => e.losses.total);
+      const b = eager.metrics.train.epochs.map((e) => e.losses.total);
+      t.diagnostic(
+        `smoke NCL++: compiled ${steps} steps, epoch losses ${a.join(', ')} (eager ${b.join(', ')}); top-1 ${compiled.metrics.test.top1} (eager ${eager.metrics.test.top1})`,
+      );
+      for (let i = 0; i < a.length; i++)
+        assert.ok(Math.abs(a[i] - b[i]) < 1e-3 * Math.abs(b[i]), `epoch ${i + 1}: ${a[i]} vs ${b[i]}`);
+      assert.ok(Math.abs(compiled.metrics.test.top1 - eager.metrics.test.top1) <= 0.05, 'test top-1');
     },
   );
 });

@@ -33,6 +33,7 @@ import { Progress } from './progress';
 import { finishRun } from './report';
 import { openRunFolder, type RunFolder, type RunState } from './resume';
 import { sgdStep } from './step';
+import { compiledStep } from './compiled-step';
 import { teacherLoss } from './teachers';
 import type { Metrics, TrainOptions } from './types';
 
@@ -140,7 +141,14 @@ export async function trainRun(
       train,
       batchOptions: batchOpts,
       stepsPerEpoch,
-      step: sgdStep(model, loss, sgd, [...params.values()], classCounts),
+      // On webgpu the compiled plan (./compiled-step.ts), else (and for what it does not cover) the eager step.
+      step: compiledStep(
+        model,
+        loss,
+        sgd,
+        classCounts,
+        sgdStep(model, loss, sgd, [...params.values()], classCounts),
+      ),
       stateTensors,
       evaluate: async () => {
         const r = await evaluateModel(model, test, classCounts, {
