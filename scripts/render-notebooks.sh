@@ -32,7 +32,14 @@ if [ $# -gt 0 ]; then
     esac
   done
 else
-  while IFS= read -r nb; do notebooks+=("$root/$nb"); done < <(grep -l "showFigure('" notebooks/*.ipynb)
+  # A figure notebook: a code cell calls showFigure('<id>') (as test/notebooks.test.ts tells them apart).
+  while IFS= read -r nb; do notebooks+=("$root/$nb"); done < <(python3 -c '
+import json, re, sys
+for f in sys.argv[1:]:
+    cells = json.load(open(f))["cells"]
+    if any(c["cell_type"] == "code" and re.search(r"showFigure\(\x27\w+", "".join(c["source"])) for c in cells):
+        print(f)
+' notebooks/*.ipynb)
 fi
 [ ${#notebooks[@]} -gt 0 ] || die "no figure notebooks (calling showFigure('<id>')) in notebooks/"
 for nb in "${notebooks[@]}"; do
