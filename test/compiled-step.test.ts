@@ -5,102 +5,15 @@
 // experts, T = 2 and 4 copies. On CPU machines WebGPU is Dawn on Mesa's llvmpipe (as in test/webgpu.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf, initBackend, losses, models } from '../lib/src';
-import type * as data from '../lib/src/data';
+import { tf, initBackend, models } from '../lib/src';
 import { SGD } from '../lib/src/train/sgd';
-import { sgdStep } from '../lib/src/train/step';
-import { customLoss } from '../lib/src/train/loss';
-import { CompiledModelStep, compiledStep, compiledStepStats } from '../lib/src/train/compiled-step';
+import { CompiledModelStep, compiledStepStats } from '../lib/src/train/compiled-step';
+import { batchOf, CLASSES, stepCheck, STEP_CASES, type Case } from '../scripts/gpu/stepcheck';
 import { inferShapes, type NetSpec } from 'ncl-kernels';
 import { formatBench, runBench } from '../lib/src/train/bench';
 import { getProtocol } from '../lib/src/train/protocols';
 import { trainRun } from '../lib/src/train/trainer';
 import { webgpuUnavailable } from './webgpu-setup';
-
-interface Case {
-  model: 'resnet8' | 'resnet32';
-  copies: number;
-  batch: number;
-  size: number;
-}
-
-/** Seeded numbers in [−1, 1) (xorshift), identical on every backend. */
-function seeded(n: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    out[i] = (s / 0xffffffff) * 2 - 1;
-  }
-  return out;
-}
-
-const CLASSES = 10;
-
-function batchOf(c: Case, step: number): data.Batch {
-  const rows = c.batch * c.copies;
-  const x = tf.tensor4d(seeded(rows * c.size * c.size * 3, 17 + step), [rows, c.size, c.size, 3]);
-  const labels = Int32Array.from({ length: rows }, (_, i) => ((i % c.batch) * 7 + 3 * step) % CLASSES);
-  return { x, y: tf.tensor1d(labels, 'int32'), indices: new Int32Array(c.batch) };
-}
-
-interface Trained {
-  totals: number[];
-  terms: Record<string, number>[];
-  /** Momentum buffers after step 1, weights / running statistics / momentum after step 2, by parameter name. */
-  buf1: Map<string, Float32Array>;
-  after: Map<string, Float32Array>;
-}
-
-/** Two steps of `c` on the current backend, through the compiled step or the eager one. */
-async function train(c: Case, compiled: boolean): Promise<Trained> {
-  const model = models.createModel(
-    { name: c.model, numClasses: CLASSES, inChannels: 3, width: 4, numExperts: 2 },
-    11,
-  );
-  const sgd = new SGD(new Map(model.store.trainable), 0.9, 5e-4);
-  const loss = customLoss(losses.lossForMethod('nclpp', { numCopies: c.copies, numHard: 3 }));
-  const counts = Array.from({ length: CLASSES }, (_, i) => 100 - 9 * i);
-  const eager = sgdStep(model, loss, sgd, [...model.store.trainable.values()], counts);
-  const step = compiled ? compiledStep(model, loss, sgd, counts, eager) : eager;
-  const out: Trained = { totals: [], terms: [], buf1: new Map(), after: new Map() };
-  for (let s = 0; s < 2; s++) {
-    const r = await step([batchOf(c, s)], 0.1, s);
-    out.totals.push(...r.totals);
-    out.terms.push(r.terms);
-    if (s === 0) for (const [k, b] of sgd.buffers) out.buf1.set(k, (await b.data()) as Float32Array);
-  }
-  for (const [k, v] of model.store.all()) out.after.set(k, (await v.data()) as Float32Array);
-  for (const [k, b] of sgd.buffers) out.after.set(`sgd.${k}`, (await b.data()) as Float32Array);
-  sgd.dispose();
-  model.dispose();
-  return out;
-}
-
-/** Largest |a − b| relative to the reference tensor's largest magnitude, over all tensors; and where. */
-function maxRelErr(a: Map<string, Float32Array>, b: Map<string, Float32Array>): { err: number; at: string } {
-  let err = 0;
-  let at = '';
-  assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort());
-  for (const [k, ref] of b) {
-    const got = a.get(k)!;
-    let d = 0;
-    let scale = 1e-6;
-    for (let i = 0; i < ref.length; i++) {
-      d = Math.max(d, Math.abs(got[i] - ref[i]));
-      scale = Math.max(scale, Math.abs(ref[i]));
-    }
-    if (d / scale > err) {
-      err = d / scale;
-      at = k;
-    }
-  }
-  return { err, at };
-}
 
 test('NetSpec shapes: option-A residual, pooling, linear; a misfit names its layer', async () => {
   await initBackend({ backend: 'cpu', quiet: true });
@@ -132,40 +45,21 @@ test('compiled WebGPU step', async (t) => {
   if (unavailable) t.diagnostic(`skipped: ${unavailable}`);
   const skip = unavailable ?? false;
 
-  const cases: Case[] = [
-    { model: 'resnet8', copies: 2, batch: 4, size: 16 },
-    { model: 'resnet8', copies: 4, batch: 3, size: 16 },
-    { model: 'resnet32', copies: 2, batch: 2, size: 8 },
-    { model: 'resnet32', copies: 4, batch: 2, size: 8 },
-  ];
-  for (const c of cases) {
+  for (const c of STEP_CASES) {
     await t.test(
       `${c.model}, K = 2, T = ${c.copies}, NCL++: losses, gradients, weights, BN statistics equal cpu's`,
       { skip },
       async () => {
-        await initBackend({ backend: 'cpu', quiet: true });
-        const ref = await train(c, false);
-        await initBackend({ backend: 'webgpu', quiet: true });
-        const before = compiledStepStats.steps;
-        const tensors = tf.memory().numTensors;
-        const got = await train(c, true);
-        assert.equal(compiledStepStats.steps - before, 2, 'both steps ran on the compiled plan');
-        assert.equal(tf.memory().numTensors, tensors, 'no tensors leaked');
-        for (let s = 0; s < 2; s++) {
-          for (const [k, v] of Object.entries(ref.terms[s])) {
-            assert.ok(
-              Math.abs(got.terms[s][k] - v) <= 1e-5 * Math.max(1, Math.abs(v)),
-              `step ${s + 1} ${k}: ${got.terms[s][k]} vs ${v}`,
-            );
-          }
-        }
-        const g = maxRelErr(got.buf1, ref.buf1);
-        const w = maxRelErr(got.after, ref.after);
+        const r = await stepCheck(c);
         t.diagnostic(
-          `${c.model} T=${c.copies}: gradient ${g.err.toExponential(2)} (${g.at}), after 2 steps ${w.err.toExponential(2)} (${w.at})`,
+          `${c.model} T=${c.copies}: loss ${r.lossErr.toExponential(2)}, gradient ${r.gradErr.toExponential(2)} ` +
+            `(${r.gradAt}), after 2 steps ${r.stateErr.toExponential(2)} (${r.stateAt})`,
         );
-        assert.ok(g.err < 5e-5, `gradient (momentum after step 1) off by ${g.err} at ${g.at}`);
-        assert.ok(w.err < 2e-4, `state after step 2 off by ${w.err} at ${w.at}`);
+        assert.equal(r.compiledSteps, 2, 'both steps ran on the compiled plan');
+        assert.equal(r.leakedTensors, 0, 'no tensors leaked');
+        assert.ok(r.lossErr <= 1e-5, `loss terms off by ${r.lossErr}`);
+        assert.ok(r.gradErr < 5e-5, `gradient (momentum after step 1) off by ${r.gradErr} at ${r.gradAt}`);
+        assert.ok(r.stateErr < 2e-4, `state after step 2 off by ${r.stateErr} at ${r.stateAt}`);
       },
     );
   }

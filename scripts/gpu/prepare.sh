@@ -1,30 +1,26 @@
 #!/usr/bin/env bash
-# Build the payload that scripts/gpu/device.sh runs on a GPU machine with no Node.js, no node_modules and no network:
+# Build the payload that scripts/gpu/run.sh runs on a GPU machine with no Node.js, no node_modules and no network:
 #
 #   .gpu/node.xz          this machine's Node.js binary, stripped and xz-compressed (linux-x64)
 #   .gpu/ncl-gpu.js       scripts/gpu/entry.ts and the lib (tfjs, wasm and webgpu backends) bundled by esbuild
-#   .gpu/*.wasm           tfjs-backend-wasm's binaries, next to the bundle (loaded only if wasm is selected)
+#   .gpu/ncl.js           the `ncl` command line bundled the same way (`node ncl.js train ...` there)
+#   .gpu/*.wasm           tfjs-backend-wasm's binaries, next to the bundles (loaded only if wasm is selected)
 #   .gpu/dawn.node.xz     Dawn's Node addon from npm `webgpu` (node_modules/webgpu/dist/linux-x64/dawn.node)
 #   .gpu/gl/*.deb         the Vulkan loader (libvulkan1) and libglvnd (libegl1 libglvnd0 libopengl0 libgl1 libglx0
 #                         libgles2), amd64, from Debian; .gpu/gl/tools/: vulkaninfo and libwayland-client0
 #   .gpu/MANIFEST         sizes and sha256 of the above
 #
-# The data set (data/fashion-mnist) is tracked, so it travels with the working tree. `.gpu/` is ignored through
-# .git/info/exclude (added here if missing); name it in the device tool's `carry`. Everything that travels (tracked
-# files + .gpu) must stay under 64 MiB: the script prints the total.
+# Copy the working tree with .gpu/ (git-ignored) to the GPU machine;
+# the data set the `mini` step trains on (data/fashion-mnist) is tracked, so it travels with the tree.
 #
 #   bash scripts/gpu/prepare.sh            # build (node.xz and dawn.node.xz are reused when up to date)
-#   bash scripts/gpu/prepare.sh --check    # build, then unpack into a clean /tmp/gpucheck and run it there on wasm
+#   bash scripts/gpu/prepare.sh --check    # build, then unpack into a clean /tmp/gpucheck and run it there on the
+#                                          # CPU (wasm, and WebGPU on Mesa llvmpipe when Dawn finds it)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROOT=$PWD
 P=.gpu
 mkdir -p "$P/gl"
-# A payload split by scripts/gpu/split.sh: put it back together first (node.xz is then reused, not recompressed).
-if [ -d .gpu-full ]; then rm -rf "$P" && mv .gpu-full "$P"; fi
-[ -s "$P/node.xz" ] || [ ! -d .gpu-1 ] || bash scripts/gpu/split.sh join || true
-rm -rf .gpu-[0-9]*
-grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >>.git/info/exclude
 
 say() { echo "[prepare] $*" >&2; }
 
@@ -53,18 +49,19 @@ if [ ! -s "$P/dawn.node.xz" ] || [ "$(cat "$P/dawn.id" 2>/dev/null)" != "$dawn_i
   echo "$dawn_id" >"$P/dawn.id"
 fi
 
-# 3. The bundle. Native tfjs packages stay external (initBackend requires them by a computed name and moves on),
+# 3. The bundles, ncl-kernels from its sources (one copy for the lib and the check). Native tfjs packages stay
+#    external (initBackend requires them by a computed name and moves on),
 #    and so do the heavy packages loaded only on demand (danfojs for CSV reports, t-SNE, plots);
 #    `webgpu` is loaded from NCL_DAWN_NODE. `require.main` is defined away: the lib's CLI modules run themselves when
 #    they are the main module, which every module of a bundle is.
 say "bundling scripts/gpu/entry.ts"
 node_modules/.bin/esbuild scripts/gpu/entry.ts --bundle --platform=node --target=node20 --format=cjs \
-  --define:require.main=null --outfile="$P/ncl-gpu.js" --minify-whitespace --minify-syntax --legal-comments=none --log-level=warning \
+  --alias:ncl-kernels=./packages/kernels/src/index.ts --define:require.main=null --outfile="$P/ncl-gpu.js" --minify-whitespace --minify-syntax --legal-comments=none --log-level=warning \
   --external:webgpu --external:@tensorflow/tfjs-node-gpu --external:@tensorflow/tfjs-node --external:tfjs-node-cpu \
   --external:danfojs-node --external:tsne-js --external:plotly.js-dist --external:plotly.js-dist-min --external:tslab
-say "bundling scripts/gpu/cli.ts (ncl, for scripts/gpu/train-runs.sh)"
+say "bundling scripts/gpu/cli.ts (ncl)"
 node_modules/.bin/esbuild scripts/gpu/cli.ts --bundle --platform=node --target=node20 --format=cjs \
-  --define:require.main=null --outfile="$P/ncl.js" --minify-whitespace --minify-syntax --legal-comments=none --log-level=warning \
+  --alias:ncl-kernels=./packages/kernels/src/index.ts --define:require.main=null --outfile="$P/ncl.js" --minify-whitespace --minify-syntax --legal-comments=none --log-level=warning \
   --external:webgpu --external:@tensorflow/tfjs-node-gpu --external:@tensorflow/tfjs-node --external:tfjs-node-cpu \
   --external:danfojs-node --external:tsne-js --external:plotly.js-dist --external:plotly.js-dist-min --external:tslab
 cp node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm "$P/"
@@ -93,45 +90,40 @@ fetch "$P/gl" $GL_DEBS
 # shellcheck disable=SC2086
 fetch "$P/gl/tools" $TOOL_DEBS
 
-# 5. Manifest and size of what travels.
+# 5. Manifest and size.
 (cd "$P" && find . -type f ! -name MANIFEST -printf '%s %p\n' | sort -k2 | while read -r s f; do
   echo "$s $(sha256sum "$f" | cut -c1-16) $f"
 done) >"$P/MANIFEST"
-tracked=$(git ls-files -z | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1)
-untracked=$(git ls-files --others --exclude-standard -z | xargs -0 -r du -cb 2>/dev/null | tail -1 | cut -f1)
-payload=$(du -sb "$P" | cut -f1)
-total=$((tracked + ${untracked:-0} + payload))
-say "payload $((payload / 1048576)) MiB; tracked $((tracked / 1048576)) MiB; untracked $((${untracked:-0} / 1048576)) MiB; total $((total / 1048576)) MiB (limit 64)"
-if [ "$total" -ge $((63 * 1048576)) ]; then
-  [ -n "${NCL_GPU_SPLIT:-}" ] || { echo "prepare: what travels is too large ($total bytes); NCL_GPU_SPLIT=1 splits it, NCL_GPU_SPLIT=cpu keeps only what train-runs.sh needs and splits that (scripts/gpu/split.sh)" >&2; exit 1; }
-  if [ "$NCL_GPU_SPLIT" = cpu ]; then bash scripts/gpu/split.sh split-cpu; else bash scripts/gpu/split.sh split; fi
-fi
+say "payload $(($(du -sb "$P" | cut -f1) / 1048576)) MiB in $P"
 
-# 6. --check: unpack into a clean folder and run the bundle with the carried node, on wasm (no GPU here).
+# 6. --check: unpack into a clean folder and run the bundle with the carried node (no node on PATH): the CLI, a
+#    wasm bench and smoke training, and run.sh itself on Dawn's software adapter (Mesa llvmpipe; no GPU here).
 if [ "${1:-}" = "--check" ]; then
   C=/tmp/gpucheck
   rm -rf "$C"
   mkdir -p "$C"
   cp -r "$P" "$C/.gpu"
-  for d in .gpu-[0-9]*; do [ -d "$d" ] && cp -r "$d" "$C/$d"; done
   cp -r data scripts "$C/"
   say "checking from a clean copy in $C (PATH without node)"
   (
     cd "$C"
     export PATH=/usr/local/sbin:/usr/sbin:/sbin:/bin
     export NCL_BACKEND=wasm NCL_UNPACK_ONLY=1 OUT=$C/out
-    bash scripts/gpu/device.sh
+    bash scripts/gpu/run.sh
     N=/tmp/ncl-gpu
     export NCL_DATA_DIR=$C/data NCL_DAWN_NODE=$N/dawn.node
     "$N/node" --version
+    "$N/node" "$N/ncl.js" --help >/dev/null
     "$N/node" "$N/ncl-gpu.js" info
     "$N/node" "$N/ncl-gpu.js" bench --model resnet8 --batch 32 --steps 2 --warmup 1 --profile false
-    "$N/node" "$N/ncl-gpu.js" smoke
-    "$N/node" "$N/ncl-gpu.js" gradcheck
-    NCL_BACKEND=webgpu "$N/node" "$N/ncl-gpu.js" info || true
+    "$N/node" "$N/ncl-gpu.js" trainrun --protocol smoke
+    unset NCL_BACKEND NCL_UNPACK_ONLY
+    NCL_GPU_ALLOW_SOFTWARE=1 NCL_GPU_STEPS=stepcheck OUT=$C/out bash scripts/gpu/run.sh >/dev/null
+    grep '"kind":"stepcheck"' "$C/out/results.jsonl"
   ) | tee "$C/check.jsonl"
   grep -q '"kind":"trainrun"' "$C/check.jsonl" && grep -q '"kind":"bench"' "$C/check.jsonl" &&
-    grep -q '"kind":"gradcheck"' "$C/check.jsonl" || { echo "prepare: the clean-copy check failed" >&2; exit 1; }
+    [ "$(grep -c '"kind":"stepcheck"' "$C/check.jsonl")" -eq 4 ] ||
+    { echo "prepare: the clean-copy check failed" >&2; exit 1; }
   say "clean-copy check passed"
 fi
-say "done: name .gpu in the device tool's carry and run: bash scripts/gpu/device.sh"
+say "done: copy the tree with $P to the GPU machine and run there: OUT=/tmp/out bash scripts/gpu/run.sh"

@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
-# The GPU check, run on a GPU machine that has no Node.js and no network, from the repository root, after
-# scripts/gpu/prepare.sh built .gpu/ (carried there). Writes into $OUT:
-#   results.jsonl   one JSON line per result (info, gradcheck, bench, torch, smoke, trainrun, libbench) and per step
+# The prepared GPU check: run on a GPU machine that has no Node.js and no network, from the repository root, after
+# scripts/gpu/prepare.sh built .gpu/ (a Node.js binary, one bundle of the lib and this check, Dawn's addon, the
+# Vulkan loader) and .gpu/ was copied there with the working tree. Writes into $OUT:
+#   results.jsonl   one JSON line per result (info, stepcheck, gradcheck, bench, torch, trainrun) and per step
 #   log.txt         everything the steps printed on stderr, with the step headers
 #   env.txt         nvidia-smi, the Vulkan ICDs, vulkaninfo --summary, the Dawn flag trials
 #
-#   OUT=/tmp/out bash scripts/gpu/device.sh          # NCL_GPU_BUDGET=seconds for all steps (default 400)
-#   NCL_GPU_ALLOW_SOFTWARE=1 ...                     # no GPU: fall back to Dawn on Mesa llvmpipe (tests this script)
-#   NCL_GPU_STEPS=gradcheck,bench,bench-split,torch  # only these steps (default: all but bench-split)
+#   OUT=/tmp/out bash scripts/gpu/run.sh            # NCL_GPU_BUDGET=seconds for all steps (default 420)
+#   NCL_GPU_ALLOW_SOFTWARE=1 ...                    # no GPU: fall back to Dawn on Mesa llvmpipe (tests this script)
+#   NCL_GPU_STEPS=stepcheck,bench,torch             # only these steps (default: all)
 #
-# Every step runs under `timeout` and within the overall budget, so one that fails or hangs leaves the others their
-# turn. Steps: unpack; Vulkan loader (from .gpu/gl when the machine has none); environment; the Dawn settings that
-# give a hardware adapter (ICD file × Dawn flags, first that works); automatic backend choice; gradient check vs cpu;
-# ResNet-32 batch 128 training steps on WebGPU; PyTorch on CUDA, same model and step; the smoke NCL++ training
-# (asynchronous reads); the lib's trainRun and runBench as they are; ResNet-32 at batch 512.
+# Every step runs under `timeout` and within the overall budget (the whole script within 8 minutes), so one that
+# fails or hangs leaves the others their turn. Steps: unpack; Vulkan loader (from .gpu/gl when the machine has none);
+# environment; the Dawn settings that give a hardware adapter (ICD file × Dawn flags, first that works); automatic
+# backend choice; the compiled training step against cpu (stepcheck) and tfjs-webgpu's kernels' gradients
+# (gradcheck); ResNet-32 batch 128 training steps, compiled and eager; NCL++ in the paper's setting (K = 2, T = 4,
+# batch 64); PyTorch on CUDA, same model and step (where python3 has torch); 2 epochs of the `mini` protocol's NCL++.
 set -u
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 OUT=${OUT:-/tmp/ncl-gpu-out}
@@ -22,7 +24,7 @@ mkdir -p "$OUT" "$N"
 RES=$OUT/results.jsonl
 LOG=$OUT/log.txt
 ENVF=$OUT/env.txt
-DEADLINE=$((SECONDS + ${NCL_GPU_BUDGET:-400}))
+DEADLINE=$((SECONDS + ${NCL_GPU_BUDGET:-420}))
 : >"$RES"
 : >"$LOG"
 : >"$ENVF"
@@ -32,9 +34,9 @@ note() { echo "[device $(date +%T) +${SECONDS}s] $*" | tee -a "$LOG" >&2; }
 . scripts/gpu/unpack.sh
 
 # --- unpack -------------------------------------------------------------------------------------------------------
-[ -s .gpu/ncl-gpu.js ] && unpack_node "$N" || { note "no .gpu payload: run scripts/gpu/prepare.sh and carry .gpu"; exit 2; }
+[ -s .gpu/ncl-gpu.js ] && unpack_node "$N" || { note "no .gpu payload: run scripts/gpu/prepare.sh and copy .gpu here"; exit 2; }
 [ -s "$N/dawn.node" ] || unxz_to .gpu/dawn.node.xz "$N/dawn.node"
-cp .gpu/ncl-gpu.js .gpu/*.wasm "$N/"
+cp .gpu/ncl-gpu.js .gpu/ncl.js .gpu/*.wasm "$N/"
 NODE=$N/node
 B=$N/ncl-gpu.js
 export NCL_DAWN_NODE=$N/dawn.node NCL_DATA_DIR=$PWD/data
@@ -130,23 +132,28 @@ fi
 echo "{\"kind\":\"dawn-settings\",\"chosen\":\"${chosen:-none}\"}" >>"$RES"
 note "Dawn settings: ${chosen:-none found}"
 
-# NCL_GPU_STEPS picks steps (comma list); default: all but bench-split.
-want() { case ",${NCL_GPU_STEPS:-auto,gradcheck,bench,torch,smoke,trainrun,libbench,bench512}," in *",$1,"*) return 0 ;; esac; return 1; }
+# NCL_GPU_STEPS picks steps (comma list); default: all.
+want() { case ",${NCL_GPU_STEPS:-auto,stepcheck,gradcheck,bench,bench-nclpp,bench-eager,torch,mini}," in *",$1,"*) return 0 ;; esac; return 1; }
 R32=(--model resnet32 --classes 100 --batch 128)
 if [ -n "$chosen" ]; then
   # Without NCL_BACKEND: what initBackend picks by itself here (tensorflow-gpu is not in the bundle).
-  want auto && (unset NCL_BACKEND; step auto 40 "$NODE" "$B" info)
-  want gradcheck && step gradcheck 90 "$NODE" "$B" gradcheck
-  want bench && step bench 150 "$NODE" "$B" bench "${R32[@]}" --steps 20 --warmup 3
-  # The lib's split filter gradient instead of tfjs-backend-webgpu's (packages/kernels/src/webgpu.ts), for comparison.
-  want bench-split && NCL_WEBGPU_CONV_FILTER=split step bench-split 90 "$NODE" "$B" bench "${R32[@]}" --steps 10 --warmup 2
+  want auto && (unset NCL_BACKEND; step auto 30 "$NODE" "$B" info)
+  want stepcheck && step stepcheck 90 "$NODE" "$B" stepcheck
+  want gradcheck && step gradcheck 30 "$NODE" "$B" gradcheck
+  want bench && step bench 60 "$NODE" "$B" bench "${R32[@]}" --steps 20 --warmup 3
+  want bench-nclpp && step bench-nclpp 50 "$NODE" "$B" bench --model resnet32 --classes 100 --batch 64 --experts 2 \
+    --copies 4 --method nclpp --steps 10 --warmup 2
+  want bench-eager && step bench-eager 30 "$NODE" "$B" bench "${R32[@]}" --compiled false --steps 5 --warmup 1 --profile false
 fi
-want torch && PYTHONUNBUFFERED=1 step torch 120 python3 scripts/gpu/bench_torch_gpu.py --json "${R32[@]}"
+if want torch; then
+  if python3 -c 'import torch' 2>/dev/null; then
+    PYTHONUNBUFFERED=1 step torch 80 python3 scripts/gpu/bench_torch_gpu.py --json "${R32[@]}"
+  else
+    echo '{"kind":"step","step":"torch","skipped":"python3 has no torch"}' >>"$RES"
+  fi
+fi
 if [ -n "$chosen" ]; then
-  want smoke && step smoke 90 "$NODE" "$B" smoke --protocol smoke --method nclpp
-  want trainrun && step trainrun 40 "$NODE" "$B" trainrun
-  want libbench && step libbench 40 "$NODE" "$B" libbench "${R32[@]}" --steps 5 --warmup 2
-  want bench512 && step bench512 90 "$NODE" "$B" bench --model resnet32 --classes 100 --batch 512 --steps 10 --warmup 2 --profile false
+  want mini && step mini 110 "$NODE" "$B" trainrun --protocol mini --method nclpp --epochs 2
 else
   # No adapter: the loader's own account of why.
   VK_LOADER_DEBUG=error,warn,driver LD_LIBRARY_PATH=$LD_LIBRARY_PATH_VT timeout 20 "$VULKANINFO" --summary >>"$ENVF" 2>&1
