@@ -2,7 +2,7 @@
 // 127.0.0.1 with the kernel that `npm run kernel` registers (into a private Jupyter folder); headless Chromium, driven
 // by playwright-core, opens it, runs it through the page's own Cell > Run All, reloads the page (the kernel lives on)
 // and runs it again. Both times every figure cell must draw a Plotly plot and no cell may error. Screenshots of both
-// runs go to $NCL_BROWSER_OUT (default .scratch/ci/browser).
+// runs (one per figure cell) go to $NCL_BROWSER_OUT (default .scratch/ci/browser).
 //
 // Needs: apt-get install jupyter-notebook chromium (or CHROMIUM=/path), npm ci. The notebook runs under
 // NCL_PROTOCOL=smoke: its runs are trained into .scratch/results-smoke when `npm run notebooks` has not done so yet.
@@ -66,6 +66,7 @@ before(async () => {
     JUPYTER_RUNTIME_DIR: path.join(work, 'jupyter', 'runtime'),
     JUPYTER_PATH: '',
     NCL_PROTOCOL: 'smoke',
+    NCL_NB_STATIC: 'png', // each figure also as a PNG, which the drawn figure must hide
   };
   // What a user runs: `npm run kernel`, into this private data folder.
   execFileSync('bash', [path.join(root, 'scripts', 'kernel.sh')], {
@@ -138,6 +139,8 @@ interface CellState {
   index: number;
   figureCell: boolean;
   plots: number;
+  /** PNG outputs still visible (the static twin of a drawn figure must be hidden). */
+  images: number;
   errors: string[];
   notes: string[];
 }
@@ -195,6 +198,9 @@ async function runAll(page: Page): Promise<CellState[]> {
               index,
               figureCell: /showFigure\(/.test(c.get_text()) && !/import/.test(c.get_text()),
               plots: el.querySelectorAll('.output_area .js-plotly-plot .main-svg').length,
+              images: Array.from(el.querySelectorAll('.output_png img')).filter(
+                (i) => (i as HTMLElement).offsetParent !== null,
+              ).length,
               errors: Array.from(el.querySelectorAll('.output_error, .output_stderr')).map(
                 (e) => e.textContent ?? '',
               ),
@@ -214,14 +220,11 @@ async function runAll(page: Page): Promise<CellState[]> {
   return read();
 }
 
-/** The whole notebook: classic Notebook scrolls inside #site, so let the page grow to its content first. */
-async function screenshot(page: Page, name: string): Promise<void> {
-  await page.evaluate(() => {
-    const site = document.getElementById('site');
-    if (site) site.style.height = 'auto';
-    document.body.style.overflow = 'visible';
-  });
-  await page.screenshot({ path: path.join(shots, name), fullPage: true });
+/** One screenshot per figure cell (input and outputs), `<name>-cell<index>.png`. */
+async function screenshot(page: Page, name: string, cells: CellState[]): Promise<void> {
+  const all = page.locator('#notebook-container > .cell');
+  for (const c of cells.filter((x) => x.figureCell))
+    await all.nth(c.index).screenshot({ path: path.join(shots, `${name}-cell${c.index}.png`) });
 }
 
 function check(cells: CellState[], when: string): void {
@@ -230,7 +233,9 @@ function check(cells: CellState[], when: string): void {
   for (const c of cells) {
     assert.deepEqual(c.errors, [], `${when}: cell ${c.index} wrote an error`);
     assert.deepEqual(c.notes, [], `${when}: cell ${c.index}: Plotly not loaded`);
-    if (c.figureCell) assert.ok(c.plots > 0, `${when}: figure cell ${c.index} drew no plot`);
+    if (!c.figureCell) continue;
+    assert.ok(c.plots > 0, `${when}: figure cell ${c.index} drew no plot`);
+    assert.equal(c.images, 0, `${when}: figure cell ${c.index} still shows its static PNG`);
   }
 }
 
@@ -243,7 +248,7 @@ test(`${NOTEBOOK}: every figure draws, and draws again after the page is reloade
 
   const kernel = await openNotebook(page, false);
   const first = await runAll(page);
-  await screenshot(page, 'run-1.png');
+  await screenshot(page, 'run-1', first);
   check(first, 'first run');
 
   const kernelAfter = await openNotebook(page, true);
@@ -254,8 +259,8 @@ test(`${NOTEBOOK}: every figure draws, and draws again after the page is reloade
   }));
   assert.deepEqual(fresh, { plotly: 'undefined', plots: 0 }, 'a fresh page: no Plotly, no figure yet');
   const second = await runAll(page);
-  await screenshot(page, 'run-2-after-reload.png');
+  await screenshot(page, 'run-2-after-reload', second);
   check(second, 'after the reload');
   assert.deepEqual(pageErrors, [], 'errors in the page');
-  console.log(`screenshots: ${path.relative(root, shots)}/run-1.png, run-2-after-reload.png`);
+  console.log(`screenshots: ${path.relative(root, shots)}/run-1-cell*.png, run-2-after-reload-cell*.png`);
 });

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { workspaceRoot } from '../data/locate';
 import { buildFigure, readManifest, ManifestEntry } from '../experiments/reproduce';
-import type { FigureOutput } from '../experiments/figures';
+import type { FigureOutput } from '../experiments/spec';
 import { Figure, show, ShowOptions, tslabDisplay } from './index';
 
 export interface ShowFigureOptions extends ShowOptions {
@@ -89,7 +89,7 @@ export async function showFigure(
       resultsDir,
       train,
       log: (line) => {
-        if (line.includes('runs needed') && !line.includes(' 0 runs needed')) log(line);
+        if (line.includes('runs needed') && !line.includes(' 0 to train')) log(line);
       },
     });
   } catch (e) {
