@@ -14,13 +14,12 @@ import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { initBackend, backendInfo, BACKENDS } from '../backend';
 import { ZodError } from 'zod';
-import { formatConfigError, METHODS, Method } from '../train/config';
+import { formatConfigError, METHODS } from '../train/config';
 import { PROTOCOL_NAMES, getProtocol } from '../train/protocols';
 import { readMetrics, trainRun, Metrics, TrainingError, TrainingStopped } from '../train/trainer';
 import { checkRunFolder, sameConfig } from '../train/resume';
 import { configFromFlags, intOption, minutesOption, protocolOption, SHORTCUTS, UsageError } from './options';
 import { evalRun, openEvalRun } from './eval';
-import { comparisonTable } from './table';
 import { FIGURE_IDS, formatPlan, planRuns, reproduce, resolveIds } from '../experiments/reproduce';
 import { workspaceRoot } from '../data/locate';
 import { dataCommand } from '../data/cli';
@@ -201,28 +200,37 @@ export function buildProgram(): Command {
   program
     .command('start')
     .description(
-      'the main job: train CE, BSCE and NCL++ on the mini protocol in parallel workers (cached in runs/), print the table',
+      'the main job: CE, BSCE and NCL++ on one protocol, compared (reuses identical finished runs of results/runs/)',
     )
     .option('--protocol <name>', 'protocol', 'mini')
     .option('--seed <n>', 'seed', '0')
     .option('--workers <n>', 'parallel training processes', '2')
-    .option('--root <dir>', 'folder whose runs/ caches the runs (default: the workspace)')
+    .option('--root <dir>', 'folder whose runs/ holds the runs it trains (default: the workspace)')
+    .option(
+      '--results <dir>',
+      'results folder whose finished runs are reused (default: the workspace results/)',
+    )
+    .option('--retrain', 'train even when identical finished runs exist')
+    .option('--plan', 'say what would be trained and how long it should take, and stop')
     .addOption(backendOption())
     .action(async (opts) => {
       const seed = intOption(opts.seed, 'seed', 0);
       const workers = intOption(opts.workers, 'workers');
       protocolOption(opts.protocol);
-      const info = await initBackend({ backend: opts.backend });
-      const methods: Method[] = ['ce', 'bsce', 'nclpp'];
-      const configs = methods.map((m) => getProtocol(opts.protocol, m, seed));
+      await initBackend({ backend: opts.backend });
       const root = path.resolve(opts.root ?? workspaceRoot() ?? process.cwd());
-      console.error(
-        `[ncl-lab] main job: protocol '${opts.protocol}' (${configs[0].data.dataset}), methods ${methods.join(', ')}, ` +
-          `seed ${seed}, backend ${info.backend}, ${workers} worker(s); runs cached under ${path.join(root, 'runs')}`,
-      );
-      const { ensureRuns } = await import('../experiments/runs');
-      const runs = await ensureRuns(root, configs, { workers, backend: opts.backend });
-      console.log('\n' + comparisonTable(runs.map((r) => r.metrics)));
+      const resultsDir = path.resolve(opts.results ?? path.join(root, 'results'));
+      const { start } = await import('./start');
+      await start({
+        protocol: opts.protocol,
+        seed,
+        workers,
+        root,
+        resultsDir,
+        retrain: Boolean(opts.retrain),
+        planOnly: Boolean(opts.plan),
+        backend: opts.backend,
+      });
     });
   return program;
 }

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { TrainConfig, configHash } from '../train/config';
 import { readMetrics, trainRun, Metrics } from '../train/trainer';
+import { parseProgressLine, type ProgressLine } from '../train/progress';
 import type { Analysis } from '../eval/analysis';
 
 export interface RunResult {
@@ -78,6 +79,8 @@ export interface EnsureOptions {
   rank?: (c: TrainConfig) => number;
   /** Called as each run finishes (after its metrics are written), e.g. to build the figures it completes. */
   onFinished?: (c: TrainConfig) => void;
+  /** Progress of each run a worker process trains (steps done of all its steps), about once a second. */
+  onProgress?: (c: TrainConfig, p: ProgressLine) => void;
 }
 
 /** A run still to train, as the scheduler sees it: its folder and the folders of the teachers it learns from. */
@@ -139,7 +142,7 @@ export async function ensureRuns(
       const { model } = await trainRun(c, { outDir: dir, resume: true, progress: false, resultsRoot: root });
       model.dispose();
     } else {
-      await trainInWorker(c, dir, tag, log, o.backend, root);
+      await trainInWorker(c, dir, tag, log, o.backend, root, o.onProgress && ((p) => o.onProgress!(c, p)));
     }
     const seconds = (Date.now() - t0) / 1000;
     done++;
@@ -216,6 +219,31 @@ export async function ensureRuns(
 }
 
 /**
+ * Estimated training CPU-minutes of a config, from the finished runs under `<resultsDir>/runs/<protocol>` of the same
+ * dataset, model and width (and batch size, where there are such runs): their median seconds per unit of
+ * `relativeCost`, times the config's cost. null without such a run to calibrate on.
+ */
+export function cpuMinutesEstimator(resultsDir: string, protocol: string): (c: TrainConfig) => number | null {
+  // Calibrated on runs of the same dataset, model and width, and the same batch size when there are such runs.
+  const keys = (c: TrainConfig) => {
+    const k = `${c.data.dataset}/${c.model.name}/${c.model.width}`;
+    return [`${k}/${c.data.batchSize}`, k];
+  };
+  const rates = new Map<string, number[]>();
+  for (const { metrics: m } of finishedRuns(path.join(resultsDir, 'runs', protocol))) {
+    for (const k of keys(m.config))
+      rates.set(k, [...(rates.get(k) ?? []), m.train.seconds / relativeCost(m.config)]);
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  return (c) => {
+    const r = keys(c)
+      .map((k) => rates.get(k))
+      .find(Boolean);
+    return r ? (median(r) * relativeCost(c)) / 60 : null;
+  };
+}
+
+/**
  * A run's training cost up to a constant (for scheduling only): experts × copies × epochs × width² × data fraction;
  * the balanced set (IF 1) has about 4× the images of an IF 100 one.
  */
@@ -231,6 +259,7 @@ function trainInWorker(
   log: (s: string) => void,
   backend: string | undefined,
   root: string,
+  onProgress?: (p: ProgressLine) => void,
 ): Promise<void> {
   const cfgFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-run-')), 'config.json');
   fs.writeFileSync(cfgFile, JSON.stringify(c));
@@ -241,7 +270,11 @@ function trainInWorker(
       [...args, 'train', '--config', cfgFile, '--out', dir, '--resume', '--results', root],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, ...(backend ? { NCL_BACKEND: backend } : {}) },
+        env: {
+          ...process.env,
+          ...(backend ? { NCL_BACKEND: backend } : {}),
+          ...(onProgress ? { NCL_PROGRESS: 'lines' } : {}),
+        },
       },
     );
     let tail = '';
@@ -249,6 +282,11 @@ function trainInWorker(
       for (const line of buf.toString().split('\n')) {
         if (!line.trim() || line.includes('looks like you are running TensorFlow.js') || /^=+$/.test(line))
           continue;
+        const p = parseProgressLine(line);
+        if (p) {
+          onProgress?.(p);
+          continue;
+        }
         tail = line;
         if (line.startsWith('epoch ')) log(`  [${tag}] ${line}`);
       }

@@ -1,0 +1,78 @@
+// `ncl start` (npm start): the plan first, identical finished runs reused (committed results before runs/),
+// --retrain trains anyway, and the job ends with the table and a comparison figure.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { initBackend, train, experiments } from '../lib/src';
+import { start, START_METHODS } from '../lib/src/cli/start';
+import { parseProgressLine, PROGRESS_PREFIX } from '../lib/src/train/progress';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-start-'));
+
+before(async () => {
+  await initBackend({ backend: 'wasm', quiet: true });
+});
+
+function options(name: string, extra: Partial<Parameters<typeof start>[0]> = {}) {
+  const lines: string[] = [];
+  const o = {
+    protocol: 'smoke',
+    seed: 0,
+    workers: 1,
+    root: path.join(tmp, name, 'work'),
+    resultsDir: path.join(tmp, name, 'results'),
+    retrain: false,
+    log: (s: string) => lines.push(s),
+    ...extra,
+  };
+  return { o, lines };
+}
+
+test('start trains what is missing, then reuses it; the table and a figure end the job', async () => {
+  const { o, lines } = options('a');
+  const first = await start(o);
+  assert.ok(first);
+  assert.match(lines.join('\n'), /ce +trains into/);
+  for (const m of START_METHODS) {
+    const c = train.getProtocol('smoke', m, 0);
+    assert.ok(experiments.loadRun(o.root, c), `${m} finished under runs/`);
+    assert.match(first.table, new RegExp(`^ *${m} `, 'm'));
+  }
+  assert.ok(fs.existsSync(first.html));
+  // The same job again trains nothing: every run is reused, saying where.
+  const again = options('a');
+  const before = fs.statSync(experiments.runDir(o.root, train.getProtocol('smoke', 'nclpp', 0))).mtimeMs;
+  await start({ ...o, log: again.o.log });
+  assert.equal(again.lines.filter((l) => l.includes('reusing the finished run')).length, 3);
+  assert.match(again.lines.join('\n'), /nothing to train/);
+  const nclpp = experiments.runDir(o.root, train.getProtocol('smoke', 'nclpp', 0));
+  assert.equal(fs.statSync(nclpp).mtimeMs, before);
+});
+
+test('committed results are reused before runs/; --retrain trains anyway; --plan trains nothing', async () => {
+  const src = options('a').o;
+  const { o, lines } = options('b');
+  // The committed copy: a's finished runs under b's results/runs/.
+  fs.cpSync(path.join(src.root, 'runs'), path.join(o.resultsDir, 'runs'), { recursive: true });
+  const plan = await start({ ...o, planOnly: true });
+  assert.equal(plan, null);
+  assert.equal(lines.filter((l) => l.includes(`reusing the finished run ${o.resultsDir}`)).length, 3);
+  assert.ok(
+    !fs.existsSync(
+      path.join(o.root, 'runs', 'smoke', 'ce-' + train.configHash(train.getProtocol('smoke', 'ce', 0))),
+    ),
+  );
+  const retrain = options('b', { retrain: true, planOnly: true });
+  await start({ ...o, ...retrain.o, root: o.root, resultsDir: o.resultsDir });
+  assert.equal(retrain.lines.filter((l) => /trains into/.test(l)).length, 3);
+  assert.ok(!fs.existsSync(path.join(o.root, 'runs')), '--plan wrote nothing');
+});
+
+test('a worker reports its progress as parseable lines', () => {
+  const p = { epoch: 2, epochs: 20, done: 150, total: 2320 };
+  assert.deepEqual(parseProgressLine(PROGRESS_PREFIX + JSON.stringify(p)), p);
+  assert.equal(parseProgressLine('epoch 2/20 lr=0.1'), null);
+  assert.equal(parseProgressLine(PROGRESS_PREFIX + '{broken'), null);
+});
