@@ -96,17 +96,26 @@ test('reproduce: trains the runs a figure needs once, writes figure data, manife
   assert.equal(e.runs.length, 3);
   for (const r of e.runs) assert.ok(fs.existsSync(path.join(results, r, 'metrics.json')), r);
   assert.ok(['reproduced', 'not reproduced', 'inconclusive'].includes(e.verdict));
-  // The entry records what the protocol trained, read back from a run's own config.
-  const runCfg = JSON.parse(fs.readFileSync(path.join(results, e.runs[0], 'config.json'), 'utf8'));
+  // The entry records what the figure's runs trained, read back from the runs' own configs: CE, BSCE and NCL++
+  // with K = 2 experts, T copies for NCL++ only.
+  const cfgs = e.runs.map((r) => JSON.parse(fs.readFileSync(path.join(results, r, 'config.json'), 'utf8')));
+  const [c0] = cfgs;
+  const T = cfgs.find((c) => c.method === 'nclpp').loss.numCopies;
+  assert.deepEqual(new Set(cfgs.map((c) => c.model.numExperts)), new Set([2]));
+  const share = `${+(100 * c0.data.fraction).toPrecision(3)}%`;
   assert.equal(
     e.settings,
-    `fashion-mnist IF 10, resnet8 w${runCfg.model.width}, ${runCfg.optim.epochs} epochs, batch 16, simaug`,
+    `fashion-mnist IF ${c0.data.imbalanceFactor} (data ${share}), resnet8 w${c0.model.width}, ${c0.optim.epochs} ep, ` +
+      `batch ${c0.data.batchSize}, wd 2e-4, simaug, K 2, T ${T}`,
   );
   const readme = fs.readFileSync(path.join(results, 'README.md'), 'utf8');
-  assert.match(
-    readme,
-    /\| fig8 \| smoke \(fashion-mnist IF 10, resnet8 w4, 2 epochs, batch 16, simaug\) \| 1 \|/,
-  );
+  const row = readme.split('\n').find((l) => l.startsWith('| [fig8](#fig8-smoke) |'))!;
+  assert.ok(row.includes(`| smoke (${e.settings}) | 1 | **${e.verdict}** |`), row);
+  // Its section says the claim, the numbers measured and the verdict in words, as the manifest holds them.
+  const section = readme.slice(readme.indexOf('## fig8 (smoke)'), readme.indexOf('## table5 (smoke)'));
+  assert.ok(section.includes(`- **Claim:** ${e.claim}\n- **Measured:** ${e.measured}\n`), section);
+  assert.ok(section.includes(`- **Verdict: ${e.verdict}.** ${e.reading}`), section);
+  assert.match(e.reading!, /^NCL\+\+ [\d.]+ vs CE [\d.]+: one seed, no spread to judge the gap by; /);
   // Figures not built yet are listed with their finished runs: fig9a needs CE, BSCE, NCL and NCL++, and fig8
   // trained all but NCL; fig12a (NCL with balanced and plain InterCL) has none of its 2.
   const pending = readme.slice(readme.indexOf('## Not built yet (smoke, 1 seed)'));
@@ -406,4 +415,97 @@ test('--plan counts what a checkpoint holds: a run to resume after epoch k of N 
   // A checkpoint of another config (the trainer refuses it) counts for nothing.
   await train.saveCheckpoint(ckpt, new Map(), { configHash: 'something-else', nextEpoch: 1 });
   assert.equal(plan().find((r) => !r.cached)!.epochsDone, undefined);
+});
+
+test('every figure trains the runs it always trained: the mini cache keys per figure are the checked-in list', () => {
+  // A change of a figure's configs changes their hashes, and finished runs would be trained again. Regenerate the
+  // list deliberately, only when a protocol changes: NCL_UPDATE_RUN_KEYS=1 node --import tsx --test test/experiments.test.ts
+  const file = path.join(__dirname, 'fixtures', 'mini-run-keys.json');
+  const seeds = [0, 1, 2];
+  const now = Object.fromEntries(
+    experiments.FIGURES.map((f) => [
+      f.id,
+      [...new Set(f.runs('mini', seeds).map((c) => `${c.method}-${train.configHash(c)}`))].sort(),
+    ]),
+  );
+  const stored = JSON.parse(fs.readFileSync(file, 'utf8'));
+  if (process.env.NCL_UPDATE_RUN_KEYS === '1') {
+    fs.writeFileSync(file, JSON.stringify({ ...stored, figures: now }, null, 1) + '\n');
+  }
+  assert.equal(stored.protocol, 'mini');
+  assert.deepEqual(stored.seeds, seeds);
+  for (const id of Object.keys({ ...stored.figures, ...now }))
+    assert.deepEqual(now[id], stored.figures[id], `${id}: its mini runs changed`);
+});
+
+test('settings labels name every value the runs use: Table 1 trains IF 100 and 50, Table 8 IF 1', () => {
+  // The mini protocol (train/protocols.ts): Fashion-MNIST-LT, ResNet-8 width 16, 20 epochs, batch 64, wd 2e-4,
+  // SimAug; the analysis runs have K = 2 experts, NCL++ T = 2 copies.
+  const mini = 'resnet8 w16, 20 ep, batch 64, wd 2e-4, simaug';
+  assert.equal(experiments.figureSettings('table1', 'mini'), `fashion-mnist IF 100 + 50, ${mini}, K 2, T 2`);
+  assert.equal(experiments.figureSettings('table8', 'mini'), `fashion-mnist IF 1, ${mini}, K 1 + 2, T 2`);
+  assert.equal(
+    experiments.figureSettings('table9', 'mini'),
+    `fashion-mnist IF 100 (data 100% + 80% + 60% + 40% + 20%), ${mini}, K 1 + 2, T 2`,
+  );
+  assert.equal(
+    experiments.figureSettings('table4', 'mini'),
+    `fashion-mnist IF 100, resnet8 w16, 20 ep, batch 64, wd 2e-4, simaug + randaugment + simaug+mixup, K 1 + 2, T 2`,
+  );
+  assert.equal(experiments.figureSettings('fig2a', 'mini'), `fashion-mnist IF 100, ${mini}, K 2`);
+});
+
+test('judge: a claim as comparisons, the verdict and the same in words', () => {
+  const st = (...v: number[]) => experiments.stat(v);
+  const stats = { a: st(0.8, 0.82, 0.84), b: st(0.7, 0.71, 0.72), c: st(0.81, 0.83, 0.79) };
+  // a − b = 0.11, spread max(0.02, 0.01) = 0.02: holds.
+  const holds = experiments.judge([experiments.greater('a', 'b')], stats);
+  assert.equal(holds.verdict, 'reproduced');
+  assert.equal(holds.reading, "a > b holds: higher by 11.00 points, more than the seeds' spread (2.00).");
+  // b − a: reversed; a − c = 0.01 within 0.02: not settled.
+  const mixed = experiments.judge([experiments.greater('b', 'a'), experiments.greater('a', 'c')], stats);
+  assert.equal(mixed.verdict, 'not reproduced');
+  assert.deepEqual(
+    mixed.checks.map((c) => c.verdict),
+    ['not reproduced', 'inconclusive'],
+  );
+  assert.match(mixed.reading, /b > a is reversed: a is higher by 11\.00 points/);
+  assert.match(
+    mixed.reading,
+    /a > c is not settled: the gap \(\+1\.00 points\) is within the seeds' spread \(2\.00\)/,
+  );
+  // within: |0.82 − 0.81| = 0.01 ≤ 0.005? no; ≤ 0.02: yes.
+  assert.equal(experiments.judge([experiments.within('a', 'c', 0.005)], stats).verdict, 'not reproduced');
+  assert.equal(experiments.judge([experiments.within('a', 'c', 0.02)], stats).verdict, 'reproduced');
+  assert.throws(() => experiments.judge([experiments.greater('a', 'x')], stats), /no measured quantity 'x'/);
+});
+
+test("Table 7's rows are losses.TABLE7_ROWS: the paper's component marks, trained as the figure's runs", () => {
+  // Table 7 of the paper: BIL, InterCL, IntraCL, NFL_hard per row.
+  const paper: Record<string, [boolean, boolean, boolean, boolean]> = {
+    ce: [false, false, false, false],
+    bil: [true, false, false, false],
+    'bil+nfl': [true, false, false, true],
+    'bil+inter': [true, true, false, false],
+    'bil+intra': [true, false, true, false],
+    'bil+inter+intra': [true, true, true, false],
+    nclpp: [true, true, true, true],
+  };
+  assert.deepEqual(losses.TABLE7_ROWS, Object.keys(paper));
+  const p = train.getProtocol('mini', 'nclpp');
+  for (const name of losses.TABLE7_ROWS) {
+    const c = losses.variantComponents(losses.EXPERIMENT_VARIANTS[name], {
+      experts: p.model.numExperts,
+      copies: p.loss.numCopies,
+    });
+    assert.deepEqual([c.bil, c.interCL, c.intraCL, c.nestedHard], paper[name], name);
+  }
+  const hashes = (cs: train.TrainConfig[]) => new Set(cs.map(train.configHash));
+  const fromVariants = hashes(
+    losses.TABLE7_ROWS.flatMap((v) =>
+      [0, 1, 2].map((s) => experiments.runConfig('mini', s, experiments.variantRun(v))),
+    ),
+  );
+  const table7 = experiments.FIGURES.find((f) => f.id === 'table7')!;
+  assert.deepEqual(hashes(table7.runs('mini', [0, 1, 2])), fromVariants);
 });

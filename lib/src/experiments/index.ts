@@ -11,10 +11,25 @@ export {
 } from './runs';
 export type { QueuedRun } from './runs';
 export type { RunResult, EnsureOptions } from './runs';
-export { stat, statArrays, verdictGreater, combineVerdicts, percentRange } from './stats';
+export { stat, statArrays, verdictGreater, combineVerdicts, percentRange, meanStd } from './stats';
 export type { Stat, Verdict } from './stats';
-export { ANALYSIS_FIGURES, coreRun } from './figures';
-export type { FigureSpec, FigureOutput, FigureContext } from './figures';
+export {
+  runConfig,
+  runConfigs,
+  variantRun,
+  analysisRun,
+  accuracy,
+  teacherSeeds,
+  DEFAULT_PROTOCOL,
+  DEFAULT_SEEDS,
+  ANALYSIS_EXPERTS,
+} from './spec';
+export type { RunSpec, Metric, Predictor, FigureSpec, FigureOutput, FigureContext } from './spec';
+export { judge, greater, within } from './claims';
+export type { Check, Claim, Judgement } from './claims';
+export { comparisonFigure } from './compare';
+export { ANALYSIS_FIGURES } from './figures';
+export { SWEEP_FIGURES } from './sweeps';
 export {
   FIGURES,
   FIGURE_IDS,
@@ -26,9 +41,9 @@ export {
   planRuns,
   formatPlan,
   figureReadiness,
-  settingsOf,
+  settingsLabel,
+  figureSettings,
 } from './reproduce';
-export { SWEEP_FIGURES, variant } from './sweeps';
 export type { Manifest, ManifestEntry, ReproduceOptions, PlanRow } from './reproduce';
 export { tsne2d, knnAccuracy } from './embedding';
-export { PAPER_TABLE1, PAPER_TABLE5 } from './paper';
+export * from './paper';

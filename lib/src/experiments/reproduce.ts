@@ -10,11 +10,12 @@ import * as path from 'node:path';
 import { configHash, TrainConfig } from '../train/config';
 import { atomicWrite, checkpointState } from '../train/checkpoint';
 import { savePlot, findChromium, figureHTML } from '../viz';
-import { getProtocol } from '../train/protocols';
 import { ensureRuns, finishedRuns, isFinished, loadRun, relativeCost, runDir, RunResult } from './runs';
-import { ANALYSIS_FIGURES, FigureSpec, FigureOutput } from './figures';
+import { ANALYSIS_FIGURES } from './figures';
 import { SWEEP_FIGURES } from './sweeps';
+import { DEFAULT_PROTOCOL, DEFAULT_SEEDS, FigureSpec, FigureOutput } from './spec';
 
+/** Every figure and table, in the paper's order. */
 export const FIGURES: FigureSpec[] = [...ANALYSIS_FIGURES, ...SWEEP_FIGURES];
 export const FIGURE_IDS = FIGURES.map((f) => f.id);
 
@@ -25,7 +26,7 @@ export interface ManifestEntry {
   html: string;
   data: string;
   protocol: string;
-  /** What the protocol trained when this entry was built (`settingsOf`); protocols get re-calibrated. */
+  /** What the figure's runs trained (`figureSettings`). */
   settings: string;
   seeds: number[];
   commit: string;
@@ -33,6 +34,8 @@ export interface ManifestEntry {
   claim: string;
   measured: string;
   verdict: string;
+  /** The verdict in plain words (absent in entries written before it was recorded). */
+  reading?: string;
   generated: string;
 }
 
@@ -71,10 +74,43 @@ function gitCommit(cwd: string): string {
   }
 }
 
-/** One line naming what a protocol trains: dataset, imbalance factor, model and width, epochs, batch, augmentation. */
-export function settingsOf(c: TrainConfig): string {
-  const d = c.data;
-  return `${d.dataset} IF ${d.imbalanceFactor}, ${c.model.name} w${c.model.width}, ${c.optim.epochs} epochs, batch ${d.batchSize}, ${d.augment}`;
+/**
+ * One line naming what a set of runs trained, each setting once with every value the runs use (joined by ' + '):
+ * dataset and imbalance factors (and the share of the data, when not all of it), model and width, epochs, batch,
+ * weight decay, augmentation, experts K, and copies T of the runs with IntraCL.
+ * E.g. "fashion-mnist IF 100 + 50, resnet8 w16, 20 ep, batch 64, wd 2e-4, simaug, K 2, T 2".
+ */
+export function settingsLabel(configs: TrainConfig[]): string {
+  if (!configs.length) return 'no runs';
+  const values = <T>(f: (c: TrainConfig) => T, order?: (a: T, b: T) => number) => {
+    const v = [...new Set(configs.map(f))];
+    return (order ? v.sort(order) : v).join(' + ');
+  };
+  const down = (a: number, b: number) => b - a;
+  const up = (a: number, b: number) => a - b;
+  const shares = [...new Set(configs.map((c) => c.data.fraction))];
+  const share = (f: number) => `${+(100 * f).toPrecision(3)}%`;
+  const withIntraCL = configs.filter((c) => c.loss.options.intraCL && c.method === 'nclpp');
+  return [
+    `${values((c) => c.data.dataset)} IF ${values((c) => c.data.imbalanceFactor, down)}` +
+      (shares.length > 1 || shares[0] !== 1 ? ` (data ${shares.sort(down).map(share).join(' + ')})` : ''),
+    values((c) => `${c.model.name} w${c.model.width}`),
+    `${values((c) => c.optim.epochs, up)} ep`,
+    `batch ${values((c) => c.data.batchSize, up)}`,
+    `wd ${values((c) => (c.optim.weightDecay === 0 ? '0' : c.optim.weightDecay.toExponential()))}`,
+    values((c) => (c.data.mixup > 0 ? `${c.data.augment}+mixup` : c.data.augment)),
+    `K ${values((c) => c.model.numExperts, up)}`,
+    ...(withIntraCL.length
+      ? [`T ${[...new Set(withIntraCL.map((c) => c.loss.numCopies))].sort(up).join(' + ')}`]
+      : []),
+  ].join(', ');
+}
+
+/** What a figure's runs train under `protocol` (a figure without runs: what it describes), as `settingsLabel`. */
+export function figureSettings(id: string, protocol: string, seeds = DEFAULT_SEEDS): string {
+  const [spec] = resolveIds([id]);
+  const seedList = Array.from({ length: seeds }, (_, i) => i);
+  return settingsLabel(spec.describes?.(protocol) ?? spec.runs(protocol, seedList));
 }
 
 export function readManifest(resultsDir: string): Manifest {
@@ -273,21 +309,21 @@ export async function reproduce(o: ReproduceOptions): Promise<ManifestEntry[]> {
   const commit = gitCommit(root);
   fs.mkdirSync(o.resultsDir, { recursive: true });
   const entries: ManifestEntry[] = [];
-  const built = new Set<number>();
-  const buildReady = () => {
+  const written = new Set<number>();
+  const writeReady = () => {
     specs.forEach((spec, i) => {
-      if (built.has(i) || !needs[i].every((c) => isFinished(o.resultsDir, c))) return;
-      built.add(i);
+      if (written.has(i) || !needs[i].every((c) => isFinished(o.resultsDir, c))) return;
+      written.add(i);
       entries.push(writeFigure(spec, { ...o, seeds, png: wantPng, commit }));
     });
   };
-  buildReady();
+  writeReady();
   await ensureRuns(o.resultsDir, needs.flat(), {
     workers: o.workers,
     log,
     backend: o.backend,
     rank: (c) => firstFigure.get(configHash(c)) ?? 0,
-    onFinished: buildReady,
+    onFinished: writeReady,
   });
   return entries;
 }
@@ -310,6 +346,7 @@ function writeFigure(
   const out = spec.build({
     protocol: o.protocol,
     seeds,
+    resultsDir: o.resultsDir,
     get: (c) => {
       const r = loadRun(o.resultsDir, c);
       if (!r) throw new Error(`${spec.id}: run ${configHash(c)} is missing`);
@@ -336,7 +373,7 @@ function writeFigure(
   const plotOpts = { plotlySrc: 'plotly.js', title: spec.title, png: o.png, width: 1000, height: 560 };
   const rel = (p: string | null) => (p ? path.relative(o.resultsDir, p) : null);
   const runs = [...used.keys()].map((d) => path.relative(o.resultsDir, d)).sort();
-  const settings = settingsOf(getProtocol(o.protocol, 'nclpp'));
+  const settings = settingsLabel(spec.describes?.(o.protocol) ?? spec.runs(o.protocol, seeds));
 
   // Rebuilt from the same runs with the same result: keep the files and the entry (its commit and date) as they are,
   // so that resuming a long `reproduce` does not rewrite every finished figure.
@@ -348,8 +385,8 @@ function writeFigure(
     previous &&
     JSON.stringify([previous.title, previous.settings, previous.seeds, previous.runs]) ===
       JSON.stringify([spec.title, settings, seeds, runs]) &&
-    [previous.claim, previous.measured, previous.verdict].join('\n') ===
-      [out.claim, out.measured, out.verdict].join('\n') &&
+    [previous.claim, previous.measured, previous.verdict, previous.reading].join('\n') ===
+      [out.claim, out.measured, out.verdict, out.reading].join('\n') &&
     sameFile(dataFile, dataJson(previous.commit)) &&
     sameFile(`${base}.html`, figureHTML(out.figure, plotOpts)) &&
     (!o.png || (previous.png !== null && fs.existsSync(path.join(o.resultsDir, previous.png))))
@@ -374,6 +411,7 @@ function writeFigure(
     claim: out.claim,
     measured: out.measured,
     verdict: out.verdict,
+    reading: out.reading,
     generated: new Date().toISOString(),
   };
   manifest.figures = [
@@ -410,6 +448,7 @@ export async function buildFigure(
   return spec.build({
     protocol: o.protocol,
     seeds,
+    resultsDir: o.resultsDir,
     get: (c) => {
       const r = loadRun(o.resultsDir, c);
       if (!r) {
@@ -423,42 +462,54 @@ export async function buildFigure(
 }
 
 /**
- * results/README.md: the paper-vs-here table, one row per figure and table, regenerated from the manifest, then the
- * figures not built yet for `pending.protocol` with how many of their runs (`pending.seeds` seeds) are finished.
+ * results/README.md, regenerated from the manifest: a summary table (one row per figure and table), then per figure
+ * the paper's claim, what was measured and the verdict in plain words, with its table; then the figures not built
+ * yet for `pending.protocol` with how many of their runs (`pending.seeds` seeds) are finished.
  */
 export function writeResultsReadme(
   resultsDir: string,
   m: Manifest,
-  pending: { protocol: string; seeds: number } = { protocol: 'mini', seeds: 3 },
+  pending: { protocol: string; seeds: number } = { protocol: DEFAULT_PROTOCOL, seeds: DEFAULT_SEEDS },
 ): void {
   const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  const heading = (f: ManifestEntry) => (f.protocol === DEFAULT_PROTOCOL ? f.id : `${f.id} (${f.protocol})`);
+  const anchor = (f: ManifestEntry) => heading(f).replace(/[()]/g, '').replace(/ /g, '-');
+  const links = (f: ManifestEntry) => `${f.png ? `[png](${f.png}) ` : ''}[html](${f.html}) [json](${f.data})`;
   const lines = [
     '# Results: the paper vs here',
     '',
-    'Generated by `ncl reproduce` from the runs listed in `manifest.json` (protocol, seeds, commit and run folders',
-    "for every entry). Verdicts: *reproduced* when the paper's ordering holds with a gap larger than the seeds'",
-    'spread (the larger std), *not reproduced* when it is reversed by more than that, *inconclusive* otherwise.',
-    "Our runs use the CPU-sized protocol named in each row, not the paper's GPU protocol: trends, not absolute numbers,",
-    'are what can be compared. Each row names what its protocol trained when the row was built: `mini` was',
-    're-calibrated on 2026-11-26 (ResNet-8 width 8, 8 epochs → width 16, 20 epochs), and rows are rebuilt as the runs',
-    'of the new calibration finish.',
+    'Generated by `ncl reproduce` from the runs listed in `manifest.json` (protocol, settings, seeds, commit and run',
+    "folders of every entry); every measured number below comes from those runs, and the paper's from",
+    "`lib/src/experiments/paper.ts`. Our runs use the CPU-sized protocol named in each entry, not the paper's GPU",
+    'protocol: trends, not absolute numbers, are what can be compared.',
     '',
-    '| id | protocol (its settings then) | seeds | the paper says | we measured | verdict | figure | data |',
-    '|---|---|---|---|---|---|---|---|',
+    'A claim is checked as comparisons between measured quantities. "a > b" *holds* when a\'s mean is higher by more',
+    "than the seeds' spread (the larger std), is *reversed* when b's is higher by more than that, and is *not settled*",
+    'otherwise. A figure is *reproduced* when every comparison holds, *not reproduced* when any is reversed, and',
+    '*inconclusive* otherwise.',
+    '',
+    '| id | title | protocol (settings of its runs) | seeds | verdict | files |',
+    '|---|---|---|---|---|---|',
     ...m.figures.map(
       (f) =>
-        `| ${f.id} | ${f.protocol} (${f.settings}) | ${f.seeds.length} | ${esc(f.claim)} | ${esc(f.measured)} | **${f.verdict}** | ${f.png ? `[png](${f.png}) ` : ''}[html](${f.html}) | [json](${f.data}) |`,
+        `| [${f.id}](#${anchor(f)}) | ${esc(f.title)} | ${f.protocol} (${f.settings}) | ${f.seeds.length} | **${f.verdict}** | ${links(f)} |`,
     ),
     '',
   ];
-  const tables = m.figures
-    .map((f) => {
-      const d = JSON.parse(fs.readFileSync(path.join(resultsDir, f.data), 'utf8')) as {
-        table: string | null;
-      };
-      return d.table ? `## ${f.title} (${f.protocol}: ${f.settings})\n\n${d.table}\n` : null;
-    })
-    .filter((t): t is string => t != null);
+  const sections = m.figures.map((f) => {
+    const d = JSON.parse(fs.readFileSync(path.join(resultsDir, f.data), 'utf8')) as { table: string | null };
+    return [
+      `## ${heading(f)}`,
+      '',
+      `${f.title}. *${f.protocol}: ${f.settings}; seeds ${f.seeds.join(', ')}; ${f.runs.length} runs; built at commit ${f.commit}.* ${links(f)}`,
+      '',
+      `- **Claim:** ${f.claim}`,
+      `- **Measured:** ${f.measured}`,
+      `- **Verdict: ${f.verdict}.** ${f.reading ?? ''}`.trimEnd(),
+      '',
+      ...(d.table ? [d.table, ''] : []),
+    ].join('\n');
+  });
   const missing = FIGURES.filter(
     (f) => !m.figures.some((e) => e.id === f.id && e.protocol === pending.protocol),
   );
@@ -479,5 +530,5 @@ export function writeResultsReadme(
         '',
       ]
     : [];
-  atomicWrite(path.join(resultsDir, 'README.md'), [...lines, ...tables, ...todo].join('\n'));
+  atomicWrite(path.join(resultsDir, 'README.md'), [...lines, ...sections, ...todo].join('\n'));
 }

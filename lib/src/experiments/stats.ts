@@ -57,6 +57,6 @@ export function percentRange(stats: Stat[]): [number, number] {
   return [Math.max(0, Math.floor(lo - pad)), Math.min(100, Math.ceil(hi + pad))];
 }
 
-export const pct = (x: number) => (100 * x).toFixed(2);
-export const pm = (s: Stat, scale = 100, digits = 2) =>
+/** "mean ± std" of a stat, scaled (fractions → percent by default). */
+export const meanStd = (s: Stat, scale = 100, digits = 2) =>
   `${(scale * s.mean).toFixed(digits)} ± ${(scale * s.std).toFixed(digits)}`;

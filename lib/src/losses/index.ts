@@ -41,6 +41,13 @@ export type { NclTermName, NclLossResult, NclLossOptionsInput, NclLossConfig, Lo
 export { learnableWeights, learnedLambdas, LearnableLossWeights } from './learnable';
 export { OfflineDistillationOptions, averageTeacherProbs, offlineDistillation } from './offline';
 export type { OfflineDistillationOptionsInput } from './offline';
-export { METHODS, lossForMethod, EXPERIMENT_VARIANTS } from './methods';
-export type { Method, LossFn, NclLossOverrides } from './methods';
+export { METHODS, lossForMethod, EXPERIMENT_VARIANTS, TABLE7_ROWS, variantComponents } from './methods';
+export type {
+  Method,
+  LossFn,
+  NclLossOverrides,
+  ExperimentVariant,
+  VariantName,
+  VariantSwitches,
+} from './methods';
 export { noGrad, stopGradient } from './no-grad';

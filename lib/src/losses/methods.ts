@@ -9,12 +9,12 @@
  *
  * Every loss is averaged over the T·B rows and summed over the K experts. Defaults are the paper's (λ = 0.6,
  * β = 0.3, i.e. C_hard = max(2, round(0.3·C))) and the authors' code semantics (mode 'official'; 'paper' is
- * selectable through the overrides). `EXPERIMENT_VARIANTS` lists the override sets of the paper's ablations.
+ * selectable through the overrides). `EXPERIMENT_VARIANTS` lists the paper's ablations as runs train them.
  */
 import { tf } from '../tf';
 import { bsce, crossEntropy } from './balanced';
 import { LearnableLossWeights } from './learnable';
-import { NCL_TERMS, NclLossOptions, type NclLossOptionsInput, nclLossWith } from './nested';
+import { NCL_TERMS, NclLossOptions, type NclLossOptionsInput, type NclSwitches, nclLossWith } from './nested';
 
 export const METHODS = ['ce', 'bsce', 'ncl', 'nclpp'] as const;
 export type Method = (typeof METHODS)[number];
@@ -99,36 +99,61 @@ export function lossForMethod(method: Method, overrides: NclLossOverrides = {}):
   }
 }
 
+/** The switches a variant sets in a run's `loss.options` (NclSwitches, and learnable λ1, λ2 of Table 6). */
+export type VariantSwitches = Partial<NclSwitches> & { learnable?: boolean };
+
+/** One of the paper's loss variants, as a run trains it. */
+export interface ExperimentVariant {
+  method: Method;
+  /** The loss switches (for `lossForMethod(method, overrides)` and a run's `loss.options`). */
+  overrides: VariantSwitches;
+  /** Experts K; unset: the protocol's for the method (1 for CE and BSCE, 2 for NCL and NCL++). */
+  experts?: number;
+  /** Augmented copies T; unset: the protocol's for the method (1 without IntraCL). */
+  copies?: number;
+  what: string;
+}
+
 /**
- * The paper's loss variants as (method, overrides) pairs. Add `numCopies` for those with IntraCL.
- * Table 6 (learnable λ): `{ method: 'nclpp', overrides: { learnable: true } }` (listed below).
- * Fig. 12b (BIL + OffDis) needs teacher outputs: see `offlineDistillation`.
+ * The paper's loss variants: the rows of Table 7 (`TABLE7_ROWS`), Fig. 6b's random categories, Fig. 12a's InterCL
+ * without the balanced scale and Table 6's learnable weights. The experiments train exactly these (experiments/
+ * `variantRun`); for a bare loss add `numCopies` to those with IntraCL. Fig. 12b (BIL + OffDis) needs teacher
+ * outputs: see `offlineDistillation`.
  */
-export const EXPERIMENT_VARIANTS: Record<
-  string,
-  { method: Method; overrides: NclLossOverrides; what: string }
-> = {
+const VARIANTS = {
   ce: { method: 'ce', overrides: {}, what: 'Table 7 row 1: plain cross-entropy' },
   bil: { method: 'bsce', overrides: {}, what: 'Table 7: BIL (BSCE), the baseline' },
   'bil+nfl': {
     method: 'nclpp',
     overrides: { interCL: false, intraCL: false },
-    what: 'Table 7: BIL + NFL_hard (Fig. 6b "BSCE + HCM")',
+    experts: 1,
+    copies: 1,
+    what: 'Table 7: BIL + NFL_hard, one network (Fig. 6b "BSCE + HCM")',
   },
   'bil+random': {
     method: 'nclpp',
     overrides: { interCL: false, intraCL: false, hardMining: 'random' },
-    what: 'Fig. 6b: BSCE + random categories',
+    experts: 1,
+    copies: 1,
+    what: 'Fig. 6b: BSCE + random categories, one network',
   },
   'bil+inter': {
-    method: 'nclpp',
-    overrides: { intraCL: false, nestedHard: false },
-    what: 'Table 7: BIL + InterCL',
+    method: 'ncl',
+    overrides: { nestedHard: false },
+    experts: 2,
+    what: 'Table 7: BIL + InterCL (NCL without its hard-category terms; Fig. 7 at K = 2)',
+  },
+  'bil+inter-unbalanced': {
+    method: 'ncl',
+    overrides: { nestedHard: false, balancedInter: false },
+    experts: 2,
+    what: 'Fig. 12a: BIL + InterCL w/o the balanced scale',
   },
   'bil+intra': {
     method: 'nclpp',
     overrides: { interCL: false, nestedHard: false },
-    what: 'Table 7: BIL + IntraCL',
+    experts: 1,
+    what: 'Table 7: BIL + IntraCL, one network',
   },
   'bil+inter+intra': {
     method: 'nclpp',
@@ -141,10 +166,38 @@ export const EXPERIMENT_VARIANTS: Record<
     overrides: { learnable: true },
     what: 'Table 6: NCL++ with learnable λ1, λ2',
   },
-  'nclpp-unbalanced-inter': {
-    method: 'nclpp',
-    overrides: { balancedInter: false },
-    what: 'Fig. 12a: NCL++ with InterCL w/o balanced scale',
-  },
   ncl: { method: 'ncl', overrides: {}, what: 'NCL (CVPR 2022): NCL++ without IntraCL' },
-};
+} satisfies Record<string, ExperimentVariant>;
+export type VariantName = keyof typeof VARIANTS;
+export const EXPERIMENT_VARIANTS: Readonly<Record<VariantName, ExperimentVariant>> = VARIANTS;
+
+/** Table 7's rows, top to bottom (its last row is NCL++'s ensemble of the same runs). */
+export const TABLE7_ROWS: VariantName[] = [
+  'ce',
+  'bil',
+  'bil+nfl',
+  'bil+inter',
+  'bil+intra',
+  'bil+inter+intra',
+  'nclpp',
+];
+
+/**
+ * Which of Table 7's components a variant trains with, on a protocol with `protocolCopies` copies for NCL++: BIL
+ * (balanced logits), InterCL (K ≥ 2 collaborating experts), IntraCL (T ≥ 2 copies, NCL++ only) and NFL_hard.
+ */
+export function variantComponents(
+  v: ExperimentVariant,
+  protocol: { experts: number; copies: number },
+): { bil: boolean; interCL: boolean; intraCL: boolean; nestedHard: boolean } {
+  const collaborative = v.method === 'ncl' || v.method === 'nclpp';
+  const o: VariantSwitches = v.overrides;
+  const experts = v.experts ?? protocol.experts;
+  const copies = v.copies ?? protocol.copies;
+  return {
+    bil: v.method !== 'ce' && o.bil !== false,
+    interCL: collaborative && experts > 1 && o.interCL !== false,
+    intraCL: v.method === 'nclpp' && copies > 1 && o.intraCL !== false,
+    nestedHard: collaborative && o.nestedHard !== false,
+  };
+}

@@ -347,3 +347,5 @@ export {
   movingAverage,
 } from './plots';
 export type { StepTerms } from './plots';
+export { meanStdBarsFigure, meanStdLinesFigure, classProfilesFigure } from './stat-plots';
+export type { MeanStdSeries } from './stat-plots';
