@@ -436,6 +436,10 @@ test('every figure trains the runs it always trained: the mini cache keys per fi
   assert.deepEqual(stored.seeds, seeds);
   for (const id of Object.keys({ ...stored.figures, ...now }))
     assert.deepEqual(now[id], stored.figures[id], `${id}: its mini runs changed`);
+  // The twin compares Table 1's IF 100 runs of CE, BSCE and NCL++: the same runs, trained once.
+  const table1 = new Set(now.table1);
+  assert.equal(now.twin.length, 9);
+  assert.ok(now.twin.every((k: string) => table1.has(k)));
 });
 
 test('settings labels name every value the runs use: Table 1 trains IF 100 and 50, Table 8 IF 1', () => {
@@ -508,4 +512,73 @@ test("Table 7's rows are losses.TABLE7_ROWS: the paper's component marks, traine
   );
   const table7 = experiments.FIGURES.find((f) => f.id === 'table7')!;
   assert.deepEqual(hashes(table7.runs('mini', [0, 1, 2])), fromVariants);
+});
+
+test('twin: our Table 1 runs beside results/twin/*.json; a missing, unreadable or foreign twin file is named and left out', async () => {
+  const results = path.join(tmp, 'results-twin');
+  const opts = {
+    ids: ['twin'],
+    protocol: 'smoke',
+    seeds: 2,
+    workers: 1,
+    resultsDir: results,
+    png: false,
+    log: () => {},
+  };
+  await experiments.reproduce(opts);
+  const first = experiments.readManifest(results).figures.find((f) => f.id === 'twin')!;
+  assert.equal(first.verdict, 'inconclusive');
+  assert.match(first.reading!, /No twin run to compare with yet/);
+  const ours = (m: train.Method, s: number) =>
+    experiments.runConfig('smoke', s, { method: m, experts: 2, imbalanceFactor: 100 });
+  const top1 = (m: train.Method, s: number) =>
+    JSON.parse(fs.readFileSync(path.join(experiments.runDir(results, ours(m, s)), 'metrics.json'), 'utf8'))
+      .test.experts[0].top1 as number;
+  // The twin's CE trains one network (K = 1) with otherwise our settings; twin.sh writes these fields.
+  const twinRun = (m: train.Method, s: number, acc: number, config: unknown) => ({
+    method: m,
+    seed: s,
+    epochs: 2,
+    top1: acc,
+    experts: [acc],
+    ensemble: acc,
+    seconds: 60,
+    config,
+  });
+  fs.mkdirSync(path.join(results, 'twin'));
+  const write = (m: train.Method, s: number, body: unknown) =>
+    fs.writeFileSync(
+      experiments.twinFile(results, m, s),
+      typeof body === 'string' ? body : JSON.stringify(body),
+    );
+  const ceTwin = [top1('ce', 0) + 0.002, top1('ce', 1) - 0.001];
+  for (const s of [0, 1]) {
+    const c = ours('ce', s);
+    write('ce', s, twinRun('ce', s, ceTwin[s], { ...c, model: { ...c.model, numExperts: 1 } }));
+  }
+  const other = ours('bsce', 0);
+  write('bsce', 0, twinRun('bsce', 0, 0.5, { ...other, optim: { ...other.optim, epochs: 7 } }));
+  write('bsce', 1, '{not json');
+  await experiments.reproduce(opts);
+  const t = JSON.parse(fs.readFileSync(path.join(results, 'twin.json'), 'utf8'));
+  const ce = t.data.rows.find((r: { name: string }) => r.name === 'CE (expert 1)');
+  const oursMean = (top1('ce', 0) + top1('ce', 1)) / 2;
+  const twinMean = (ceTwin[0] + ceTwin[1]) / 2;
+  assert.ok(Math.abs(ce.difference - (oursMean - twinMean)) < 1e-12, String(ce.difference));
+  assert.equal(ce.verdict, 'within 0.5 points');
+  assert.ok(
+    t.table.includes(
+      `| CE (expert 1) | ${experiments.meanStd(ce.ours)} | ${experiments.meanStd(ce.twin)} | ${(100 * (oursMean - twinMean)).toFixed(2)} | within 0.5 points |`,
+    ),
+    t.table,
+  );
+  // NCL++ trains K = 2 there too: its ensemble is compared as well; no twin file → no numbers.
+  assert.ok(t.table.includes('| NCL++ (ensemble) | '), t.table);
+  assert.match(t.table, /\| BSCE \(expert 1\) \| [^|]+ \| - \| - \| no twin runs \|/);
+  assert.match(t.table, /twin\/bsce-seed0\.json: trained other settings \(optim differ\)/);
+  assert.match(t.table, /twin\/bsce-seed1\.json: unreadable/);
+  assert.match(t.table, /twin\/nclpp-seed0\.json: missing/);
+  const e = experiments.readManifest(results).figures.find((f) => f.id === 'twin')!;
+  assert.equal(e.verdict, 'inconclusive'); // agreement so far, with twin runs missing
+  assert.match(e.reading!, /Twin runs missing: twin\/nclpp-seed0\.json, twin\/nclpp-seed1\.json\./);
 });

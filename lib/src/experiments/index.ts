@@ -30,6 +30,7 @@ export type { Check, Claim, Judgement } from './claims';
 export { comparisonFigure } from './compare';
 export { ANALYSIS_FIGURES } from './figures';
 export { SWEEP_FIGURES } from './sweeps';
+export { TWIN, TWIN_TOLERANCE, readTwinRun, twinFile } from './twin';
 export {
   FIGURES,
   FIGURE_IDS,

@@ -13,10 +13,11 @@ import { savePlot, findChromium, figureHTML } from '../viz';
 import { ensureRuns, finishedRuns, isFinished, loadRun, relativeCost, runDir, RunResult } from './runs';
 import { ANALYSIS_FIGURES } from './figures';
 import { SWEEP_FIGURES } from './sweeps';
+import { TWIN } from './twin';
 import { DEFAULT_PROTOCOL, DEFAULT_SEEDS, FigureSpec, FigureOutput } from './spec';
 
-/** Every figure and table, in the paper's order. */
-export const FIGURES: FigureSpec[] = [...ANALYSIS_FIGURES, ...SWEEP_FIGURES];
+/** Every figure and table, in the paper's order, then the PyTorch twin. */
+export const FIGURES: FigureSpec[] = [...ANALYSIS_FIGURES, ...SWEEP_FIGURES, TWIN];
 export const FIGURE_IDS = FIGURES.map((f) => f.id);
 
 export interface ManifestEntry {
