@@ -21,6 +21,7 @@ import { checkRunFolder, sameConfig } from '../train/resume';
 import { configFromFlags, intOption, minutesOption, protocolOption, SHORTCUTS, UsageError } from './options';
 import { evalRun, openEvalRun } from './eval';
 import { FIGURE_IDS, formatPlan, planRuns, reproduce, resolveIds } from '../experiments/reproduce';
+import { DEFAULT_PROTOCOL, DEFAULT_SEEDS } from '../experiments/spec';
 import { workspaceRoot } from '../data/locate';
 import { dataCommand } from '../data/cli';
 
@@ -160,8 +161,8 @@ export function buildProgram(): Command {
       'train the runs a paper figure needs (cached by config hash) and write results/<id>.{png,html,json}',
     )
     .argument('<ids...>', `figure ids (${FIGURE_IDS.join(', ')}) or 'all'`)
-    .option('--protocol <name>', 'protocol of the runs', 'mini')
-    .option('--seeds <n>', 'seeds per configuration', '3')
+    .option('--protocol <name>', 'protocol of the runs', DEFAULT_PROTOCOL)
+    .option('--seeds <n>', 'seeds per configuration', String(DEFAULT_SEEDS))
     .option('--workers <n>', 'parallel training processes', '2')
     .option('--results <dir>', 'results folder (default: the workspace results/)')
     .option('--no-png', 'skip PNG rendering (HTML and data only)')

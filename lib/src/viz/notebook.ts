@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { workspaceRoot } from '../data/locate';
 import { buildFigure, readManifest, ManifestEntry } from '../experiments/reproduce';
-import type { FigureOutput } from '../experiments/spec';
+import { DEFAULT_PROTOCOL, DEFAULT_SEEDS, type FigureOutput } from '../experiments/spec';
 import { Figure, show, ShowOptions, tslabDisplay } from './index';
 
 export interface ShowFigureOptions extends ShowOptions {
@@ -66,7 +66,7 @@ export async function showFigure(
   }
   const id = what;
   const log = opts.log ?? ((line: string) => console.log(line));
-  const protocol = opts.protocol ?? process.env.NCL_PROTOCOL ?? 'mini';
+  const protocol = opts.protocol ?? process.env.NCL_PROTOCOL ?? DEFAULT_PROTOCOL;
   const smoke = protocol === 'smoke';
   const root = workspaceRoot() ?? process.cwd();
   const resultsDir = path.resolve(
@@ -78,7 +78,7 @@ export async function showFigure(
   const entry = train
     ? null
     : (readManifest(resultsDir).figures.find((f) => f.id === id && f.protocol === protocol) ?? null);
-  const seeds = opts.seeds ?? entry?.seeds.length ?? (smoke ? 1 : 3);
+  const seeds = opts.seeds ?? entry?.seeds.length ?? (smoke ? 1 : DEFAULT_SEEDS);
 
   const t0 = Date.now();
   let out: FigureOutput;
