@@ -14,6 +14,7 @@ import { formatBench, runBench } from '../lib/src/train/bench';
 import { getProtocol } from '../lib/src/train/protocols';
 import { trainRun } from '../lib/src/train/trainer';
 import { webgpuUnavailable } from './webgpu-setup';
+import { tmpDir, writeCifar100 } from './fixtures/data-fixtures';
 
 test('NetSpec shapes: option-A residual, pooling, linear; a misfit names its layer', async () => {
   await initBackend({ backend: 'cpu', quiet: true });
@@ -160,6 +161,35 @@ test('compiled WebGPU step', async (t) => {
       for (let i = 0; i < a.length; i++)
         assert.ok(Math.abs(a[i] - b[i]) < 1e-3 * Math.abs(b[i]), `epoch ${i + 1}: ${a[i]} vs ${b[i]}`);
       assert.ok(Math.abs(compiled.metrics.test.top1 - eager.metrics.test.top1) <= 0.05, 'test top-1');
+    },
+  );
+
+  await t.test(
+    'the paper protocol (paper-cifar100-lt, NCL++) trains on the compiled step: fixture-sized',
+    { skip },
+    async () => {
+      // A CIFAR-100 fixture (300 images, 3 per class); the protocol's model, loss (K = 2, T = 4), augmentation and
+      // optimizer, at batch 4, IF 3 (so that every class keeps an image), one step.
+      const root = tmpDir('paper-gpu');
+      writeCifar100(root, 300);
+      const saved = process.env.NCL_DATA_DIR;
+      process.env.NCL_DATA_DIR = root;
+      try {
+        await initBackend({ backend: 'webgpu', quiet: true });
+        const c = getProtocol('paper-cifar100-lt', 'nclpp', 0);
+        Object.assign(c.data, { batchSize: 4, imbalanceFactor: 3 });
+        Object.assign(c.optim, { epochs: 1, maxStepsPerEpoch: 1 });
+        const before = compiledStepStats.steps;
+        const { metrics, model } = await trainRun(c, { progress: false, analysis: false });
+        model.dispose();
+        assert.equal(compiledStepStats.steps - before, 1);
+        assert.equal(metrics.config.model.name, 'resnet32');
+        assert.equal(metrics.config.loss.numCopies, 4);
+        assert.ok(Number.isFinite(metrics.train.epochs[0].losses.total));
+      } finally {
+        if (saved === undefined) delete process.env.NCL_DATA_DIR;
+        else process.env.NCL_DATA_DIR = saved;
+      }
     },
   );
 });
