@@ -167,7 +167,14 @@ export class StepPlan {
     this.U = device.createBuffer({ size: 16, usage: UNIFORM | COPY_DST, label: 'ncl-step U' });
     this.buffers.push(this.U);
 
-    specs.forEach((spec, e) => this.build(spec, shapes[e], blocks[e], e));
+    try {
+      specs.forEach((spec, e) => this.build(spec, shapes[e], blocks[e], e));
+    } catch (e) {
+      void device.popErrorScope();
+      void device.popErrorScope();
+      this.destroy();
+      throw e;
+    }
     this.update.push(
       this.dispatch(
         'sgd',
@@ -224,6 +231,12 @@ export class StepPlan {
     entries: GPUBufferBinding[],
     groups: [number, number, number],
   ): Dispatch {
+    const max = this.device.limits.maxComputeWorkgroupsPerDimension;
+    if (groups.some((g) => g > max))
+      throw new Error(
+        `compiled step: ${label} needs ${groups.join('×')} workgroups, more than the device's ${max} per dimension ` +
+          `(input ${this.opts.input.join('×')}): use a smaller batch`,
+      );
     const pipeline = this.pipeline(code);
     const bindGroup = this.device.createBindGroup({
       layout: pipeline.getBindGroupLayout(0),
