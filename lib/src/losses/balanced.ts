@@ -30,13 +30,13 @@ export function logClassPrior(classCounts: readonly number[]): tf.Tensor1D {
 
 /**
  * Balanced logits b = z + log n (Eq. 2 in log space): softmax(b) is the balanced probability of Eq. 2.
- * @param logits z, [N, C] raw expert outputs.
+ * @param logits z, [N, C] raw expert outputs (or [K, N, C]: K experts at once).
  * @param classCounts n, [C] training images per class.
- * @returns b, [N, C].
+ * @returns b, the shape of z.
  */
-export function balancedLogits(logits: tf.Tensor2D, classCounts: readonly number[]): tf.Tensor2D {
+export function balancedLogits<T extends tf.Tensor>(logits: T, classCounts: readonly number[]): T {
   checkClasses(logits, classCounts);
-  return tf.tidy(() => tf.add(logits, logClassPrior(classCounts)));
+  return tf.tidy(() => tf.add(logits, logClassPrior(classCounts)) as T);
 }
 
 /**
@@ -50,15 +50,15 @@ export function balancedSoftmax(logits: tf.Tensor2D, classCounts: readonly numbe
 
 /**
  * Plain cross-entropy −log softmax(z)_y (Eq. 1 probabilities), averaged over rows. With balanced logits as input it
- * is BSCE.
- * @param logits [N, C]. @param labels [N] int32 class indices.
+ * is BSCE. For K experts' logits stacked as [K, N, C] it is the sum over experts of each one's CE (Eq. 3's Σ_k).
+ * @param logits [N, C] or [K, N, C]. @param labels [N] int32 class indices.
  * @returns scalar.
  */
-export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+export function crossEntropy(logits: tf.Tensor, labels: tf.Tensor1D): tf.Scalar {
   return tf.tidy(() => {
     const logProb = tf.logSoftmax(logits);
-    const onehot = tf.oneHot(tf.cast(labels, 'int32'), logits.shape[1]).toFloat();
-    return tf.neg(tf.mean(tf.sum(tf.mul(onehot, logProb), 1))) as tf.Scalar;
+    const onehot = tf.oneHot(tf.cast(labels, 'int32'), logits.shape[logits.rank - 1]).toFloat();
+    return tf.div(tf.neg(tf.sum(tf.mul(onehot, logProb))), labels.shape[0]) as tf.Scalar;
   });
 }
 
@@ -73,9 +73,9 @@ export function bsce(logits: tf.Tensor2D, labels: tf.Tensor1D, classCounts: read
 }
 
 function checkClasses(logits: tf.Tensor, classCounts: readonly number[]): void {
-  if (logits.rank !== 2 || logits.shape[1] !== classCounts.length) {
+  if (logits.rank < 2 || logits.shape[logits.rank - 1] !== classCounts.length) {
     throw new Error(
-      `logits must be [N, C] with C = classCounts.length = ${classCounts.length}; got [${logits.shape}]`,
+      `logits must be [N, C] (or [K, N, C]) with C = classCounts.length = ${classCounts.length}; got [${logits.shape}]`,
     );
   }
 }

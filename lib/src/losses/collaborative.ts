@@ -11,41 +11,38 @@
  * row t·B + i is copy t of sample i, so copy t is the row block [t·B, (t+1)·B).
  */
 import { tf } from '../tf';
-import { type Distribution, type MutualNorm, mutualKL } from './kl';
+import { type Distribution, type MutualNorm, mutualDivisor, mutualKL, pairwiseKLSum, stacked } from './kl';
 
 /**
  * Inter-expert collaborative learning (Eq. 4, or Eq. 11 with partial members), without λ.
- * @param experts K distributions, [N, C] each (N = T·B rows; every row is distilled across experts).
+ * @param experts K distributions, [N, C] each, or stacked [K, N, C] (N = T·B rows; every row is distilled across
+ * experts).
  * @param norm 'pairs' (NCL++, default) or 'peers' (NCL). @returns scalar; 0 when K = 1.
  */
-export function interCL(experts: readonly Distribution[], norm: MutualNorm = 'pairs'): tf.Scalar {
+export function interCL(
+  experts: Distribution | readonly Distribution[],
+  norm: MutualNorm = 'pairs',
+): tf.Scalar {
   return mutualKL(experts, norm);
 }
 
 /**
  * Intra-expert collaborative learning (Eq. 5-6, or Eq. 13 with partial members), without λ: for each expert, mutual
- * KL among its T copies of each sample, summed over experts.
- * @param experts K distributions, [T·B, C] each, copy-major rows. @param numCopies T.
+ * KL among its T copies of each sample, summed over experts. All experts and copy pairs are one computation.
+ * @param experts K distributions, [T·B, C] each (or stacked [K, T·B, C]), copy-major rows. @param numCopies T.
  * @returns scalar; 0 when T = 1.
  */
-export function intraCL(experts: readonly Distribution[], numCopies: number): tf.Scalar {
+export function intraCL(experts: Distribution | readonly Distribution[], numCopies: number): tf.Scalar {
   if (numCopies < 2) return tf.scalar(0);
   return tf.tidy(() => {
-    let sum: tf.Tensor = tf.scalar(0);
-    for (const expert of experts) sum = tf.add(sum, mutualKL(splitCopies(expert, numCopies)));
-    return sum as tf.Scalar;
+    const { prob, logProb } = stacked(experts);
+    const [numExperts, rows, classes] = prob.shape;
+    if (rows % numCopies !== 0)
+      throw new Error(`${rows} rows do not split into numCopies = ${numCopies} copies`);
+    const samples = rows / numCopies;
+    // [K, T, B, C]: expert k, copy t, sample i (copy-major rows: row t·B + i).
+    const byCopy = (x: tf.Tensor) => tf.reshape(x, [numExperts, numCopies, samples, classes]);
+    const sum = pairwiseKLSum(byCopy(prob), byCopy(logProb), 1);
+    return tf.div(sum, samples * mutualDivisor(numCopies, 'pairs')) as tf.Scalar;
   });
-}
-
-/**
- * The T copies of a copy-major distribution: [T·B, C] → T × [B, C].
- * @param dist [T·B, C] tensors. @param numCopies T (must divide the rows).
- */
-export function splitCopies(dist: Distribution, numCopies: number): Distribution[] {
-  const rows = dist.prob.shape[0];
-  if (rows % numCopies !== 0)
-    throw new Error(`${rows} rows do not split into numCopies = ${numCopies} copies`);
-  const probs = tf.split(dist.prob, numCopies, 0) as tf.Tensor2D[];
-  const logProbs = tf.split(dist.logProb, numCopies, 0) as tf.Tensor2D[];
-  return probs.map((prob, t) => ({ prob, logProb: logProbs[t] }));
 }

@@ -85,15 +85,15 @@ export function randomCategoryMask(
 /**
  * log of Eq. 8 for given logits: log-softmax over the masked classes only, 0 outside the mask (finite everywhere,
  * also for logits of ±1e4).
- * @param logits [N, C]: balanced logits b for Eq. 8 (raw z gives the unbalanced variant).
- * @param mask [N, C] 0/1 hard set; every row must select at least one class.
- * @returns log p*, [N, C].
+ * @param logits [N, C] (or [K, N, C]): balanced logits b for Eq. 8 (raw z gives the unbalanced variant).
+ * @param mask [N, C] 0/1 hard set (or [K, N, C], one per expert); every row must select at least one class.
+ * @returns log p*, the shape of logits.
  */
-export function partialLogSoftmax(logits: tf.Tensor2D, mask: tf.Tensor2D): tf.Tensor2D {
+export function partialLogSoftmax<T extends tf.Tensor>(logits: T, mask: tf.Tensor): T {
   return tf.tidy(() => {
-    const selected = tf.cast(mask, 'bool'); // Cast has a gradient (zero here), Greater has none
+    const selected = tf.cast(tf.broadcastTo(mask, logits.shape), 'bool'); // Cast has a gradient (zero here)
     const logProb = tf.logSoftmax(tf.where(selected, logits, -Infinity));
-    return tf.where(selected, logProb, 0) as tf.Tensor2D;
+    return tf.where(selected, logProb, 0) as T;
   });
 }
 
@@ -118,19 +118,19 @@ export function partialBalancedProbs(
  * Cross-entropy on the hard set, for logits that are already balanced (b, giving Eq. 9 for one expert) or raw.
  *   'paper':    −log softmax_{Ψ}(logits)_y, the softmax renormalised over the mask (Eq. 8, 9);
  *   'official': CE(logits ⊙ mask, y), the authors' code: non-hard logits set to 0 but kept in the softmax.
- * @param logits [N, C]. @param labels [N] int32 (each inside its row's mask). @param mask [N, C] 0/1.
- * @returns scalar, averaged over rows.
+ * @param logits [N, C], or [K, N, C] (the sum over experts). @param labels [N] int32 (each inside its row's mask).
+ * @param mask [N, C] 0/1, or [K, N, C]. @returns scalar, averaged over rows.
  */
 export function partialCrossEntropy(
-  logits: tf.Tensor2D,
+  logits: tf.Tensor,
   labels: tf.Tensor1D,
-  mask: tf.Tensor2D,
+  mask: tf.Tensor,
   mode: LossMode,
 ): tf.Scalar {
   return tf.tidy(() => {
     const logProb = mode === 'paper' ? partialLogSoftmax(logits, mask) : tf.logSoftmax(tf.mul(logits, mask));
-    const onehot = tf.oneHot(tf.cast(labels, 'int32'), logits.shape[1]).toFloat();
-    return tf.neg(tf.mean(tf.sum(tf.mul(onehot, logProb), 1))) as tf.Scalar;
+    const onehot = tf.oneHot(tf.cast(labels, 'int32'), logits.shape[logits.rank - 1]).toFloat();
+    return tf.div(tf.neg(tf.sum(tf.mul(onehot, logProb))), labels.shape[0]) as tf.Scalar;
   });
 }
 

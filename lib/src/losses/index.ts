@@ -25,9 +25,9 @@ export {
 export type { HardSetSize } from './hcm';
 export { LOSS_MODES, OFFICIAL_LOG_EPS } from './mode';
 export type { LossMode } from './mode';
-export { distribution, partialDistribution, klDivergence, mutualKL } from './kl';
+export { distribution, partialDistribution, klDivergence, mutualKL, pairwiseKLSum } from './kl';
 export type { Distribution } from './kl';
-export { interCL, intraCL, splitCopies } from './collaborative';
+export { interCL, intraCL } from './collaborative';
 export {
   PAPER_DEFAULTS,
   NCL_TERMS,

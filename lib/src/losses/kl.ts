@@ -14,10 +14,10 @@ import { tf } from '../tf';
 import { partialLogSoftmax } from './hcm';
 import { type LossMode, OFFICIAL_LOG_EPS } from './mode';
 
-/** Row-wise probabilities and their logarithms, both [N, C]. */
+/** Row-wise probabilities and their logarithms, both [N, C] (or [K, N, C]: K members stacked). */
 export interface Distribution {
-  prob: tf.Tensor2D;
-  logProb: tf.Tensor2D;
+  prob: tf.Tensor;
+  logProb: tf.Tensor;
 }
 
 /**
@@ -26,14 +26,14 @@ export interface Distribution {
  *   'paper':    log p = exact log-softmax;   'official': log p = log(p + 1e-9).
  * @param logits [N, C]. @returns { prob, logProb }, [N, C] each.
  */
-export function distribution(logits: tf.Tensor2D, mode: LossMode): Distribution {
+export function distribution(logits: tf.Tensor, mode: LossMode): Distribution {
   return tf.tidy(() => {
     if (mode === 'paper') {
-      const logProb = tf.logSoftmax(logits) as tf.Tensor2D;
-      return { prob: tf.exp(logProb) as tf.Tensor2D, logProb };
+      const logProb = tf.logSoftmax(logits);
+      return { prob: tf.exp(logProb), logProb };
     }
-    const prob = tf.softmax(logits) as tf.Tensor2D;
-    return { prob, logProb: tf.log(tf.add(prob, OFFICIAL_LOG_EPS)) as tf.Tensor2D };
+    const prob = tf.softmax(logits);
+    return { prob, logProb: tf.log(tf.add(prob, OFFICIAL_LOG_EPS)) };
   });
 }
 
@@ -41,20 +41,23 @@ export function distribution(logits: tf.Tensor2D, mode: LossMode): Distribution 
  * A KL member on the hard set (the partial view of Eq. 11, 13).
  *   'paper':    p* of Eq. 8, softmax renormalised over the mask (0 outside; exact logs inside);
  *   'official': the full-softmax p and log(p + 1e-9), both multiplied by the mask (not renormalised).
- * @param logits [N, C] (balanced b, or raw z). @param mask [N, C] 0/1 hard set.
- * @returns { prob, logProb }, [N, C] each, 0 outside the mask.
+ * @param logits [N, C] (balanced b, or raw z; or [K, N, C]). @param mask [N, C] 0/1 hard set.
+ * @param full 'official' only: `distribution(logits, 'official')` when already computed.
+ * @returns { prob, logProb }, the shape of logits, 0 outside the mask.
  */
-export function partialDistribution(logits: tf.Tensor2D, mask: tf.Tensor2D, mode: LossMode): Distribution {
+export function partialDistribution(
+  logits: tf.Tensor,
+  mask: tf.Tensor,
+  mode: LossMode,
+  full?: Distribution,
+): Distribution {
   return tf.tidy(() => {
     if (mode === 'paper') {
       const logProb = partialLogSoftmax(logits, mask);
-      return { prob: tf.mul(tf.exp(logProb), mask) as tf.Tensor2D, logProb };
+      return { prob: tf.mul(tf.exp(logProb), mask), logProb };
     }
-    const full = distribution(logits, 'official');
-    return {
-      prob: tf.mul(full.prob, mask) as tf.Tensor2D,
-      logProb: tf.mul(full.logProb, mask) as tf.Tensor2D,
-    };
+    const { prob, logProb } = full ?? distribution(logits, 'official');
+    return { prob: tf.mul(prob, mask), logProb: tf.mul(logProb, mask) };
   });
 }
 
@@ -64,14 +67,10 @@ export function partialDistribution(logits: tf.Tensor2D, mask: tf.Tensor2D, mode
  * as `partialDistribution` does.
  * @param logits [N, C] (balanced b, or raw z). @param mask [N, C] 0/1 hard set. @returns { prob, logProb }, [N, C].
  */
-export function maskedLogitsDistribution(
-  logits: tf.Tensor2D,
-  mask: tf.Tensor2D,
-  mode: LossMode,
-): Distribution {
+export function maskedLogitsDistribution(logits: tf.Tensor, mask: tf.Tensor, mode: LossMode): Distribution {
   if (mode === 'paper') return partialDistribution(logits, mask, mode);
   return tf.tidy(() => {
-    const { prob, logProb } = distribution(tf.mul(logits, mask) as tf.Tensor2D, 'official');
+    const { prob, logProb } = distribution(tf.mul(logits, mask), 'official');
     return { prob, logProb };
   });
 }
@@ -90,21 +89,48 @@ export function klDivergence(p: Distribution, q: Distribution): tf.Scalar {
  */
 export type MutualNorm = 'pairs' | 'peers';
 
+/** The normaliser of a mutual term over m members. */
+export function mutualDivisor(m: number, norm: MutualNorm): number {
+  return norm === 'pairs' ? (m * (m - 1)) / 2 : m - 1;
+}
+
+/**
+ * Σ over ordered pairs i ≠ j of Σ_rows KL(p_j‖p_i), for members stacked on `axis` (members of one group along it,
+ * groups on the axes before it, rows and classes after it), summed over groups. All pairs are one broadcast
+ * [.., m, m, .., C] product, so the kernel count does not grow with m (the i = j terms are exactly 0).
+ * @param prob, logProb stacked member distributions, e.g. [m, N, C] or [K, T, B, C] (axis 1).
+ * @returns scalar: the sum (not yet averaged over rows nor normalised).
+ */
+export function pairwiseKLSum(prob: tf.Tensor, logProb: tf.Tensor, axis: number): tf.Scalar {
+  return tf.tidy(() => {
+    const student = tf.expandDims(logProb, axis); // [.., 1, m, ..]: the i of KL(p_j‖p_i)
+    const teacherLog = tf.expandDims(logProb, axis + 1); // [.., m, 1, ..]
+    const teacher = tf.expandDims(prob, axis + 1);
+    return tf.sum(tf.mul(teacher, tf.sub(teacherLog, student))) as tf.Scalar;
+  });
+}
+
 /**
  * Mutual distillation among m members: Σ over ordered pairs i ≠ j of KL(p_j‖p_i), divided by m(m−1)/2 (Eq. 4, 5
  * without λ) or, for NCL, by m − 1. Members must have the same shape. 0 for a single member.
- * @param members m distributions, [N, C] each. @param norm 'pairs' (default) or 'peers'. @returns scalar.
+ * @param members m distributions, [N, C] each, or one stacked [m, N, C]. @param norm 'pairs' (default) or 'peers'.
+ * @returns scalar.
  */
-export function mutualKL(members: readonly Distribution[], norm: MutualNorm = 'pairs'): tf.Scalar {
-  const m = members.length;
-  if (m < 2) return tf.scalar(0);
+export function mutualKL(
+  members: Distribution | readonly Distribution[],
+  norm: MutualNorm = 'pairs',
+): tf.Scalar {
   return tf.tidy(() => {
-    let sum: tf.Tensor = tf.scalar(0);
-    for (let i = 0; i < m; i++) {
-      for (let j = 0; j < m; j++) {
-        if (i !== j) sum = tf.add(sum, klDivergence(members[j], members[i]));
-      }
-    }
-    return tf.div(sum, norm === 'pairs' ? (m * (m - 1)) / 2 : m - 1) as tf.Scalar;
+    const { prob, logProb } = stacked(members);
+    const [m, rows] = prob.shape;
+    if (m < 2) return tf.scalar(0);
+    return tf.div(pairwiseKLSum(prob, logProb, 0), rows * mutualDivisor(m, norm)) as tf.Scalar;
   });
+}
+
+/** Members as one Distribution stacked on axis 0 ([m, N, C]): a list is stacked, a stacked one passed through. */
+export function stacked(members: Distribution | readonly Distribution[]): Distribution {
+  if (!Array.isArray(members)) return members as Distribution;
+  const list = members as readonly Distribution[];
+  return { prob: tf.stack(list.map((d) => d.prob)), logProb: tf.stack(list.map((d) => d.logProb)) };
 }

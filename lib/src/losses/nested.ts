@@ -160,10 +160,12 @@ export function nclLossWith(
   const zero = (): tf.Scalar => tf.scalar(0);
 
   return tf.tidy(() => {
-    const balanced = logits.map((z) => balancedLogits(z, classCounts));
+    // The K experts side by side, [K, N, C]: each term below is one computation over all experts.
+    const z = tf.stack([...logits]);
+    const balanced = balancedLogits(z, classCounts);
     // Individual learning: BSCE on balanced logits (Eq. 3), or plain CE on raw logits (Table 7, no BIL).
-    const individual = opts.bil ? balanced : logits;
-    const bil = tf.addN(individual.map((x) => crossEntropy(x, labels))) as tf.Scalar;
+    const individual = opts.bil ? balanced : z;
+    const bil = crossEntropy(individual, labels);
 
     // Eq. 7: one shared hard set, mined from expert 0's raw logits (or drawn at random, Fig. 6b).
     const mask =
@@ -171,44 +173,48 @@ export function nclLossWith(
         ? hardCategoryMask(logits[0], labels, numHard)
         : randomCategoryMask(labels, numClasses, numHard, opts.seed);
     // IntraCL's hard set: copy 0's rows, reused for every copy.
-    const intraMask = tf.tile(tf.slice(mask, [0, 0], [samples, numClasses]), [numCopies, 1]) as tf.Tensor2D;
+    const intraMask = tf.tile(tf.slice(mask, [0, 0], [samples, numClasses]), [numCopies, 1]);
 
     // Eq. 9: in 'paper' mode each expert mines its own hard set from its own raw logits.
-    const bilMask = (k: number): tf.Tensor2D =>
-      mode === 'paper' && opts.hardMining === 'hcm' && k > 0
-        ? hardCategoryMask(logits[k], labels, numHard)
-        : mask;
-    const bilPartial = opts.nestedHard
-      ? (tf.addN(individual.map((x, k) => partialCrossEntropy(x, labels, bilMask(k), mode))) as tf.Scalar)
-      : zero();
+    const ownMasks = mode === 'paper' && opts.hardMining === 'hcm' && logits.length > 1;
+    const bilMask = ownMasks
+      ? tf.stack(logits.map((zk, k) => (k === 0 ? mask : hardCategoryMask(zk, labels, numHard))))
+      : mask;
+    const bilPartial = opts.nestedHard ? partialCrossEntropy(individual, labels, bilMask, mode) : zero();
 
-    // The KL members: balanced probabilities of every expert, on all classes (computed once, shared by InterCL and
+    // The KL members: the experts' balanced probabilities on all classes (computed once, shared by InterCL and
     // IntraCL) and on the hard sets. NCL's own code forms its hard-category members from the masked logits.
     const ncl = opts.collaboration === 'ncl';
-    const members = (xs: readonly tf.Tensor2D[], m?: tf.Tensor2D): Distribution[] =>
-      xs.map((x) =>
-        !m
-          ? distribution(x, mode)
-          : ncl
-            ? maskedLogitsDistribution(x, m, mode)
-            : partialDistribution(x, m, mode),
-      );
-    let global: Distribution[] | null = null;
-    const balancedGlobal = (): Distribution[] => (global ??= members(balanced));
+    let global: Distribution | null = null;
+    const balancedGlobal = (): Distribution => (global ??= distribution(balanced, mode));
+    const onHardSet = (x: tf.Tensor, m: tf.Tensor, full?: Distribution): Distribution =>
+      ncl ? maskedLogitsDistribution(x, m, mode) : partialDistribution(x, m, mode, full);
 
     // Eq. 4, 11: InterCL on balanced (or, Fig. 12a, raw) probabilities; NCL normalises by K − 1.
     const norm = ncl ? 'peers' : 'pairs';
-    const interMembers = opts.balancedInter ? balanced : logits;
-    const inter = opts.interCL
-      ? interCL(opts.balancedInter ? balancedGlobal() : members(logits), norm)
-      : zero();
+    const interGlobal = (): Distribution => (opts.balancedInter ? balancedGlobal() : distribution(z, mode));
+    const inter = opts.interCL ? interCL(interGlobal(), norm) : zero();
     const interPartial =
-      opts.interCL && opts.nestedHard ? interCL(members(interMembers, mask), norm) : zero();
+      opts.interCL && opts.nestedHard
+        ? interCL(
+            onHardSet(
+              opts.balancedInter ? balanced : z,
+              mask,
+              mode === 'official' ? interGlobal() : undefined,
+            ),
+            norm,
+          )
+        : zero();
 
     // Eq. 5, 6, 13: IntraCL among the T copies of each expert.
     const intra = opts.intraCL ? intraCL(balancedGlobal(), numCopies) : zero();
     const intraPartial =
-      opts.intraCL && opts.nestedHard ? intraCL(members(balanced, intraMask), numCopies) : zero();
+      opts.intraCL && opts.nestedHard
+        ? intraCL(
+            onHardSet(balanced, intraMask, mode === 'official' ? balancedGlobal() : undefined),
+            numCopies,
+          )
+        : zero();
 
     const weights = opts.learnable
       ? opts.learnable.lambdas()
