@@ -417,6 +417,7 @@ test('CLI: ncl start trains CE, BSCE and NCL++ in two workers, prints the compar
   const r = ncl(args);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /3 runs needed, 0 cached, 3 to train \(2 workers\)/);
+  assert.match(r.stdout, /^figure: .*start-smoke-seed2\.html/m);
   const rows = r.stdout.split('\n').filter((l) => /^ *(ce|bsce|nclpp) /.test(l));
   assert.deepEqual(
     rows.map((l) => l.trim().split(' ')[0]),
@@ -426,7 +427,8 @@ test('CLI: ncl start trains CE, BSCE and NCL++ in two workers, prints the compar
   assert.equal(fs.readdirSync(path.join(root, 'runs', 'smoke')).length, 3);
   const again = ncl(args);
   assert.equal(again.status, 0, again.stderr);
-  assert.match(again.stderr, /3 runs needed, 3 cached, 0 to train/);
+  assert.match(again.stderr, /nothing to train: every run is finished/);
+  assert.doesNotMatch(again.stderr, /\[reproduce\] start/);
   assert.equal(again.stdout, r.stdout);
   const bad = ncl(['start', '--workers', '0', '--root', path.join(tmp, 'start-bad')]);
   assert.equal(bad.status, 1);

@@ -5,7 +5,8 @@
  *   2. reuses identical finished runs, saying where they are: the committed ones under results/runs/ first, then the
  *      user's own under runs/ (`retrain` trains anyway, into runs/);
  *   3. trains the rest in worker processes, one progress bar per run with its ETA (on a terminal);
- *   4. ends with the comparison table and a figure (PNG + HTML), printing their paths.
+ *   4. ends with the comparison table and a figure (runs/start-<protocol>-seed<N>.png and .html), printing their
+ *      paths.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -28,7 +29,7 @@ export interface StartOptions {
   protocol: string;
   seed: number;
   workers: number;
-  /** The workspace: runs it trains go to `<root>/runs/`, the figure to `<root>/runs/<protocol>/`. */
+  /** The workspace: runs it trains go to `<root>/runs/<protocol>/`, the figure to `<root>/runs/`. */
   root: string;
   /** Where committed runs are looked up (`<resultsDir>/runs/<protocol>/...`). */
   resultsDir: string;
@@ -179,7 +180,7 @@ export async function start(
   const metrics = configs.map((c, i) => loadRun(finished[i]?.root ?? o.root, c)!.metrics);
   const table = comparisonTable(metrics);
   process.stdout.write('\n' + table + '\n');
-  const base = path.join(o.root, 'runs', o.protocol, `start-seed${o.seed}`);
+  const base = path.join(o.root, 'runs', `start-${o.protocol}-seed${o.seed}`);
   const png = findChromium() !== null;
   savePlot(startFigure(metrics), base, { png });
   process.stdout.write(
