@@ -140,6 +140,7 @@ export async function showFigure(
   log(`the paper: ${out.claim}`);
   log(`measured:  ${out.measured}`);
   log(`verdict:   ${out.verdict}`);
+  if (out.reading) log(`in words:  ${out.reading}`);
   const s = seeds === 1 ? '' : 's';
   log(
     entry
