@@ -48,8 +48,8 @@ export function isFinished(root: string, c: TrainConfig): boolean {
 }
 
 /**
- * A run folder's analysis (eval/analysis.ts): analysis.json.gz (runs since 2026-11-27; a third of the size, since
- * every run's folder is committed) or analysis.json (older runs); null when the run has none.
+ * A run folder's analysis (eval/analysis.ts): analysis.json.gz (gzip: every run's folder is committed) or a plain
+ * analysis.json; null when the run has none.
  */
 export function readAnalysis(dir: string): Analysis | null {
   const gz = path.join(dir, 'analysis.json.gz');

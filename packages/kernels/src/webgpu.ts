@@ -23,9 +23,9 @@
  * over the whole batch and image (for ResNet-32 at batch 128, 2,304 threads each summing 131,072 products): on an
  * H100 it took 633 ms of GPU time per training step (timestamp queries). With NCL_WEBGPU_CONV_FILTER=split the lib
  * registers its own (NHWC): one thread per filter element *and image* writing per-image partial sums, then tfjs's
- * Sum over the images (same arithmetic, fixed order). That cut the kernel's GPU time to 84 ms, yet the whole step
- * got slower (1.90 s against 1.26 s, same machine, 2026-11-26): the step is dominated by time outside the kernels
- * (see README, Performance, GPU), so it stays opt-in until that is understood.
+ * Sum over the images (same arithmetic, fixed order). On an H100 that cut the kernel's GPU time to 84 ms, yet the
+ * eager step got slower (1.90 s against 1.26 s): it is dominated by time outside the kernels, so the split kernel
+ * stays opt-in. Training on webgpu uses the compiled step instead (step/, docs/gpu.md).
  */
 import { tf } from './tf';
 
