@@ -11,7 +11,15 @@
  * row t·B + i is copy t of sample i, so copy t is the row block [t·B, (t+1)·B).
  */
 import { tf } from '../tf';
-import { type Distribution, type MutualNorm, mutualDivisor, mutualKL, pairwiseKLSum, stacked } from './kl';
+import {
+  type Distribution,
+  type MutualNorm,
+  mutualDivisor,
+  mutualKL,
+  pairwiseKLSum,
+  pairwiseKLTerms,
+  stacked,
+} from './kl';
 
 /**
  * Inter-expert collaborative learning (Eq. 4, or Eq. 11 with partial members), without λ.
@@ -44,5 +52,52 @@ export function intraCL(experts: Distribution | readonly Distribution[], numCopi
     const byCopy = (x: tf.Tensor) => tf.reshape(x, [numExperts, numCopies, samples, classes]);
     const sum = pairwiseKLSum(byCopy(prob), byCopy(logProb), 1);
     return tf.div(sum, samples * mutualDivisor(numCopies, 'pairs')) as tf.Scalar;
+  });
+}
+
+/**
+ * InterCL and IntraCL on all classes and on the hard set at once, in the 'official' semantics (mode.ts): there the
+ * partial KL is the global KL's summands restricted to the hard set (p and log(p + 1e-9) times the 0/1 mask), so one
+ * set of pairwise summands gives both Eq. 4 and Eq. 11 (or Eq. 5-6 and Eq. 13), each without λ.
+ * @param experts K distributions (all classes, 'official'), [T·B, C] each or stacked [K, T·B, C].
+ * @param mask [T·B, C] hard set (InterCL: the shared one; IntraCL: copy 0's, repeated for every copy).
+ * @returns { global, partial } scalars.
+ */
+export function interCLOnHardSet(
+  experts: Distribution | readonly Distribution[],
+  mask: tf.Tensor,
+  norm: MutualNorm = 'pairs',
+): { global: tf.Scalar; partial: tf.Scalar } {
+  return tf.tidy(() => {
+    const { prob, logProb } = stacked(experts);
+    const [m, rows] = prob.shape;
+    if (m < 2) return { global: tf.scalar(0), partial: tf.scalar(0) };
+    const terms = pairwiseKLTerms(prob, logProb, 0); // [K, K, N, C]
+    const scale = rows * mutualDivisor(m, norm);
+    return {
+      global: tf.div(tf.sum(terms), scale) as tf.Scalar,
+      partial: tf.div(tf.sum(tf.mul(terms, mask)), scale) as tf.Scalar,
+    };
+  });
+}
+
+/** IntraCL's `interCLOnHardSet`: per expert among its T copies, summed over experts. @param mask [B, C] (copy 0's). */
+export function intraCLOnHardSet(
+  experts: Distribution | readonly Distribution[],
+  mask: tf.Tensor,
+  numCopies: number,
+): { global: tf.Scalar; partial: tf.Scalar } {
+  if (numCopies < 2) return { global: tf.scalar(0), partial: tf.scalar(0) };
+  return tf.tidy(() => {
+    const { prob, logProb } = stacked(experts);
+    const [numExperts, rows, classes] = prob.shape;
+    const samples = rows / numCopies;
+    const byCopy = (x: tf.Tensor) => tf.reshape(x, [numExperts, numCopies, samples, classes]);
+    const terms = pairwiseKLTerms(byCopy(prob), byCopy(logProb), 1); // [K, T, T, B, C]
+    const scale = samples * mutualDivisor(numCopies, 'pairs');
+    return {
+      global: tf.div(tf.sum(terms), scale) as tf.Scalar,
+      partial: tf.div(tf.sum(tf.mul(terms, mask)), scale) as tf.Scalar,
+    };
   });
 }

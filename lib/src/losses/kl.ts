@@ -102,11 +102,19 @@ export function mutualDivisor(m: number, norm: MutualNorm): number {
  * @returns scalar: the sum (not yet averaged over rows nor normalised).
  */
 export function pairwiseKLSum(prob: tf.Tensor, logProb: tf.Tensor, axis: number): tf.Scalar {
+  return tf.tidy(() => tf.sum(pairwiseKLTerms(prob, logProb, axis)) as tf.Scalar);
+}
+
+/**
+ * The summands of `pairwiseKLSum` before the sum: p_j,c (log p_j,c − log p_i,c) for every pair, [.., m, m, .., C].
+ * Summing them over a hard set instead of all classes restricts the KL to it as the authors' code does ('official').
+ */
+export function pairwiseKLTerms(prob: tf.Tensor, logProb: tf.Tensor, axis: number): tf.Tensor {
   return tf.tidy(() => {
     const student = tf.expandDims(logProb, axis); // [.., 1, m, ..]: the i of KL(p_j‖p_i)
     const teacherLog = tf.expandDims(logProb, axis + 1); // [.., m, 1, ..]
     const teacher = tf.expandDims(prob, axis + 1);
-    return tf.sum(tf.mul(teacher, tf.sub(teacherLog, student))) as tf.Scalar;
+    return tf.mul(teacher, tf.sub(teacherLog, student));
   });
 }
 

@@ -19,7 +19,7 @@
 import { z } from 'zod';
 import { tf } from '../tf';
 import { balancedLogits, crossEntropy } from './balanced';
-import { interCL, intraCL } from './collaborative';
+import { interCL, interCLOnHardSet, intraCL, intraCLOnHardSet } from './collaborative';
 import {
   hardCategoryMask,
   numHardFromRatio,
@@ -173,7 +173,7 @@ export function nclLossWith(
         ? hardCategoryMask(logits[0], labels, numHard)
         : randomCategoryMask(labels, numClasses, numHard, opts.seed);
     // IntraCL's hard set: copy 0's rows, reused for every copy.
-    const intraMask = tf.tile(tf.slice(mask, [0, 0], [samples, numClasses]), [numCopies, 1]);
+    const intraMask = () => tf.tile(tf.slice(mask, [0, 0], [samples, numClasses]), [numCopies, 1]);
 
     // Eq. 9: in 'paper' mode each expert mines its own hard set from its own raw logits.
     const ownMasks = mode === 'paper' && opts.hardMining === 'hcm' && logits.length > 1;
@@ -187,34 +187,32 @@ export function nclLossWith(
     const ncl = opts.collaboration === 'ncl';
     let global: Distribution | null = null;
     const balancedGlobal = (): Distribution => (global ??= distribution(balanced, mode));
-    const onHardSet = (x: tf.Tensor, m: tf.Tensor, full?: Distribution): Distribution =>
-      ncl ? maskedLogitsDistribution(x, m, mode) : partialDistribution(x, m, mode, full);
+    const onHardSet = (x: tf.Tensor, m: tf.Tensor): Distribution =>
+      ncl ? maskedLogitsDistribution(x, m, mode) : partialDistribution(x, m, mode);
 
     // Eq. 4, 11: InterCL on balanced (or, Fig. 12a, raw) probabilities; NCL normalises by K − 1.
+    // Eq. 5, 6, 13: IntraCL among the T copies of each expert.
+    // In the authors' NCL++ code the hard-set KL is the global KL restricted to the hard set: one pass gives both.
     const norm = ncl ? 'peers' : 'pairs';
     const interGlobal = (): Distribution => (opts.balancedInter ? balancedGlobal() : distribution(z, mode));
-    const inter = opts.interCL ? interCL(interGlobal(), norm) : zero();
-    const interPartial =
-      opts.interCL && opts.nestedHard
-        ? interCL(
-            onHardSet(
-              opts.balancedInter ? balanced : z,
-              mask,
-              mode === 'official' ? interGlobal() : undefined,
-            ),
-            norm,
-          )
-        : zero();
-
-    // Eq. 5, 6, 13: IntraCL among the T copies of each expert.
-    const intra = opts.intraCL ? intraCL(balancedGlobal(), numCopies) : zero();
-    const intraPartial =
-      opts.intraCL && opts.nestedHard
-        ? intraCL(
-            onHardSet(balanced, intraMask, mode === 'official' ? balancedGlobal() : undefined),
-            numCopies,
-          )
-        : zero();
+    const restricted = mode === 'official' && !ncl && opts.nestedHard;
+    let inter = zero();
+    let interPartial = zero();
+    if (opts.interCL && restricted) {
+      ({ global: inter, partial: interPartial } = interCLOnHardSet(interGlobal(), mask, norm));
+    } else if (opts.interCL) {
+      inter = interCL(interGlobal(), norm);
+      if (opts.nestedHard) interPartial = interCL(onHardSet(opts.balancedInter ? balanced : z, mask), norm);
+    }
+    let intra = zero();
+    let intraPartial = zero();
+    if (opts.intraCL && restricted) {
+      const copy0 = tf.slice(mask, [0, 0], [samples, numClasses]);
+      ({ global: intra, partial: intraPartial } = intraCLOnHardSet(balancedGlobal(), copy0, numCopies));
+    } else if (opts.intraCL) {
+      intra = intraCL(balancedGlobal(), numCopies);
+      if (opts.nestedHard) intraPartial = intraCL(onHardSet(balanced, intraMask()), numCopies);
+    }
 
     const weights = opts.learnable
       ? opts.learnable.lambdas()
