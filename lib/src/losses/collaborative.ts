@@ -101,3 +101,16 @@ export function intraCLOnHardSet(
     };
   });
 }
+
+/**
+ * The T copies of a copy-major distribution: [T·B, C] → T × [B, C] (copy t is the row block [t·B, (t+1)·B)).
+ * @param dist [T·B, C] tensors. @param numCopies T (must divide the rows).
+ */
+export function splitCopies(dist: Distribution, numCopies: number): Distribution[] {
+  const rows = dist.prob.shape[0];
+  if (rows % numCopies !== 0)
+    throw new Error(`${rows} rows do not split into numCopies = ${numCopies} copies`);
+  const probs = tf.split(dist.prob, numCopies, 0);
+  const logProbs = tf.split(dist.logProb, numCopies, 0);
+  return probs.map((prob, t) => ({ prob, logProb: logProbs[t] }));
+}

@@ -27,7 +27,7 @@ export { LOSS_MODES, OFFICIAL_LOG_EPS } from './mode';
 export type { LossMode } from './mode';
 export { distribution, partialDistribution, klDivergence, mutualKL, pairwiseKLSum } from './kl';
 export type { Distribution } from './kl';
-export { interCL, intraCL } from './collaborative';
+export { interCL, intraCL, interCLOnHardSet, intraCLOnHardSet, splitCopies } from './collaborative';
 export {
   PAPER_DEFAULTS,
   NCL_TERMS,
