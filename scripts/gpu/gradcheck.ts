@@ -38,7 +38,7 @@ export interface GradComparison {
 }
 
 /** Seeded pseudo-random numbers (xorshift), so inputs are identical on every backend and run. */
-function seeded(n: number, seed: number, scale = 1): Float32Array {
+export function seeded(n: number, seed: number, scale = 1): Float32Array {
   let s = seed >>> 0 || 1;
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {

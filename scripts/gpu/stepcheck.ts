@@ -14,27 +14,13 @@ import { SGD } from '../../lib/src/train/sgd';
 import { sgdStep } from '../../lib/src/train/step';
 import { customLoss } from '../../lib/src/train/loss';
 import { compiledStep, compiledStepStats } from '../../lib/src/train/compiled-step';
+import { seeded } from './gradcheck';
 
 export interface Case {
   model: 'resnet8' | 'resnet32';
   copies: number;
   batch: number;
   size: number;
-}
-
-/** Seeded numbers in [−1, 1) (xorshift), identical on every backend. */
-function seeded(n: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    out[i] = (s / 0xffffffff) * 2 - 1;
-  }
-  return out;
 }
 
 export const CLASSES = 10;

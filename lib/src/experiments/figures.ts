@@ -41,6 +41,16 @@ const DATASET_SHAPE: Record<string, { classes: number; nMax: number }> = {
 };
 
 const ALL_METHODS: Method[] = ['ce', 'bsce', 'ncl', 'nclpp'];
+
+/** A figure's `runs`: the analysis runs (`analysisRun`) of these methods, every seed. */
+const analysisRunsOf =
+  (methods: Method[]) =>
+  (protocol: string, seeds: number[]): TrainConfig[] =>
+    configsOf(
+      protocol,
+      seeds,
+      methods.map((m) => analysisRun(m)),
+    );
 const KL: Unit = RAW(4);
 
 /** Classes sorted by training count, most frequent first (the paper's x axis). */
@@ -151,7 +161,7 @@ const fig1: FigureSpec = {
 const fig2a: FigureSpec = {
   id: 'fig2a',
   title: 'Fig. 2a: per-class KL between two independently trained experts, and between two augmented copies',
-  runs: (protocol, seeds) => configsOf(protocol, seeds, [analysisRun('bsce')]),
+  runs: analysisRunsOf(['bsce']),
   build: (ctx) => {
     const rs = runsOf(ctx, analysisRun('bsce'));
     const counts = rs[0].metrics.classCounts;
@@ -233,12 +243,7 @@ const fig2b: FigureSpec = {
 const fig8: FigureSpec = {
   id: 'fig8',
   title: 'Fig. 8: per-class accuracy of CE, BSCE and NCL++ (single expert)',
-  runs: (protocol, seeds) =>
-    configsOf(
-      protocol,
-      seeds,
-      (['ce', 'bsce', 'nclpp'] as Method[]).map((m) => analysisRun(m)),
-    ),
+  runs: analysisRunsOf(['ce', 'bsce', 'nclpp']),
   build: (ctx) => {
     const methods: Method[] = ['ce', 'bsce', 'nclpp'];
     const runs = Object.fromEntries(methods.map((m) => [m, runsOf(ctx, analysisRun(m))])) as Record<
@@ -289,12 +294,7 @@ function fig9(what: 'experts' | 'copies'): FigureSpec {
   return {
     id: what === 'experts' ? 'fig9a' : 'fig9b',
     title: `Fig. 9${what === 'experts' ? 'a' : 'b'}: per-class KL between two ${what === 'experts' ? 'experts' : 'augmented copies'} for CE, BSCE, NCL, NCL++`,
-    runs: (protocol, seeds) =>
-      configsOf(
-        protocol,
-        seeds,
-        ALL_METHODS.map((m) => analysisRun(m)),
-      ),
+    runs: analysisRunsOf(ALL_METHODS),
     build: (ctx) => {
       const runs = ALL_METHODS.map((m) => runsOf(ctx, analysisRun(m)));
       const { figure, data } = perClassFigure(
@@ -334,7 +334,7 @@ function fig9(what: 'experts' | 'copies'): FigureSpec {
 const fig10: FigureSpec = {
   id: 'fig10',
   title: 'Fig. 10: t-SNE of test features, BSCE beside NCL++',
-  runs: (protocol, seeds) => configsOf(protocol, seeds, [analysisRun('bsce'), analysisRun('nclpp')]),
+  runs: analysisRunsOf(['bsce', 'nclpp']),
   build: (ctx) => {
     const pair = (['bsce', 'nclpp'] as Method[]).map((m) => runsOf(ctx, analysisRun(m)));
     const knn = pair.map((rs) =>
@@ -393,7 +393,7 @@ const fig10: FigureSpec = {
 const fig11a: FigureSpec = {
   id: 'fig11a',
   title: 'Fig. 11a: distribution of the probability of the hardest negative class, BSCE vs NCL++',
-  runs: (protocol, seeds) => configsOf(protocol, seeds, [analysisRun('bsce'), analysisRun('nclpp')]),
+  runs: analysisRunsOf(['bsce', 'nclpp']),
   build: (ctx) => {
     const rs = (['bsce', 'nclpp'] as Method[]).map((m) => runsOf(ctx, analysisRun(m)));
     const edges = rs[0][0].analysis!.hardestNegative.edges;
@@ -448,12 +448,7 @@ const fig11a: FigureSpec = {
 const fig11b: FigureSpec = {
   id: 'fig11b',
   title: 'Fig. 11b: many- and few-split accuracy of every method, single expert and ensemble',
-  runs: (protocol, seeds) =>
-    configsOf(
-      protocol,
-      seeds,
-      ALL_METHODS.map((m) => analysisRun(m)),
-    ),
+  runs: analysisRunsOf(ALL_METHODS),
   build: (ctx) => {
     const rows = ALL_METHODS.flatMap((m) => {
       const rs = runsOf(ctx, analysisRun(m));
