@@ -10,7 +10,15 @@ import * as path from 'node:path';
 import { configHash, TrainConfig } from '../train/config';
 import { atomicWrite, checkpointState } from '../train/checkpoint';
 import { savePlot, findChromium, figureHTML } from '../viz';
-import { ensureRuns, finishedRuns, isFinished, loadRun, relativeCost, runDir, RunResult } from './runs';
+import {
+  cpuMinutesEstimator,
+  ensureRuns,
+  isFinished,
+  loadRun,
+  relativeCost,
+  runDir,
+  RunResult,
+} from './runs';
 import { ANALYSIS_FIGURES } from './figures';
 import { SWEEP_FIGURES } from './sweeps';
 import { TWIN } from './twin';
@@ -148,7 +156,7 @@ export interface PlanRow {
 /**
  * What `reproduce` would train, without training: every run the figures need (each once, under the first figure
  * that needs it), whether it is cached, and an estimate of its CPU time from the finished runs under `resultsDir`
- * that have the same model width and input (seconds per unit of `relativeCost`, their median).
+ * (`cpuMinutesEstimator`), less the share of epochs its checkpoint holds.
  */
 export function planRuns(o: {
   ids: string[];
@@ -172,17 +180,9 @@ export function planRuns(o: {
       rows.push(row);
     }
   }
-  // Calibration: finished runs of this protocol folder, per (dataset, model, width).
-  const key = (c: TrainConfig) => `${c.data.dataset}/${c.model.name}/${c.model.width}`;
-  const rates = new Map<string, number[]>();
-  const folder = path.join(o.resultsDir, 'runs', o.protocol);
-  for (const { metrics: m } of finishedRuns(folder)) {
-    const k = key(m.config);
-    rates.set(k, [...(rates.get(k) ?? []), m.train.seconds / relativeCost(m.config)]);
-  }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  const estimate = cpuMinutesEstimator(o.resultsDir, o.protocol);
   return rows.map(({ id, c, cached, neededBy }) => {
-    const r = rates.get(key(c));
+    const minutes = estimate(c);
     const cost = relativeCost(c);
     const done = cached ? 0 : epochsInCheckpoint(runDir(o.resultsDir, c), c);
     return {
@@ -193,7 +193,7 @@ export function planRuns(o: {
       dir: path.relative(o.resultsDir, runDir(o.resultsDir, c)),
       cached,
       cost,
-      cpuMinutes: r ? ((median(r) * cost) / 60) * (1 - done / c.optim.epochs) : null,
+      cpuMinutes: minutes == null ? null : minutes * (1 - done / c.optim.epochs),
       neededBy,
       config: c,
     };
