@@ -101,6 +101,18 @@ export const TrainConfigFields = z
   .strict();
 type Fields = z.output<typeof TrainConfigFields>;
 
+/** The defaults `canonicalConfig` puts back, each from its section's schema (copied where they are objects). */
+const DEFAULTS = {
+  loss: LossSection.parse({}),
+  data: { randAugment: DataSection.shape.randAugment.parse(undefined) },
+  model: { cosineScale: ModelSection.shape.cosineScale.parse(undefined) },
+  optim: {
+    milestones: OptimSection.shape.milestones.parse(undefined),
+    gamma: OptimSection.shape.gamma.parse(undefined),
+    minLr: OptimSection.shape.minLr.parse(undefined),
+  },
+};
+
 /**
  * The config in canonical form: every setting that cannot change what is trained takes its default, so that two
  * configs that train the same networks the same way are one object (and one cache key). The rules, each an exact
@@ -118,13 +130,12 @@ type Fields = z.output<typeof TrainConfigFields>;
  */
 export function canonicalConfig(input: Fields): Fields {
   const c = structuredClone(input);
-  const d = TrainConfigFields.parse({ ...protocolFree(c), loss: {}, optim: minimalOptim(c), eval: {} });
   const o = c.loss.options;
   const single = c.method === 'ce' || c.method === 'bsce';
   if (single) {
     const teachers = c.loss.teachers.length > 0;
     c.loss = {
-      ...d.loss,
+      ...structuredClone(DEFAULTS.loss),
       numCopies: c.loss.numCopies,
       teachers: c.loss.teachers,
       ...(teachers ? { lambda: c.loss.lambda, mode: c.loss.mode } : {}),
@@ -133,19 +144,19 @@ export function canonicalConfig(input: Fields): Fields {
     if (c.loss.numCopies < 2 || c.method === 'ncl') o.intraCL = false;
     if (c.model.numExperts < 2) o.interCL = false;
     if (!o.interCL) {
-      o.balancedInter = d.loss.options.balancedInter;
+      o.balancedInter = DEFAULTS.loss.options.balancedInter;
       o.lambdaInter = null;
     }
     if (!o.intraCL) o.lambdaIntra = null;
     if (o.lambdaIntra === c.loss.lambda) o.lambdaIntra = null;
     if (o.lambdaInter === c.loss.lambda) o.lambdaInter = null;
     if (!o.nestedHard) {
-      c.loss.beta = d.loss.beta;
+      c.loss.beta = DEFAULTS.loss.beta;
       c.loss.numHard = null;
-      o.hardMining = d.loss.options.hardMining;
+      o.hardMining = DEFAULTS.loss.options.hardMining;
     }
     if (!o.interCL && !o.intraCL) {
-      if (!o.learnable) c.loss.lambda = d.loss.lambda;
+      if (!o.learnable) c.loss.lambda = DEFAULTS.loss.lambda;
       o.learnable = false;
       if (c.method === 'ncl') c.method = 'nclpp';
       if (!o.nestedHard) {
@@ -156,28 +167,14 @@ export function canonicalConfig(input: Fields): Fields {
     if (o.learnable) o.lambdaIntra = o.lambdaInter = null;
   }
   if (c.data.subsetSeed === c.seed) c.data.subsetSeed = null;
-  if (c.data.augment !== 'randaugment') c.data.randAugment = d.data.randAugment;
-  if (c.model.classifier !== 'cosine') c.model.cosineScale = d.model.cosineScale;
+  if (c.data.augment !== 'randaugment') c.data.randAugment = { ...DEFAULTS.data.randAugment };
+  if (c.model.classifier !== 'cosine') c.model.cosineScale = DEFAULTS.model.cosineScale;
   if (c.optim.schedule !== 'step') {
-    c.optim.milestones = d.optim.milestones;
-    c.optim.gamma = d.optim.gamma;
+    c.optim.milestones = [...DEFAULTS.optim.milestones];
+    c.optim.gamma = DEFAULTS.optim.gamma;
   }
-  if (c.optim.schedule !== 'cosine') c.optim.minLr = d.optim.minLr;
+  if (c.optim.schedule !== 'cosine') c.optim.minLr = DEFAULTS.optim.minLr;
   return c;
-}
-
-/** The fields without defaults, to parse a config of defaults with (canonicalConfig). */
-function protocolFree(c: Fields) {
-  return {
-    protocol: c.protocol,
-    method: c.method,
-    seed: c.seed,
-    data: { dataset: c.data.dataset, imbalanceFactor: 1, batchSize: 1 },
-    model: { name: c.model.name },
-  };
-}
-function minimalOptim(c: Fields) {
-  return { lr: c.optim.lr, epochs: c.optim.epochs, schedule: c.optim.schedule };
 }
 
 /** Checks across fields: C_hard within the dataset's C classes. */
