@@ -16,7 +16,7 @@ import {
   type MutualNorm,
   mutualDivisor,
   mutualKL,
-  pairwiseKLSum,
+  mutualKLTerms,
   pairwiseKLTerms,
   stacked,
 } from './kl';
@@ -41,18 +41,44 @@ export function interCL(
  * @returns scalar; 0 when T = 1.
  */
 export function intraCL(experts: Distribution | readonly Distribution[], numCopies: number): tf.Scalar {
-  if (numCopies < 2) return tf.scalar(0);
   return tf.tidy(() => {
-    const { prob, logProb } = stacked(experts);
-    const [numExperts, rows, classes] = prob.shape;
-    if (rows % numCopies !== 0)
-      throw new Error(`${rows} rows do not split into numCopies = ${numCopies} copies`);
-    const samples = rows / numCopies;
-    // [K, T, B, C]: expert k, copy t, sample i (copy-major rows: row t·B + i).
-    const byCopy = (x: tf.Tensor) => tf.reshape(x, [numExperts, numCopies, samples, classes]);
-    const sum = pairwiseKLSum(byCopy(prob), byCopy(logProb), 1);
-    return tf.div(sum, samples * mutualDivisor(numCopies, 'pairs')) as tf.Scalar;
+    const pairs = copyPairs(experts, numCopies);
+    return pairs ? (tf.div(tf.sum(pairs.terms), pairs.scale) as tf.Scalar) : tf.scalar(0);
   });
+}
+
+/**
+ * The pairwise KL summands among each expert's T copies, [K, T, T, B, C] (`pairwiseKLTerms`), and what their sum is
+ * divided by (B × T(T−1)/2); null when T = 1.
+ */
+function copyPairs(
+  experts: Distribution | readonly Distribution[],
+  numCopies: number,
+): { terms: tf.Tensor; scale: number } | null {
+  if (numCopies < 2) return null;
+  const { prob, logProb } = stacked(experts);
+  const [numExperts, rows, classes] = prob.shape;
+  if (rows % numCopies !== 0)
+    throw new Error(`${rows} rows do not split into numCopies = ${numCopies} copies`);
+  const samples = rows / numCopies;
+  // [K, T, B, C]: expert k, copy t, sample i (copy-major rows: row t·B + i).
+  const byCopy = (x: tf.Tensor) => tf.reshape(x, [numExperts, numCopies, samples, classes]);
+  return {
+    terms: pairwiseKLTerms(byCopy(prob), byCopy(logProb), 1),
+    scale: samples * mutualDivisor(numCopies, 'pairs'),
+  };
+}
+
+/** Both sums of a pair's summands: over all classes, and over the hard set `mask` (broadcast onto them). */
+function globalAndPartial(
+  pairs: { terms: tf.Tensor; scale: number } | null,
+  mask: tf.Tensor,
+): { global: tf.Scalar; partial: tf.Scalar } {
+  if (!pairs) return { global: tf.scalar(0), partial: tf.scalar(0) };
+  return {
+    global: tf.div(tf.sum(pairs.terms), pairs.scale) as tf.Scalar,
+    partial: tf.div(tf.sum(tf.mul(pairs.terms, mask)), pairs.scale) as tf.Scalar,
+  };
 }
 
 /**
@@ -60,7 +86,7 @@ export function intraCL(experts: Distribution | readonly Distribution[], numCopi
  * partial KL is the global KL's summands restricted to the hard set (p and log(p + 1e-9) times the 0/1 mask), so one
  * set of pairwise summands gives both Eq. 4 and Eq. 11 (or Eq. 5-6 and Eq. 13), each without λ.
  * @param experts K distributions (all classes, 'official'), [T·B, C] each or stacked [K, T·B, C].
- * @param mask [T·B, C] hard set (InterCL: the shared one; IntraCL: copy 0's, repeated for every copy).
+ * @param mask [T·B, C]: the shared hard set.
  * @returns { global, partial } scalars.
  */
 export function interCLOnHardSet(
@@ -68,17 +94,7 @@ export function interCLOnHardSet(
   mask: tf.Tensor,
   norm: MutualNorm = 'pairs',
 ): { global: tf.Scalar; partial: tf.Scalar } {
-  return tf.tidy(() => {
-    const { prob, logProb } = stacked(experts);
-    const [m, rows] = prob.shape;
-    if (m < 2) return { global: tf.scalar(0), partial: tf.scalar(0) };
-    const terms = pairwiseKLTerms(prob, logProb, 0); // [K, K, N, C]
-    const scale = rows * mutualDivisor(m, norm);
-    return {
-      global: tf.div(tf.sum(terms), scale) as tf.Scalar,
-      partial: tf.div(tf.sum(tf.mul(terms, mask)), scale) as tf.Scalar,
-    };
-  });
+  return tf.tidy(() => globalAndPartial(mutualKLTerms(experts, norm), mask));
 }
 
 /** IntraCL's `interCLOnHardSet`: per expert among its T copies, summed over experts. @param mask [B, C] (copy 0's). */
@@ -87,19 +103,7 @@ export function intraCLOnHardSet(
   mask: tf.Tensor,
   numCopies: number,
 ): { global: tf.Scalar; partial: tf.Scalar } {
-  if (numCopies < 2) return { global: tf.scalar(0), partial: tf.scalar(0) };
-  return tf.tidy(() => {
-    const { prob, logProb } = stacked(experts);
-    const [numExperts, rows, classes] = prob.shape;
-    const samples = rows / numCopies;
-    const byCopy = (x: tf.Tensor) => tf.reshape(x, [numExperts, numCopies, samples, classes]);
-    const terms = pairwiseKLTerms(byCopy(prob), byCopy(logProb), 1); // [K, T, T, B, C]
-    const scale = samples * mutualDivisor(numCopies, 'pairs');
-    return {
-      global: tf.div(tf.sum(terms), scale) as tf.Scalar,
-      partial: tf.div(tf.sum(tf.mul(terms, mask)), scale) as tf.Scalar,
-    };
-  });
+  return tf.tidy(() => globalAndPartial(copyPairs(experts, numCopies), mask));
 }
 
 /**

@@ -25,7 +25,7 @@ export {
 export type { HardSetSize } from './hcm';
 export { LOSS_MODES, OFFICIAL_LOG_EPS } from './mode';
 export type { LossMode } from './mode';
-export { distribution, partialDistribution, klDivergence, mutualKL, pairwiseKLSum } from './kl';
+export { distribution, partialDistribution, klDivergence, mutualKL, pairwiseKLTerms } from './kl';
 export type { Distribution } from './kl';
 export { interCL, intraCL, interCLOnHardSet, intraCLOnHardSet, splitCopies } from './collaborative';
 export {

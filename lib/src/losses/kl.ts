@@ -95,19 +95,12 @@ export function mutualDivisor(m: number, norm: MutualNorm): number {
 }
 
 /**
- * Σ over ordered pairs i ≠ j of Σ_rows KL(p_j‖p_i), for members stacked on `axis` (members of one group along it,
- * groups on the axes before it, rows and classes after it), summed over groups. All pairs are one broadcast
- * [.., m, m, .., C] product, so the kernel count does not grow with m (the i = j terms are exactly 0).
+ * The summands of Σ over ordered pairs i ≠ j of Σ_rows KL(p_j‖p_i): p_j,c (log p_j,c − log p_i,c) for every pair,
+ * [.., m, m, .., C], for members stacked on `axis` (members of one group along it, groups on the axes before it, rows
+ * and classes after it). All pairs are one broadcast product, so the kernel count does not grow with m (the i = j
+ * summands are exactly 0). Summing them over a hard set instead of all classes restricts the KL to it as the
+ * authors' code does ('official').
  * @param prob, logProb stacked member distributions, e.g. [m, N, C] or [K, T, B, C] (axis 1).
- * @returns scalar: the sum (not yet averaged over rows nor normalised).
- */
-export function pairwiseKLSum(prob: tf.Tensor, logProb: tf.Tensor, axis: number): tf.Scalar {
-  return tf.tidy(() => tf.sum(pairwiseKLTerms(prob, logProb, axis)) as tf.Scalar);
-}
-
-/**
- * The summands of `pairwiseKLSum` before the sum: p_j,c (log p_j,c − log p_i,c) for every pair, [.., m, m, .., C].
- * Summing them over a hard set instead of all classes restricts the KL to it as the authors' code does ('official').
  */
 export function pairwiseKLTerms(prob: tf.Tensor, logProb: tf.Tensor, axis: number): tf.Tensor {
   return tf.tidy(() => {
@@ -129,11 +122,23 @@ export function mutualKL(
   norm: MutualNorm = 'pairs',
 ): tf.Scalar {
   return tf.tidy(() => {
-    const { prob, logProb } = stacked(members);
-    const [m, rows] = prob.shape;
-    if (m < 2) return tf.scalar(0);
-    return tf.div(pairwiseKLSum(prob, logProb, 0), rows * mutualDivisor(m, norm)) as tf.Scalar;
+    const pairs = mutualKLTerms(members, norm);
+    return pairs ? (tf.div(tf.sum(pairs.terms), pairs.scale) as tf.Scalar) : tf.scalar(0);
   });
+}
+
+/**
+ * The summands of `mutualKL` ([m, m, N, C], `pairwiseKLTerms`) and what their sum is divided by (rows × the
+ * normaliser); null for a single member.
+ */
+export function mutualKLTerms(
+  members: Distribution | readonly Distribution[],
+  norm: MutualNorm,
+): { terms: tf.Tensor; scale: number } | null {
+  const { prob, logProb } = stacked(members);
+  const [m, rows] = prob.shape;
+  if (m < 2) return null;
+  return { terms: pairwiseKLTerms(prob, logProb, 0), scale: rows * mutualDivisor(m, norm) };
 }
 
 /** Members as one Distribution stacked on axis 0 ([m, N, C]): a list is stacked, a stacked one passed through. */
