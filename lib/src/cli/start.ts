@@ -14,7 +14,8 @@ import * as cliProgress from 'cli-progress';
 import { getProtocol } from '../train/protocols';
 import type { Method, TrainConfig } from '../train/config';
 import type { Metrics } from '../train/types';
-import { cpuMinutesEstimator, ensureRuns, loadRun, runDir } from '../experiments/runs';
+import { cpuMinutesEstimator, ensureRuns, isFinished, runDir } from '../experiments/runs';
+import { readMetrics } from '../train/trainer';
 import { meanStdBarsFigure, savePlot, findChromium, type Figure } from '../viz';
 import { comparisonTable } from './table';
 
@@ -50,7 +51,7 @@ export interface FinishedRun {
 export function findFinished(o: StartOptions, configs: TrainConfig[]): (FinishedRun | null)[] {
   if (o.retrain) return configs.map(() => null);
   return configs.map((c) => {
-    for (const root of [o.resultsDir, o.root]) if (loadRun(root, c)) return { root, dir: runDir(root, c) };
+    for (const root of [o.resultsDir, o.root]) if (isFinished(root, c)) return { root, dir: runDir(root, c) };
     return null;
   });
 }
@@ -177,7 +178,7 @@ export async function start(
       bars.stop();
     }
   }
-  const metrics = configs.map((c, i) => loadRun(finished[i]?.root ?? o.root, c)!.metrics);
+  const metrics = configs.map((c, i) => readMetrics(runDir(finished[i]?.root ?? o.root, c))!);
   const table = comparisonTable(metrics);
   process.stdout.write('\n' + table + '\n');
   const base = path.join(o.root, 'runs', `start-${o.protocol}-seed${o.seed}`);
