@@ -202,6 +202,30 @@ test('Eq. 7: hard category mining picks the target and the highest other raw log
   assert.throws(() => losses.numHardFromRatio(1.5, 10), /\[0, 1\]/);
 });
 
+test('Eq. 7: the hard set equals a sort by (score, class index), ties included, at C = 10 and C = 3000', () => {
+  // Integer logits in 0..4 make ties common; the reference sorts the negatives by (−z, index) in plain JS.
+  let state = 12345;
+  const next = () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (const [n, c, k] of [
+    [64, 10, 3],
+    [2, 3000, 7],
+  ]) {
+    const z = Array.from({ length: n }, () => Array.from({ length: c }, () => Math.floor(next() * 5)));
+    const y = Array.from({ length: n }, () => Math.floor(next() * c));
+    const want = z.map((row, i) => {
+      const negatives = row
+        .map((v, j) => [v, j])
+        .filter(([, j]) => j !== y[i])
+        .sort((a, b) => b[0] - a[0] || a[1] - b[1])
+        .slice(0, k - 1)
+        .map(([, j]) => j);
+      return row.map((_, j) => (j === y[i] || negatives.includes(j) ? 1 : 0));
+    });
+    const got = losses.hardCategoryMask(tf.tensor2d(z), tf.tensor1d(y, 'int32'), k).arraySync();
+    assert.deepEqual(got, want, `N = ${n}, C = ${c}`);
+  }
+});
+
 test('Fig. 6b: random categories keep the target and draw the negatives uniformly', () => {
   const n = 2000;
   const labels = tf.tensor1d(
