@@ -171,6 +171,37 @@ test('reproduce: trains the runs a figure needs once, writes figure data, manife
   assert.match(experiments.formatPlan(plan, 2), /4 runs needed, 3 cached, 1 to train/);
 });
 
+test('an entry built from runs its figure no longer trains is marked stale, with the settings of the runs it lists', () => {
+  // Uses the smoke fig8 built by the test above; its copy lists one run of other settings (as after a protocol change).
+  const results = path.join(tmp, 'results');
+  const manifest = experiments.readManifest(results);
+  const e = manifest.figures.find((f) => f.id === 'fig8')!;
+  assert.deepEqual(experiments.entryStatus(results, e), { stale: false });
+  assert.equal(experiments.settingsOfRuns(results, e.runs), e.settings);
+  const old = path.join(results, 'runs/smoke/old-run');
+  fs.mkdirSync(old, { recursive: true });
+  const cfg = JSON.parse(fs.readFileSync(path.join(results, e.runs[0], 'config.json'), 'utf8'));
+  cfg.data.batchSize = 128;
+  cfg.data.imbalanceFactor = 1;
+  fs.writeFileSync(path.join(old, 'config.json'), JSON.stringify(cfg));
+  const stale = { ...e, runs: ['runs/smoke/old-run', ...e.runs.slice(1)] };
+  assert.deepEqual(experiments.entryStatus(results, stale), { stale: true, finished: 3, needed: 3 });
+  const label = experiments.settingsOfRuns(results, stale.runs)!;
+  assert.match(label, /^fashion-mnist IF 10 \+ 1 .*, batch 16 \+ 128, /);
+  assert.equal(experiments.settingsOfRuns(results, ['runs/smoke/missing']), null);
+  const dir = path.join(tmp, 'results-stale');
+  fs.cpSync(results, dir, { recursive: true });
+  experiments.writeResultsReadme(dir, { ...manifest, figures: [stale] }, { protocol: 'smoke', seeds: 1 });
+  const readme = fs.readFileSync(path.join(dir, 'README.md'), 'utf8');
+  assert.match(readme, /\| \*\*[a-z ]+\*\* \(stale\) \|/);
+  assert.ok(
+    readme.includes(
+      '- **Stale:** built from runs that `smoke` no longer trains for this figure; 3 of the 3 runs of today are finished',
+    ),
+    readme,
+  );
+});
+
 test('table6 shows the learned (λ_intra, λ_inter) = softmax(w_intra, w_inter) of each learnable run, or that it is not recorded', async () => {
   const results = path.join(tmp, 'results-table6');
   const opts = {

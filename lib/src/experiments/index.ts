@@ -39,6 +39,8 @@ export {
   readManifest,
   resolveIds,
   writeResultsReadme,
+  entryStatus,
+  settingsOfRuns,
   planRuns,
   formatPlan,
   figureReadiness,

@@ -122,6 +122,46 @@ export function figureSettings(id: string, protocol: string, seeds = DEFAULT_SEE
   return settingsLabel(spec.describes?.(protocol) ?? spec.runs(protocol, seedList));
 }
 
+/**
+ * `settingsLabel` of the runs an entry lists, read from each run's config.json as it was written (also runs of an
+ * earlier schema); null when one is missing or unreadable.
+ */
+export function settingsOfRuns(resultsDir: string, runs: string[]): string | null {
+  if (!runs.length) return null;
+  try {
+    const configs = runs.map(
+      (r) => JSON.parse(fs.readFileSync(path.join(resultsDir, r, 'config.json'), 'utf8')) as TrainConfig,
+    );
+    return settingsLabel(configs);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether an entry was built from the runs its figure trains under its protocol today. It is `stale` when the protocol
+ * or the figure changed since (other runs, other keys); `finished` of the `needed` runs of today are then ready.
+ */
+export function entryStatus(
+  resultsDir: string,
+  f: ManifestEntry,
+): { stale: false } | { stale: true; finished: number; needed: number } {
+  let configs: TrainConfig[];
+  try {
+    configs = resolveIds([f.id])[0].runs(f.protocol, f.seeds);
+  } catch {
+    return { stale: true, finished: 0, needed: 0 };
+  }
+  const dirs = configs.map((c) => path.relative(resultsDir, runDir(resultsDir, c)));
+  const same = [...new Set(dirs)].sort().join('\n') === [...new Set(f.runs)].sort().join('\n');
+  if (same) return { stale: false };
+  return {
+    stale: true,
+    finished: configs.filter((c) => isFinished(resultsDir, c)).length,
+    needed: configs.length,
+  };
+}
+
 export function readManifest(resultsDir: string): Manifest {
   const f = path.join(resultsDir, 'manifest.json');
   if (!fs.existsSync(f))
@@ -393,6 +433,8 @@ function writeFigure(
     (!o.png || (previous.png !== null && fs.existsSync(path.join(o.resultsDir, previous.png))))
   ) {
     log(`[reproduce] ${spec.id}: unchanged since ${previous.commit}, kept — ${out.verdict}`);
+    // The README's account of the other entries (stale ones, runs finished) may have moved on.
+    writeResultsReadme(o.resultsDir, manifest, { protocol: o.protocol, seeds: seeds.length });
     return previous;
   }
 
@@ -416,7 +458,9 @@ function writeFigure(
     generated: new Date().toISOString(),
   };
   manifest.figures = [
-    ...manifest.figures.filter((f) => !(f.id === spec.id && f.protocol === o.protocol)),
+    ...manifest.figures
+      .filter((f) => !(f.id === spec.id && f.protocol === o.protocol))
+      .map((f) => ({ ...f, settings: settingsOfRuns(o.resultsDir, f.runs) ?? f.settings })),
     entry,
   ].sort(
     (a, b) => FIGURE_IDS.indexOf(a.id) - FIGURE_IDS.indexOf(b.id) || a.protocol.localeCompare(b.protocol),
@@ -476,6 +520,7 @@ export function writeResultsReadme(
   const heading = (f: ManifestEntry) => (f.protocol === DEFAULT_PROTOCOL ? f.id : `${f.id} (${f.protocol})`);
   const anchor = (f: ManifestEntry) => heading(f).replace(/[()]/g, '').replace(/ /g, '-');
   const links = (f: ManifestEntry) => `${f.png ? `[png](${f.png}) ` : ''}[html](${f.html}) [json](${f.data})`;
+  const status = new Map(m.figures.map((f) => [f, entryStatus(resultsDir, f)]));
   const lines = [
     '# Results: the paper vs here',
     '',
@@ -489,21 +534,32 @@ export function writeResultsReadme(
     'otherwise. A figure is *reproduced* when every comparison holds, *not reproduced* when any is reversed, and',
     '*inconclusive* otherwise.',
     '',
+    'An entry marked *stale* was built from runs that its figure no longer trains under its protocol (the protocol or',
+    'the figure changed since): its numbers are those of the settings it names, and it is replaced when the runs of',
+    'today are finished.',
+    '',
     '| id | title | protocol (settings of its runs) | seeds | verdict | files |',
     '|---|---|---|---|---|---|',
     ...m.figures.map(
       (f) =>
-        `| [${f.id}](#${anchor(f)}) | ${esc(f.title)} | ${f.protocol} (${f.settings}) | ${f.seeds.length} | **${f.verdict}** | ${links(f)} |`,
+        `| [${f.id}](#${anchor(f)}) | ${esc(f.title)} | ${f.protocol} (${f.settings}) | ${f.seeds.length} | **${f.verdict}**${status.get(f)!.stale ? ' (stale)' : ''} | ${links(f)} |`,
     ),
     '',
   ];
   const sections = m.figures.map((f) => {
     const d = JSON.parse(fs.readFileSync(path.join(resultsDir, f.data), 'utf8')) as { table: string | null };
+    const st = status.get(f)!;
+    const cmd = `ncl reproduce ${f.id} --protocol ${f.protocol} --seeds ${f.seeds.length}`;
     return [
       `## ${heading(f)}`,
       '',
       `${f.title}. *${f.protocol}: ${f.settings}; seeds ${f.seeds.join(', ')}; ${f.runs.length} runs; built at commit ${f.commit}.* ${links(f)}`,
       '',
+      ...(st.stale
+        ? [
+            `- **Stale:** built from runs that \`${f.protocol}\` no longer trains for this figure; ${st.finished} of the ${st.needed} runs of today are finished (\`${cmd}\` rebuilds it).`,
+          ]
+        : []),
       `- **Claim:** ${f.claim}`,
       `- **Measured:** ${f.measured}`,
       `- **Verdict: ${f.verdict}.** ${f.reading ?? ''}`.trimEnd(),
