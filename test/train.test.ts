@@ -435,3 +435,36 @@ test('CLI: ncl start trains CE, BSCE and NCL++ in two workers, prints the compar
   assert.match(bad.stderr.trim(), /^ncl: error: --workers: expected a positive integer, got '0'$/);
   assert.ok(!fs.existsSync(path.join(tmp, 'start-bad')));
 });
+
+test('ncl bench --method nclpp --copies T times the NCL++ step over batch × T rows; a bad --method is a usage error', () => {
+  const cli = (args: string[]) =>
+    spawnSync(
+      process.execPath,
+      ['--import', 'tsx', path.join(ROOT, 'lib/src/cli/main.ts'), 'bench', ...args],
+      {
+        encoding: 'utf8',
+        cwd: ROOT,
+        env: { ...process.env, NCL_BACKEND: 'wasm' },
+      },
+    );
+  const common = ['--model', 'resnet8', '--width', '4', '--classes', '10', '--batch', '4', '--steps', '1'];
+  const r = cli([
+    ...common,
+    '--warmup',
+    '0',
+    '--experts',
+    '2',
+    '--method',
+    'nclpp',
+    '--copies',
+    '2',
+    '--json',
+  ]);
+  assert.equal(r.status, 0, r.stderr);
+  const b = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  assert.deepEqual([b.method, b.copies, b.experts, b.batch], ['nclpp', 2, 2, 4]);
+  assert.ok(Number.isFinite(b.loss) && b.loss > 0, `loss ${b.loss}`);
+  const bad = cli([...common, '--method', 'focal']);
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /--method.*focal|focal.*--method/);
+});

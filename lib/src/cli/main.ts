@@ -131,6 +131,13 @@ export function buildProgram(): Command {
     .option('--steps <n>', 'timed steps', '5')
     .option('--warmup <n>', 'untimed warm-up steps', '2')
     .option('--experts <n>', 'experts', '1')
+    .addOption(
+      new Option('--method <name>', 'the loss: softmax cross-entropy, or NCL++ with --copies T').choices([
+        'ce',
+        'nclpp',
+      ]),
+    )
+    .option('--copies <n>', 'T augmented copies per image (NCL++: every step forwards batch × T rows)', '1')
     .option('--json', 'print one JSON line')
     .addOption(backendOption())
     .action(async (opts) => {
@@ -148,6 +155,8 @@ export function buildProgram(): Command {
         steps: num(opts.steps, 'steps'),
         warmup: opts.warmup === '0' ? 0 : num(opts.warmup, 'warmup'),
         experts: num(opts.experts, 'experts'),
+        copies: num(opts.copies, 'copies'),
+        method: opts.method ?? 'ce',
         backend: info.backend,
       });
       console.log(opts.json ? JSON.stringify(r) : formatBench(r));
