@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { figureSettings } from '../lib/src/experiments/reproduce';
+import { entryStatus } from '../lib/src/experiments/reproduce';
 import type { Manifest } from '../lib/src/experiments/reproduce';
 import { DATA_ATTR, FIGURE_ATTR, PROTOCOL_ATTR } from '../lib/src/viz/notebook';
 
@@ -17,8 +17,6 @@ const dir = path.join(root, 'notebooks');
 const results = path.join(root, 'results');
 const notebooks = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.ipynb')) : [];
 const manifest = JSON.parse(fs.readFileSync(path.join(results, 'manifest.json'), 'utf8')) as Manifest;
-/** What a figure's mini runs train now: a manifest entry built with other settings waits for its runs to be redone. */
-const miniNow = (e: { id: string; seeds: number[] }) => figureSettings(e.id, 'mini', e.seeds.length);
 
 interface Output {
   output_type: string;
@@ -89,7 +87,7 @@ for (const name of notebooks) {
       const entry = manifest.figures.find((f) => f.id === id && f.protocol === 'mini');
       if (outputs.length === 0) {
         // Not rendered: acceptable only while results/ has no current entry for it (its runs are being redone).
-        assert.ok(!entry || entry.settings !== miniNow(entry), `cell ${i} (${id}) has no outputs${rerender}`);
+        assert.ok(!entry || entryStatus(results, entry).stale, `cell ${i} (${id}) has no outputs${rerender}`);
         return;
       }
       assert.ok(entry, `cell ${i} shows ${id}, which results/manifest.json does not have (mini)${rerender}`);

@@ -35,7 +35,7 @@ export interface ManifestEntry {
   html: string;
   data: string;
   protocol: string;
-  /** What the figure's runs trained (`figureSettings`). */
+  /** What the figure's runs trained: `settingsLabel` of their configs (`settingsOfRuns`). */
   settings: string;
   seeds: number[];
   commit: string;
