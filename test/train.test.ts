@@ -437,16 +437,7 @@ test('CLI: ncl start trains CE, BSCE and NCL++ in two workers, prints the compar
 });
 
 test('ncl bench --method nclpp --copies T times the NCL++ step over batch × T rows; a bad --method is a usage error', () => {
-  const cli = (args: string[]) =>
-    spawnSync(
-      process.execPath,
-      ['--import', 'tsx', path.join(ROOT, 'lib/src/cli/main.ts'), 'bench', ...args],
-      {
-        encoding: 'utf8',
-        cwd: ROOT,
-        env: { ...process.env, NCL_BACKEND: 'wasm' },
-      },
-    );
+  const cli = (args: string[]) => ncl(['bench', ...args]);
   const common = ['--model', 'resnet8', '--width', '4', '--classes', '10', '--batch', '4', '--steps', '1'];
   const r = cli([
     ...common,
