@@ -85,9 +85,24 @@ for (const name of notebooks) {
       const id = figureOf(cell);
       if (!id) return;
       const entry = manifest.figures.find((f) => f.id === id && f.protocol === 'mini');
+      const stale = !!entry && entryStatus(results, entry).stale;
       if (outputs.length === 0) {
         // Not rendered: acceptable only while results/ has no current entry for it (its runs are being redone).
-        assert.ok(!entry || entryStatus(results, entry).stale, `cell ${i} (${id}) has no outputs${rerender}`);
+        assert.ok(!entry || stale, `cell ${i} (${id}) has no outputs${rerender}`);
+        return;
+      }
+      if (stale) {
+        // Being re-run: the cell says so in one line and shows no figure (showFigure's stale branch).
+        const text = outputs.map((o) => (o.output_type === 'stream' ? join(o.text) : '')).join('');
+        assert.ok(
+          outputs.every((o) => o.output_type === 'stream'),
+          `cell ${i}: ${id} is stale in results/ but the cell shows a figure${rerender}`,
+        );
+        assert.match(
+          text,
+          new RegExp(`^${id}: not shown: .* \\(stale\\); \\d+ of the \\d+ runs`),
+          `cell ${i}`,
+        );
         return;
       }
       assert.ok(entry, `cell ${i} shows ${id}, which results/manifest.json does not have (mini)${rerender}`);

@@ -265,6 +265,69 @@ test('showFigure(id) shows a paper figure with the numbers of results/, and refu
   }
 });
 
+test('showFigure(id) of a stale entry whose new runs are not finished says so in one line, also when strict', async () => {
+  const dir = tmpDir();
+  try {
+    const today = experiments
+      .planRuns({ ids: ['fig12a'], protocol: 'mini', seeds: 3, resultsDir: dir })
+      .map((r) => r.dir);
+    const entry = (runs: string[]) => ({
+      id: 'fig12a',
+      title: 'Fig. 12a',
+      png: 'fig12a.png',
+      html: 'fig12a.html',
+      data: 'fig12a.json',
+      protocol: 'mini',
+      settings: 'test settings',
+      seeds: [0, 1, 2],
+      commit: 'abc123',
+      runs,
+      claim: 'c',
+      measured: 'm',
+      verdict: 'inconclusive',
+      generated: '2026-01-02T03:04:05.000Z',
+    });
+    const lines: string[] = [];
+    const opts = {
+      protocol: 'mini',
+      resultsDir: dir,
+      log: (l: string) => lines.push(l),
+      png: false,
+      strict: true,
+    };
+
+    // Built from runs that fig12a no longer trains: one line, no figure, no error.
+    const old = [0, 1, 2, 3, 4, 5].map((i) => `runs/mini/ncl-00000000000000${i}0`);
+    fs.writeFileSync(
+      path.join(dir, 'manifest.json'),
+      JSON.stringify({ description: '', figures: [entry(old)] }),
+    );
+    const { result, shown } = await inFakeKernel(() => viz.showFigure('fig12a', opts));
+    assert.equal(result, null);
+    assert.deepEqual(shown, []);
+    assert.equal(lines.length, 1, lines.join('\n'));
+    assert.match(
+      lines[0],
+      new RegExp(
+        `^fig12a: not shown: .* \\(stale\\); 0 of the ${today.length} runs of today are finished; ` +
+          '`ncl reproduce fig12a --protocol mini --seeds 3` rebuilds it',
+      ),
+    );
+
+    // Built from today's runs, which are missing: a strict render stops.
+    fs.writeFileSync(
+      path.join(dir, 'manifest.json'),
+      JSON.stringify({ description: '', figures: [entry(today)] }),
+    );
+    await assert.rejects(
+      inFakeKernel(() => viz.showFigure('fig12a', opts)),
+      /fig12a: no finished run .*ncl reproduce fig12a/,
+    );
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 const chromium = viz.findChromium();
 
 test(

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { workspaceRoot } from '../data/locate';
-import { buildFigure, readManifest, ManifestEntry } from '../experiments/reproduce';
+import { buildFigure, entryStatus, readManifest, ManifestEntry } from '../experiments/reproduce';
 import { DEFAULT_PROTOCOL, DEFAULT_SEEDS, type FigureOutput } from '../experiments/spec';
 import { Figure, show, ShowOptions, tslabDisplay } from './index';
 
@@ -26,7 +26,8 @@ export interface ShowFigureOptions extends ShowOptions {
   train?: boolean;
   /**
    * Throw instead of printing a note when the runs give other numbers than results/ holds, or a figure has no
-   * runs (for `npm run notebooks:render`); default: `$NCL_NB_STRICT` is '1'.
+   * runs (for `npm run notebooks:render`); default: `$NCL_NB_STRICT` is '1'. A stale entry whose new runs are still
+   * being trained is not an error: one line says so, in either mode.
    */
   strict?: boolean;
   /** Where the text goes (default console.log: the cell's output in a notebook). */
@@ -94,6 +95,17 @@ export async function showFigure(
     });
   } catch (e) {
     const missing = !train && e instanceof Error && e.message.includes('ncl reproduce');
+    // A stale entry (results/ holds a build from runs that the figure no longer trains) whose new runs are not all
+    // finished is being re-run: said in one line, also in a strict render, so that a notebook shows it meanwhile.
+    const status = missing && entry ? entryStatus(resultsDir, entry) : null;
+    if (status?.stale) {
+      log(
+        `${id}: not shown: ${rel(resultsDir)} holds a build from runs that ${protocol} no longer trains (stale); ` +
+          `${status.finished} of the ${status.needed} runs of today are finished; \`ncl reproduce ${id} ` +
+          `--protocol ${protocol} --seeds ${seeds}\` rebuilds it (the last build: ${rel(resultsDir)}/README.md#${id})`,
+      );
+      return null;
+    }
     if (!missing || strict) throw e;
     log(
       `${id}: the ${protocol} runs of this figure are not in ${rel(resultsDir)} yet (they are trained offline).`,
