@@ -5,6 +5,9 @@
 #     notebook's folder as working directory; executed copies go to .scratch/notebooks/, never over the committed
 #     notebooks. A failed notebook's partial copy is saved there as NAME.failed.ipynb.
 #   - NCL_PROTOCOL=smoke unless set (tiny runs). NCL_NB_TIMEOUT: seconds per cell (default 1200).
+#     NCL_NB_STARTUP: seconds the tslab kernel may take to start (default 300: it compiles TypeScript as it starts,
+#     slow on a loaded machine). A notebook whose kernel did not start at all is run once more, saying so; a cell
+#     error is never retried.
 #   - Stops at the first cell error (or timeout, or dead kernel) and exits non-zero, naming notebook and cell.
 #   - Builds the lib first when lib/dist is missing or older than lib/src, and registers the tslab kernel into
 #     .scratch/jupyter with scripts/kernel.sh (found through JUPYTER_PATH; nothing is written to the user's Jupyter
@@ -18,6 +21,7 @@ caller=$PWD
 cd "$root"
 export NCL_PROTOCOL=${NCL_PROTOCOL:-smoke}
 timeout=${NCL_NB_TIMEOUT:-1200}
+startup=${NCL_NB_STARTUP:-300}
 out=${NCL_NB_OUT:-"$root/.scratch/notebooks"}
 prefix="$root/.scratch/jupyter"
 
@@ -68,13 +72,25 @@ for nb in "${notebooks[@]}"; do
   start=$SECONDS
   # The hooks in nbconvert_config.py report progress and the failing cell on stdout; nbconvert's own log (a Python
   # traceback on failure) goes to a file and only its last lines are shown.
-  if ! jupyter nbconvert --to notebook --execute --log-level=WARN \
-    --config="$root/scripts/nbconvert_config.py" \
-    --ExecutePreprocessor.record_timing=False \
-    --ExecutePreprocessor.kernel_name=tslab \
-    --ExecutePreprocessor.timeout="$timeout" \
-    --ExecutePreprocessor.startup_timeout=120 \
-    --output-dir="$out" "$nb" 2>"$out/$name.log"; then
+  execute() {
+    jupyter nbconvert --to notebook --execute --log-level=WARN \
+      --config="$root/scripts/nbconvert_config.py" \
+      --ExecutePreprocessor.record_timing=False \
+      --ExecutePreprocessor.kernel_name=tslab \
+      --ExecutePreprocessor.timeout="$timeout" \
+      --ExecutePreprocessor.startup_timeout="$startup" \
+      --output-dir="$out" "$nb" 2>"$out/$name.log"
+  }
+  ok=true
+  execute || ok=false
+  # A kernel that never answered (no cell ran: the progress file is absent) is a start-up failure, not the
+  # notebook's: one more try.
+  if ! $ok && [ ! -f "$NCL_NB_PROGRESS" ] && grep -q "Kernel didn't respond" "$out/$name.log"; then
+    echo "run-notebooks: the tslab kernel did not start within ${startup}s; running $name once more" >&2
+    ok=true
+    execute || ok=false
+  fi
+  if ! $ok; then
     # From the last exception line of nbconvert's log on (the Python traceback above it is noise).
     awk '/^[[:alnum:]_.]+(Error|Exception)/ { buf = ""; keep = 1 } keep { buf = buf $0 "\n" }
       END { printf "%s", buf }' "$out/$name.log" | head -n 20 >&2
