@@ -62,6 +62,17 @@ fi
 mkdir -p "$out"
 export NCL_NB_PROGRESS="$out/.cell"
 echo "run-notebooks: ${#notebooks[@]} notebook(s), NCL_PROTOCOL=$NCL_PROTOCOL, outputs in ${out#"$root"/}" >&2
+# execute NOTEBOOK NAME: run it into $out. The hooks in nbconvert_config.py report progress and the failing cell on
+# stdout; nbconvert's own log (a Python traceback on failure) goes to $out/NAME.log and only its last lines are shown.
+execute() {
+  jupyter nbconvert --to notebook --execute --log-level=WARN \
+    --config="$root/scripts/nbconvert_config.py" \
+    --ExecutePreprocessor.record_timing=False \
+    --ExecutePreprocessor.kernel_name=tslab \
+    --ExecutePreprocessor.timeout="$timeout" \
+    --ExecutePreprocessor.startup_timeout="$startup" \
+    --output-dir="$out" "$1" 2>"$out/$2.log"
+}
 total_start=$SECONDS
 for nb in "${notebooks[@]}"; do
   [ -f "$nb" ] || die "no such notebook: $nb"
@@ -70,25 +81,14 @@ for nb in "${notebooks[@]}"; do
   rm -f "$NCL_NB_FAILED_OUT" "$NCL_NB_PROGRESS"
   echo "== $nb" >&2
   start=$SECONDS
-  # The hooks in nbconvert_config.py report progress and the failing cell on stdout; nbconvert's own log (a Python
-  # traceback on failure) goes to a file and only its last lines are shown.
-  execute() {
-    jupyter nbconvert --to notebook --execute --log-level=WARN \
-      --config="$root/scripts/nbconvert_config.py" \
-      --ExecutePreprocessor.record_timing=False \
-      --ExecutePreprocessor.kernel_name=tslab \
-      --ExecutePreprocessor.timeout="$timeout" \
-      --ExecutePreprocessor.startup_timeout="$startup" \
-      --output-dir="$out" "$nb" 2>"$out/$name.log"
-  }
   ok=true
-  execute || ok=false
+  execute "$nb" "$name" || ok=false
   # A kernel that never answered (no cell ran: the progress file is absent) is a start-up failure, not the
   # notebook's: one more try.
   if ! $ok && [ ! -f "$NCL_NB_PROGRESS" ] && grep -q "Kernel didn't respond" "$out/$name.log"; then
     echo "run-notebooks: the tslab kernel did not start within ${startup}s; running $name once more" >&2
     ok=true
-    execute || ok=false
+    execute "$nb" "$name" || ok=false
   fi
   if ! $ok; then
     # From the last exception line of nbconvert's log on (the Python traceback above it is noise).
