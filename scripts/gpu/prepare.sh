@@ -3,7 +3,8 @@
 #
 #   .gpu/node.xz          this machine's Node.js binary, stripped and xz-compressed (linux-x64)
 #   .gpu/ncl-gpu.js       scripts/gpu/entry.ts and the lib (tfjs, wasm and webgpu backends) bundled by esbuild
-#   .gpu/ncl.js           the `ncl` command line bundled the same way (`node ncl.js train ...` there)
+#   .gpu/ncl.js.xz        the `ncl` command line bundled the same way, with danfojs-node (its CSV reports: a run
+#                         finishes there), xz-compressed (`node ncl.js train ...` there, after unpack.sh)
 #   .gpu/*.wasm           tfjs-backend-wasm's binaries, next to the bundles (loaded only if wasm is selected)
 #   .gpu/dawn.node.xz     Dawn's Node addon from npm `webgpu` (node_modules/webgpu/dist/linux-x64/dawn.node)
 #   .gpu/gl/*.deb         the Vulkan loader (libvulkan1) and libglvnd (libegl1 libglvnd0 libopengl0 libgl1 libglx0
@@ -51,7 +52,9 @@ fi
 
 # 3. The bundles, ncl-kernels from its sources (one copy for the lib and the check). Native tfjs packages stay
 #    external (initBackend requires them by a computed name and moves on),
-#    and so do the heavy packages loaded only on demand (danfojs for CSV reports, t-SNE, plots);
+#    and so do the heavy packages loaded only on demand (danfojs for CSV reports, t-SNE, plots), except that the
+#    `ncl` bundle carries danfojs-node (a finished run writes per_class.csv with it; its tfjs-node dependency is
+#    tfjs itself, as package.json's override makes it);
 #    `webgpu` is loaded from NCL_DAWN_NODE. `require.main` is defined away: the lib's CLI modules run themselves when
 #    they are the main module, which every module of a bundle is.
 say "bundling scripts/gpu/entry.ts"
@@ -59,11 +62,12 @@ node_modules/.bin/esbuild scripts/gpu/entry.ts --bundle --platform=node --target
   --alias:ncl-kernels=./packages/kernels/src/index.ts --define:require.main=null --outfile="$P/ncl-gpu.js" --minify-whitespace --minify-syntax --legal-comments=none --log-level=warning \
   --external:webgpu --external:@tensorflow/tfjs-node-gpu --external:@tensorflow/tfjs-node --external:tfjs-node-cpu \
   --external:danfojs-node --external:tsne-js --external:plotly.js-dist --external:plotly.js-dist-min --external:tslab
-say "bundling scripts/gpu/cli.ts (ncl)"
+say "bundling scripts/gpu/cli.ts (ncl, with danfojs-node)"
 node_modules/.bin/esbuild scripts/gpu/cli.ts --bundle --platform=node --target=node20 --format=cjs \
   --alias:ncl-kernels=./packages/kernels/src/index.ts --define:require.main=null --outfile="$P/ncl.js" --minify-whitespace --minify-syntax --legal-comments=none --log-level=warning \
-  --external:webgpu --external:@tensorflow/tfjs-node-gpu --external:@tensorflow/tfjs-node --external:tfjs-node-cpu \
-  --external:danfojs-node --external:tsne-js --external:plotly.js-dist --external:plotly.js-dist-min --external:tslab
+  --external:webgpu --external:@tensorflow/tfjs-node-gpu --alias:@tensorflow/tfjs-node=@tensorflow/tfjs --external:tfjs-node-cpu \
+  --external:tsne-js --external:plotly.js-dist --external:plotly.js-dist-min --external:tslab
+xz -6 -T0 -f "$P/ncl.js"
 cp node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm "$P/"
 git rev-parse HEAD >"$P/commit" 2>/dev/null || true
 git status --porcelain -- lib scripts/gpu >"$P/dirty" 2>/dev/null || true
@@ -103,6 +107,7 @@ if [ "${1:-}" = "--check" ]; then
   rm -rf "$C"
   mkdir -p "$C"
   cp -r "$P" "$C/.gpu"
+  npx tsx scripts/gpu/jobs.ts table8 --protocol smoke --seeds 1 --results "$C/none" --out "$C/.gpu/jobs" >/dev/null
   cp -r data scripts "$C/"
   say "checking from a clean copy in $C (PATH without node)"
   (
@@ -120,9 +125,17 @@ if [ "${1:-}" = "--check" ]; then
     unset NCL_BACKEND NCL_UNPACK_ONLY
     NCL_GPU_ALLOW_SOFTWARE=1 NCL_GPU_STEPS=stepcheck OUT=$C/out bash scripts/gpu/run.sh >/dev/null
     grep '"kind":"stepcheck"' "$C/out/results.jsonl"
+    # train.sh: Table 8's three runs in the smoke protocol, trained at once on the software adapter.
+    export NCL_DAWN_FLAGS=backend=opengles NCL_WEBGPU_FEATURE_LEVEL=compatibility EGL_PLATFORM=surfaceless
+    export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
+    OUT=$C/train NCL_GPU_MINUTES=4 bash scripts/gpu/train.sh >/dev/null 2>&1
+    for m in "$C"/train/runs/smoke/*/metrics.json; do
+      "$N/node" -e 'const m=require(process.argv[1]);console.log(JSON.stringify({kind:"gputrain",run:m.configHash,backend:m.backend,top1:m.test.top1}))' "$m"
+    done
   ) | tee "$C/check.jsonl"
   grep -q '"kind":"trainrun"' "$C/check.jsonl" && grep -q '"kind":"bench"' "$C/check.jsonl" &&
-    [ "$(grep -c '"kind":"stepcheck"' "$C/check.jsonl")" -eq 4 ] ||
+    [ "$(grep -c '"kind":"stepcheck"' "$C/check.jsonl")" -eq 4 ] &&
+    [ "$(grep -c '"kind":"gputrain","run":"[0-9a-f]*","backend":"webgpu"' "$C/check.jsonl")" -eq 3 ] ||
     { echo "prepare: the clean-copy check failed" >&2; exit 1; }
   say "clean-copy check passed"
 fi

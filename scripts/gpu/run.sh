@@ -36,7 +36,8 @@ note() { echo "[device $(date +%T) +${SECONDS}s] $*" | tee -a "$LOG" >&2; }
 # --- unpack -------------------------------------------------------------------------------------------------------
 [ -s .gpu/ncl-gpu.js ] && unpack_node "$N" || { note "no .gpu payload: run scripts/gpu/prepare.sh and copy .gpu here"; exit 2; }
 [ -s "$N/dawn.node" ] || unxz_to .gpu/dawn.node.xz "$N/dawn.node"
-cp .gpu/ncl-gpu.js .gpu/ncl.js .gpu/*.wasm "$N/"
+cp .gpu/ncl-gpu.js .gpu/*.wasm "$N/"
+unpack_cli "$N" || note "no .gpu/ncl.js.xz: the ncl command line is not there"
 NODE=$N/node
 B=$N/ncl-gpu.js
 export NCL_DAWN_NODE=$N/dawn.node NCL_DATA_DIR=$PWD/data
