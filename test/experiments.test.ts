@@ -204,6 +204,31 @@ test('an entry built from runs its figure no longer trains is marked stale, with
   );
 });
 
+test('an entry says which backends trained its runs, a run resumed on another backend as "a → b"', () => {
+  // The smoke fig8 built above; a copy of its results where one run's first epochs ran on webgpu and one predates the
+  // per-epoch record.
+  const dir = path.join(tmp, 'results-backends');
+  fs.cpSync(path.join(tmp, 'results'), dir, { recursive: true });
+  const e = experiments.readManifest(dir).figures.find((f) => f.id === 'fig8')!;
+  const read = (r: string) => JSON.parse(fs.readFileSync(path.join(dir, r, 'metrics.json'), 'utf8'));
+  const b = read(e.runs[0]).backend as string;
+  assert.ok(e.runs.length >= 3 && b);
+  assert.equal(experiments.backendsOfRuns(dir, e.runs), b);
+  const resumed = read(e.runs[0]);
+  resumed.train.epochs[0].host = 'NVIDIA H200 host (webgpu)';
+  fs.writeFileSync(path.join(dir, e.runs[0], 'metrics.json'), JSON.stringify(resumed));
+  const old = read(e.runs[1]);
+  for (const ep of old.train.epochs) delete ep.host;
+  fs.writeFileSync(path.join(dir, e.runs[1], 'metrics.json'), JSON.stringify(old));
+  const n = e.runs.length - 1;
+  const label = `webgpu → ${b} (1 run), ${b} (${n} runs)`;
+  assert.equal(experiments.backendsOfRuns(dir, e.runs), label);
+  assert.equal(experiments.backendsOfRuns(dir, [...e.runs, 'runs/smoke/missing']), null);
+  experiments.writeResultsReadme(dir, experiments.readManifest(dir), { protocol: 'smoke', seeds: 1 });
+  const readme = fs.readFileSync(path.join(dir, 'README.md'), 'utf8');
+  assert.ok(readme.includes(`${e.runs.length} runs trained on ${label}; built at commit`), readme);
+});
+
 test('table6 shows the learned (λ_intra, λ_inter) = softmax(w_intra, w_inter) of each learnable run, or that it is not recorded', async () => {
   const results = path.join(tmp, 'results-table6');
   const opts = {

@@ -41,6 +41,7 @@ export {
   writeResultsReadme,
   entryStatus,
   settingsOfRuns,
+  backendsOfRuns,
   planRuns,
   formatPlan,
   figureReadiness,

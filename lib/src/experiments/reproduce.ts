@@ -123,6 +123,32 @@ export function figureSettings(id: string, protocol: string, seeds = DEFAULT_SEE
 }
 
 /**
+ * Which tfjs backends trained the runs an entry lists, from each run's metrics.json: the backend of every epoch (the
+ * "(name)" that ends `train.epochs[].host`; runs that predate it: `metrics.backend`), in order, a run resumed on
+ * another backend as "webgpu → wasm". E.g. "wasm" when all ran there, else "webgpu (3 runs), webgpu → wasm (6 runs)".
+ * Null when a run's metrics.json is missing or unreadable.
+ */
+export function backendsOfRuns(resultsDir: string, runs: string[]): string | null {
+  if (!runs.length) return null;
+  const counts = new Map<string, number>();
+  try {
+    for (const r of runs) {
+      const m = JSON.parse(fs.readFileSync(path.join(resultsDir, r, 'metrics.json'), 'utf8')) as {
+        backend: string;
+        train: { epochs: { host?: string }[] };
+      };
+      const seq = m.train.epochs.map((e) => /\(([^()]+)\)$/.exec(e.host ?? '')?.[1] ?? m.backend);
+      const label = seq.filter((b, i) => i === 0 || b !== seq[i - 1]).join(' → ') || m.backend;
+      counts.set(label, (counts.get(label) ?? 0) + 1);
+    }
+  } catch {
+    return null;
+  }
+  if (counts.size === 1) return [...counts.keys()][0];
+  return [...counts].map(([b, n]) => `${b} (${n} run${n === 1 ? '' : 's'})`).join(', ');
+}
+
+/**
  * `settingsLabel` of the runs an entry lists, read from each run's config.json as it was written (also runs of an
  * earlier schema); null when one is missing or unreadable.
  */
@@ -523,6 +549,10 @@ export function writeResultsReadme(
   const anchor = (f: ManifestEntry) => heading(f).replace(/[()]/g, '').replace(/ /g, '-');
   const links = (f: ManifestEntry) => `${f.png ? `[png](${f.png}) ` : ''}[html](${f.html}) [json](${f.data})`;
   const status = new Map(m.figures.map((f) => [f, entryStatus(resultsDir, f)]));
+  const trainedOn = (f: ManifestEntry) => {
+    const b = backendsOfRuns(resultsDir, f.runs);
+    return b ? ` trained on ${b}` : '';
+  };
   const lines = [
     '# Results: the paper vs here',
     '',
@@ -555,7 +585,7 @@ export function writeResultsReadme(
     return [
       `## ${heading(f)}`,
       '',
-      `${f.title}. *${f.protocol}: ${f.settings}; seeds ${f.seeds.join(', ')}; ${f.runs.length} runs; built at commit ${f.commit}.* ${links(f)}`,
+      `${f.title}. *${f.protocol}: ${f.settings}; seeds ${f.seeds.join(', ')}; ${f.runs.length} runs${trainedOn(f)}; built at commit ${f.commit}.* ${links(f)}`,
       '',
       ...(st.stale
         ? [
