@@ -6,7 +6,7 @@
  *   npx tsx scripts/gpu/jobs.ts table8 [fig5b ...] [--protocol mini] [--seeds 3] [--results results] [--out .gpu/jobs]
  *
  * Runs already finished under --results are left out, and so are runs with a checkpoint there (they resume where
- * they started, on this machine's backend).
+ * they started, on this machine's backend) and runs that distil from teacher runs (whose folders are here).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -33,6 +33,11 @@ fs.rmSync(out, { recursive: true, force: true });
 let n = 0;
 for (const r of rows) {
   if (r.cached || r.epochsDone) continue;
+  if (r.config.loss.teachers.length) {
+    // The teachers' run folders are under --results here, not on the GPU machine.
+    console.log(`${r.id}\t${r.dir}\tleft out: distils from teacher runs (train it here with ncl reproduce)`);
+    continue;
+  }
   const file = path.join(out, `${r.dir}.json`);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, JSON.stringify(r.config, null, 2) + '\n');
