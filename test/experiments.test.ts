@@ -202,6 +202,11 @@ test('an entry built from runs its figure no longer trains is marked stale, with
     ),
     readme,
   );
+  assert.match(readme, /^An entry marked \*stale\* was built/m);
+  // With no stale entry, the README does not explain the mark.
+  experiments.writeResultsReadme(dir, manifest, { protocol: 'smoke', seeds: 1 });
+  const current = fs.readFileSync(path.join(dir, 'README.md'), 'utf8');
+  assert.doesNotMatch(current, /stale/);
 });
 
 test('an entry says which backends trained its runs, a run resumed on another backend as "a → b"', () => {

@@ -566,10 +566,14 @@ export function writeResultsReadme(
     'otherwise. A figure is *reproduced* when every comparison holds, *not reproduced* when any is reversed, and',
     '*inconclusive* otherwise.',
     '',
-    'An entry marked *stale* was built from runs that its figure no longer trains under its protocol (the protocol or',
-    'the figure changed since): its numbers are those of the settings it names, and it is replaced when the runs of',
-    'today are finished.',
-    '',
+    ...([...status.values()].some((st) => st.stale)
+      ? [
+          'An entry marked *stale* was built from runs that its figure no longer trains under its protocol (the protocol',
+          'or the figure changed since): its numbers are those of the settings it names, and it is replaced when the runs',
+          'of today are finished.',
+          '',
+        ]
+      : []),
     '| id | title | protocol (settings of its runs) | seeds | verdict | files |',
     '|---|---|---|---|---|---|',
     ...m.figures.map(
