@@ -27,6 +27,7 @@ import { FIGURE_IDS, formatPlan, planRuns, reproduce, resolveIds } from '../expe
 import { SweepStopped } from '../experiments/runner';
 import type { FollowProgress, Submission } from '../experiments/slurm';
 import { DEFAULT_PROTOCOL, DEFAULT_SEEDS } from '../experiments/spec';
+import { makeFolder } from '../train/folders';
 import { addExecutorOptions, executorFromFlags } from './executor';
 import { workspaceRoot } from '../data/locate';
 import { dataCommand } from '../data/cli';
@@ -235,6 +236,7 @@ export function buildProgram(): Command {
       console.log(formatPlan(planRuns({ ids, protocol: opts.protocol, seeds, resultsDir }), workers, order));
       return;
     }
+    makeFolder(resultsDir); // a bad --results fails before anything starts
     await initBackend({ backend: opts.backend }); // figures build models too (FLOP counts), in this process
     const signal = stopOnSignals(
       executor === 'slurm'

@@ -55,6 +55,7 @@ export { FIGURES, FIGURE_IDS, resolveIds } from './registry';
 export {
   readManifest,
   withResultsLock,
+  MANIFEST_LOCK,
   entryStatus,
   settingsOfRuns,
   backendsOfRuns,

@@ -59,7 +59,12 @@ export function makeFolder(dir: string): void {
   const abs = path.resolve(dir);
   const missing: string[] = [];
   for (let p = abs; ; p = path.dirname(p)) {
-    const st = fs.statSync(p, { throwIfNoEntry: false });
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(p, { throwIfNoEntry: false });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOTDIR') throw ioError(e, p); // else: a file above, found next
+    }
     if (st && !st.isDirectory()) throw new IOError(p, 'ENOTDIR');
     if (st) break;
     missing.unshift(p);
