@@ -351,7 +351,7 @@ export function buildProgram(): Command {
 
 /** What `ncl reproduce --executor slurm` prints once it has submitted: the jobs, where their logs go, how to watch. */
 function submissionText(s: Submission): string {
-  const rel = (f: string) => path.relative(process.cwd(), f) || '.';
+  const rel = (f: string) => (f.startsWith(process.cwd() + path.sep) ? path.relative(process.cwd(), f) : f);
   const runs = s.arrays.reduce((n, a) => n + a.runs.length, 0);
   return [
     `submitted ${runs} run(s) to SLURM: ` +

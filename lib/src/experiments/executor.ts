@@ -4,6 +4,7 @@
  * follow-up job (slurm.ts) and, with `wait`, follows them until the follow-up job has ended. Any list of configs can be
  * handed to either (`ncl reproduce`, `ncl compare`, `ncl start` choose one with `--executor local|slurm`).
  */
+import * as path from 'node:path';
 import type { TrainConfig } from '../train/config';
 import type { ProgressInfo } from '../train/progress';
 import { ensureRuns, SweepFailed } from './runner';
@@ -112,7 +113,7 @@ export function slurmExecutor(o: {
       const failed = runStatuses(sub.resultsDir, dirs, null)
         .filter((r) => r.state !== 'finished')
         .map((r) => ({
-          dir: r.run,
+          dir: path.join(sub.resultsDir, r.run),
           reason: `${r.state === 'failed' ? r.reason : r.state}${r.log ? ` (log: ${r.log})` : ''}`,
         }));
       throw new SweepFailed(failed, [

@@ -420,8 +420,8 @@ export interface FollowProgress {
 
 /**
  * Wait for a submission: poll `squeue` every `pollSeconds` and report the runs finished (of `configs`), running and
- * pending, until the follow-up job has left the queue. Resolves with its final state ('COMPLETED' when it
- * succeeded); `signal` stops the waiting (not the jobs).
+ * pending, until the follow-up job and every task have left the queue. Resolves with the follow-up job's final
+ * state ('COMPLETED' when it succeeded); `signal` stops the waiting (not the jobs).
  */
 export async function followSubmission(
   sub: Submission,
@@ -443,23 +443,22 @@ export async function followSubmission(
       running: mine.filter((e) => e.state === 'RUNNING' || e.state === 'COMPLETING').length,
       pending: mine.filter((e) => e.state === 'PENDING' || e.state === 'REQUEUED').length,
     });
+    // Ended when the follow-up job has left the queue, and every task too (a follow-up job cancelled because a task
+    // failed leaves while the other tasks still run: the account waits for them).
     const follow = sub.followUp?.job;
-    const inQueue = follow ? q.some((e) => e.id === follow) : mine.length > 0;
-    if (!inQueue) {
+    if (!mine.length && !(follow && q.some((e) => e.id === follow))) {
       if (!follow) return { state: 'COMPLETED', reason: 'None' };
       return jobState(follow) ?? { state: 'UNKNOWN', reason: 'no longer known to SLURM' };
     }
     if (o.signal?.aborted) return { state: 'WATCHING_STOPPED', reason: 'None' };
     await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, poll);
-      o.signal?.addEventListener(
-        'abort',
-        () => {
-          clearTimeout(t);
-          resolve();
-        },
-        { once: true },
-      );
+      const done = () => {
+        clearTimeout(t);
+        o.signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const t = setTimeout(done, poll);
+      o.signal?.addEventListener('abort', done, { once: true });
     });
   }
 }

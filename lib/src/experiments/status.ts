@@ -138,7 +138,7 @@ export function submittedGroups(resultsDir: string): { id: string; runs: string[
 
 /** The status as text: a line per group, then a line per run that is not finished or not started. */
 export function formatStatus(groups: GroupStatus[], resultsDir: string): string {
-  const rel = (f: string) => path.relative(process.cwd(), f) || '.';
+  const rel = (f: string) => (f.startsWith(process.cwd() + path.sep) ? path.relative(process.cwd(), f) : f);
   const epochOf = (r: RunStatus) =>
     r.epoch != null ? `epoch ${r.epoch}${r.epochs ? `/${r.epochs}` : ''}` : '';
   const lines: string[] = [];
