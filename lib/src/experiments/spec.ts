@@ -40,6 +40,11 @@ export interface RunSpec {
   /** Also measure accuracy on the training set (Table 6). */
   trainAccuracy?: boolean;
   /**
+   * Train this many times the protocol's epochs (the schedule stretched to match: warm-up kept, cosine or steps
+   * over the longer run): the longer schedules of the decomposition study and the compute-matched BSCE control.
+   */
+  epochScale?: number;
+  /**
    * Offline distillation (Fig. 12b): the average of `count` runs of `run` as the teacher. The teachers of seed s
    * have seeds 1000 + 10 s + k, k = 1 … count, distinct from every student's.
    */
@@ -66,6 +71,12 @@ export function runConfig(protocol: string, seed: number, run: RunSpec): TrainCo
     c.data.mixup = 1;
   } else if (run.augment) c.data.augment = run.augment;
   if (run.trainAccuracy) c.eval.trainAccuracy = true;
+  if (run.epochScale !== undefined && run.epochScale !== 1) {
+    const scale = run.epochScale;
+    c.optim.epochs = Math.round(scale * c.optim.epochs);
+    c.optim.milestones = c.optim.milestones.map((m) => Math.round(scale * m));
+    c.eval.every = Math.round(scale * c.eval.every);
+  }
   if (run.teachers) {
     const { run: teacher, count } = run.teachers;
     c.loss.teachers = teacherSeeds(seed, count).map((s) => runDir('', runConfig(protocol, s, teacher)));
