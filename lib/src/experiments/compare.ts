@@ -15,8 +15,9 @@ import {
   Metric,
   RunSpec,
   PREDICTOR_LABEL,
+  runStat,
 } from './spec';
-import { meanStd, percentRange, stat, Stat } from './stats';
+import { meanStd, percentRange, Stat } from './stats';
 
 export interface Point {
   /** Where it is plotted: a number on a line's x axis, or a category. */
@@ -76,7 +77,7 @@ export function comparisonFigure(spec: ComparisonSpec): FigureSpec {
         metric: s.metric,
         points: s.points.map((p) => {
           const runs = runsOf(ctx, p.run);
-          const st = stat(runs.map((r) => accuracy(r, p.metric ?? s.metric)));
+          const st = runStat(runs, (r) => accuracy(r, p.metric ?? s.metric));
           return {
             x: p.x,
             label: p.label,

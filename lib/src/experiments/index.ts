@@ -11,10 +11,26 @@ export {
 } from './runs';
 export type { QueuedRun } from './runs';
 export type { RunResult, EnsureOptions } from './runs';
-export { stat, statArrays, verdictGreater, combineVerdicts, percentRange, meanStd } from './stats';
-export type { Stat, Verdict } from './stats';
+export {
+  stat,
+  statArrays,
+  verdictGreater,
+  verdictOfDiff,
+  diffOf,
+  pairedDiff,
+  welchDiff,
+  pairedValues,
+  formatDiff,
+  t975,
+  combineVerdicts,
+  percentRange,
+  meanStd,
+} from './stats';
+export type { Stat, Verdict, Diff } from './stats';
 export {
   runConfig,
+  pairKey,
+  runStat,
   runConfigs,
   variantRun,
   analysisRun,
@@ -25,8 +41,8 @@ export {
   ANALYSIS_EXPERTS,
 } from './spec';
 export type { RunSpec, Metric, Predictor, FigureSpec, FigureOutput, FigureContext } from './spec';
-export { judge, greater, within } from './claims';
-export type { Check, Claim, Judgement } from './claims';
+export { judge, greater, within, POINTS, RAW } from './claims';
+export type { Check, Claim, Judgement, CheckResult, JudgeOptions, Unit } from './claims';
 export { comparisonFigure } from './compare';
 export { ANALYSIS_FIGURES } from './figures';
 export { SWEEP_FIGURES } from './sweeps';

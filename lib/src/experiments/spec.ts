@@ -8,7 +8,7 @@ import { configHash, TrainConfig, Method } from '../train/config';
 import { EXPERIMENT_VARIANTS, type VariantName } from '../losses/methods';
 import type { Figure } from '../viz';
 import { runDir, type RunResult } from './runs';
-import type { Verdict } from './stats';
+import { stat, type Stat, type Verdict } from './stats';
 
 /** The protocol and the number of seeds (0, 1, …) of `ncl reproduce` and the notebooks unless told otherwise. */
 export const DEFAULT_PROTOCOL = 'mini';
@@ -184,6 +184,30 @@ export function configsOf(protocol: string, seeds: number[], runs: RunSpec[]): T
   for (const run of runs)
     for (const s of seeds) for (const c of runConfigs(protocol, s, run)) unique.set(configHash(c), c);
   return [...unique.values()];
+}
+
+/**
+ * What makes two runs paired: the same seed and the same long-tailed subset (dataset, imbalance, share, subset seed,
+ * test set), hence the same batch order and the same initial weights of expert 1 whatever the method.
+ */
+export function pairKey(c: TrainConfig): string {
+  const d = c.data;
+  return [
+    c.seed,
+    d.dataset,
+    d.imbalanceFactor,
+    d.fraction,
+    d.subsetSeed ?? c.seed,
+    d.testPerClass ?? 'all',
+  ].join('|');
+}
+
+/** A quantity read from each run, over seeds, with the runs' pairing keys (`pairKey`). */
+export function runStat(runs: RunResult[], f: (r: RunResult) => number): Stat {
+  return stat(
+    runs.map(f),
+    runs.map((r) => pairKey(r.config)),
+  );
 }
 
 /** The finished runs of `run`, one per seed of the context. */
