@@ -27,6 +27,7 @@ import {
   Metric,
   Split,
   runStat,
+  type FigureContext,
 } from './spec';
 import { stat, statArrays, meanStd, percentRange, Stat } from './stats';
 import { PAPER_FIG1, PAPER_FIG11B, PAPER_TABLE1, PAPER_TABLE5 } from './paper';
@@ -95,14 +96,15 @@ function perClassFigure(
   return { figure, data: rows };
 }
 
-/** A figure whose claim is judged on named quantities. */
+/** A figure whose claim is judged on named quantities (intervals of accuracies no narrower than `ctx.floor`). */
 function judged(
   out: Omit<FigureOutput, 'verdict' | 'reading'>,
   checks: Check[],
   stats: Record<string, Stat>,
   unit: Unit | ((name: string) => Unit) = POINTS,
+  ctx?: FigureContext,
 ): FigureOutput {
-  const j = judge(checks, stats, unit);
+  const j = judge(checks, stats, unit, { floor: ctx?.floor });
   return {
     ...out,
     data: { ...(out.data as object), checks: j.checks },
@@ -201,6 +203,7 @@ const fig2a: FigureSpec = {
       ],
       s,
       KL,
+      ctx,
     );
   },
 };
@@ -286,6 +289,8 @@ const fig8: FigureSpec = {
       },
       [greater('NCL++', 'CE'), greater('NCL++', 'BSCE')],
       s,
+      POINTS,
+      ctx,
     );
   },
 };
@@ -327,6 +332,7 @@ function fig9(what: 'experts' | 'copies'): FigureSpec {
           : [greater('BSCE', 'NCL++'), greater('NCL', 'NCL++')],
         s,
         KL,
+        ctx,
       );
     },
   };
@@ -387,6 +393,8 @@ const fig10: FigureSpec = {
       },
       [greater('NCL++', 'BSCE')],
       s,
+      POINTS,
+      ctx,
     );
   },
 };
@@ -442,6 +450,7 @@ const fig11a: FigureSpec = {
       [greater('BSCE mean', 'NCL++ mean'), greater('BSCE share ≥ 0.4', 'NCL++ share ≥ 0.4')],
       s,
       (name) => (name.endsWith('mean') ? RAW(3) : POINTS),
+      ctx,
     );
   },
 };
@@ -500,6 +509,8 @@ const fig11b: FigureSpec = {
         greater(cellName('NCL++ (expert 1)', tail), cellName('CE (expert 1)', tail)),
       ],
       s,
+      POINTS,
+      ctx,
     );
   },
 };
@@ -652,6 +663,7 @@ const table5: FigureSpec = {
       [within('train/test ratio here', 'train/test ratio in the paper', 0.05)],
       { 'train/test ratio here': stat([ratio]), 'train/test ratio in the paper': stat([paperRatio]) },
       RAW(2),
+      ctx,
     );
   },
 };

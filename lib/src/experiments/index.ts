@@ -43,8 +43,19 @@ export {
 export type { RunSpec, Metric, Predictor, FigureSpec, FigureOutput, FigureContext } from './spec';
 export { judge, greater, within, POINTS, RAW } from './claims';
 export type { Check, Claim, Judgement, CheckResult, JudgeOptions, Unit } from './claims';
-export { comparisonFigure } from './compare';
+export { comparisonFigure, withReplicates } from './compare';
+export { noiseFloor, pooledStat, replicatesOf, runIndex, seedlessKey, trainingKey } from './replicates';
+export type { IndexedRun } from './replicates';
 export { ANALYSIS_FIGURES } from './figures';
+export {
+  DECOMPOSITION_ARMS,
+  DECOMPOSITION_FIGURES,
+  DECOMPOSITION_SCALES,
+  DECOMPOSITION_STEPS,
+  armRun,
+  expert1Curve,
+} from './decomposition';
+export type { Arm } from './decomposition';
 export { SWEEP_FIGURES } from './sweeps';
 export { TWIN, TWIN_TOLERANCE, readTwinRun, twinFile } from './twin';
 export {

@@ -22,10 +22,12 @@ import {
 import { ANALYSIS_FIGURES } from './figures';
 import { SWEEP_FIGURES } from './sweeps';
 import { TWIN } from './twin';
-import { DEFAULT_PROTOCOL, DEFAULT_SEEDS, FigureSpec, FigureOutput } from './spec';
+import { DECOMPOSITION_FIGURES } from './decomposition';
+import { DEFAULT_PROTOCOL, DEFAULT_SEEDS, FigureSpec, FigureOutput, FigureContext } from './spec';
+import { noiseFloor, replicatesOf, runIndex, seedlessKey } from './replicates';
 
-/** Every figure and table, in the paper's order, then the PyTorch twin. */
-export const FIGURES: FigureSpec[] = [...ANALYSIS_FIGURES, ...SWEEP_FIGURES, TWIN];
+/** Every figure and table, in the paper's order, then the PyTorch twin and the decomposition study. */
+export const FIGURES: FigureSpec[] = [...ANALYSIS_FIGURES, ...SWEEP_FIGURES, TWIN, ...DECOMPOSITION_FIGURES];
 export const FIGURE_IDS = FIGURES.map((f) => f.id);
 
 export interface ManifestEntry {
@@ -182,7 +184,14 @@ export function entryStatus(
   // The entry lists the runs its build read: all of today's, or fewer where some only feed others (the teachers of
   // a distillation figure).
   const today = new Set(dirs);
-  if (f.runs.every((r) => today.has(r))) return { stale: false };
+  // Runs pooled in as replicates of today's runs (other seeds or keys of the same training) are today's too.
+  const trainings = new Set(configs.map(seedlessKey));
+  const replicate = new Set(
+    runIndex(resultsDir, f.protocol)
+      .filter((r) => trainings.has(seedlessKey(r.config)))
+      .map((r) => r.dir),
+  );
+  if (f.runs.every((r) => today.has(r) || replicate.has(r))) return { stale: false };
   return {
     stale: true,
     finished: configs.filter((c) => isFinished(resultsDir, c)).length,
@@ -397,6 +406,30 @@ export async function reproduce(o: ReproduceOptions): Promise<ManifestEntry[]> {
   return entries;
 }
 
+/**
+ * What a figure's context pools (replicates of each run, the noise floor), from the finished runs of `protocol`
+ * under `resultsDir`; `use` is told of every replicate handed out (the runner lists them among the entry's runs).
+ */
+export function poolingContext(
+  resultsDir: string,
+  protocol: string,
+  use: (r: RunResult) => void = () => {},
+): Pick<FigureContext, 'replicates' | 'floor'> {
+  const index = runIndex(resultsDir, protocol);
+  return {
+    floor: noiseFloor(index).floor,
+    replicates: (c) =>
+      replicatesOf(index, c)
+        .filter((r) => path.resolve(resultsDir, r.dir) !== path.resolve(runDir(resultsDir, c)))
+        .map((r) => {
+          const dir = path.join(resultsDir, r.dir);
+          const run: RunResult = { dir, config: r.config, metrics: r.metrics, analysis: null };
+          use(run);
+          return run;
+        }),
+  };
+}
+
 /** Build one figure from its finished runs and write its data, plot, manifest entry and the results README. */
 function writeFigure(
   spec: FigureSpec,
@@ -413,6 +446,7 @@ function writeFigure(
   const { seeds, commit } = o;
   const used = new Map<string, RunResult>();
   const out = spec.build({
+    ...poolingContext(o.resultsDir, o.protocol, (r) => used.set(r.dir, r)),
     protocol: o.protocol,
     seeds,
     resultsDir: o.resultsDir,
@@ -519,6 +553,7 @@ export async function buildFigure(
   const configs = spec.runs(o.protocol, seeds);
   if (o.train) await ensureRuns(o.resultsDir, configs, { workers: o.workers ?? 1, log: o.log ?? (() => {}) });
   return spec.build({
+    ...poolingContext(o.resultsDir, o.protocol),
     protocol: o.protocol,
     seeds,
     resultsDir: o.resultsDir,

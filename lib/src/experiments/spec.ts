@@ -154,6 +154,13 @@ export interface FigureContext {
   resultsDir: string;
   /** The finished run of a config (the runner trained it before build() is called). */
   get(c: TrainConfig): RunResult;
+  /**
+   * Other finished runs of the training `c` describes (`replicates.replicatesOf`: other seeds, other keys), which a
+   * figure pools into the quantity of `c`; the runner lists them among the entry's runs. Absent: none pooled.
+   */
+  replicates?(c: TrainConfig): RunResult[];
+  /** The noise floor of a top-1 difference (`replicates.noiseFloor` of the results folder); absent: 0. */
+  floor?: number;
 }
 
 export interface FigureOutput {
