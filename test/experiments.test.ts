@@ -499,9 +499,10 @@ test('table7 rows that train what another figure trains share its run (same conf
   assert.equal(shared('fig12b'), 2);
   // fig7: K = 2 as above; K = 1 without nested terms has no collaboration left: BSCE, the BIL row.
   assert.equal(shared('fig7'), 2);
-  // fig12a's balanced NCL is the BIL + InterCL row; fig6a's T = 1 point is BSCE + HCM, the BIL + NFL_hard row.
+  // fig12a's balanced NCL is the BIL + InterCL row; fig6a's T = 1 point is BSCE + HCM, the BIL + NFL_hard row, and
+  // its copies-only series at T = 1 and T = 2 are the BIL and "BIL, T copies" rows.
   assert.equal(shared('fig12a'), 1);
-  assert.equal(shared('fig6a'), 1);
+  assert.equal(shared('fig6a'), 3);
 });
 
 test('--plan counts what a checkpoint holds: a run to resume after epoch k of N has (N − k) / N of its cost left', async () => {
@@ -610,7 +611,7 @@ test('judge: a claim as comparisons, each with its paired interval, the verdict 
   assert.throws(() => experiments.judge([experiments.greater('a', 'x')], stats), /no measured quantity 'x'/);
 });
 
-test("Table 7's rows are losses.TABLE7_ROWS: the paper's component marks, trained as the figure's runs", () => {
+test("Table 7's rows are losses.TABLE7_ROWS: the paper's component marks, trained as the figure's runs, plus BIL on T copies", () => {
   // Table 7 of the paper: BIL, InterCL, IntraCL, NFL_hard per row.
   const paper: Record<string, [boolean, boolean, boolean, boolean]> = {
     ce: [false, false, false, false],
@@ -636,8 +637,13 @@ test("Table 7's rows are losses.TABLE7_ROWS: the paper's component marks, traine
       [0, 1, 2].map((s) => experiments.runConfig('mini', s, experiments.variantRun(v))),
     ),
   );
+  // The compute-matched control: BSCE (K = 1, no mining, no KL) on the T = 2 copies NCL++ trains on.
+  const copies = [0, 1, 2].map((s) =>
+    experiments.runConfig('mini', s, { method: 'bsce', copies: p.loss.numCopies }),
+  );
+  for (const c of copies) assert.deepEqual([c.method, c.model.numExperts, c.loss.numCopies], ['bsce', 1, 2]);
   const table7 = experiments.FIGURES.find((f) => f.id === 'table7')!;
-  assert.deepEqual(hashes(table7.runs('mini', [0, 1, 2])), fromVariants);
+  assert.deepEqual(hashes(table7.runs('mini', [0, 1, 2])), new Set([...fromVariants, ...hashes(copies)]));
 });
 
 test('twin: our Table 1 runs beside results/twin/*.json; a missing, unreadable or foreign twin file is named and left out', async () => {
@@ -707,4 +713,77 @@ test('twin: our Table 1 runs beside results/twin/*.json; a missing, unreadable o
   const e = experiments.readManifest(results).figures.find((f) => f.id === 'twin')!;
   assert.equal(e.verdict, 'inconclusive'); // agreement so far, with twin runs missing
   assert.match(e.reading!, /Twin runs missing: twin\/nclpp-seed0\.json, twin\/nclpp-seed1\.json\./);
+});
+
+test('decomposition: each arm trains what it says; each step is the paired interval of expert 1, hand-computed', () => {
+  const spec = experiments.FIGURES.find((f) => f.id === 'decomposition')!;
+  const long = experiments.FIGURES.find((f) => f.id === 'decomposition-long')!;
+  const arm = (k: string) => experiments.DECOMPOSITION_ARMS.find((a) => a.key === k)!;
+  const cfg = (k: string, scale = 1, seed = 0) =>
+    experiments.runConfig('mini', seed, experiments.armRun(arm(k), scale));
+  const shape = (c: train.TrainConfig) => [
+    c.method,
+    c.model.numExperts,
+    c.loss.numCopies,
+    c.optim.epochs,
+    c.loss.options.intraCL,
+    c.loss.options.interCL,
+    c.loss.lambda,
+  ];
+  assert.deepEqual(shape(cfg('A')), ['bsce', 1, 1, 20, true, true, 0.6]); // ce/bsce: switches at their defaults
+  assert.deepEqual(shape(cfg('B')), ['bsce', 1, 2, 20, true, true, 0.6]);
+  assert.deepEqual(shape(cfg('C')), ['nclpp', 2, 2, 20, true, true, 0]);
+  assert.deepEqual(shape(cfg('D')), ['nclpp', 1, 2, 20, true, false, 0.6]);
+  assert.deepEqual(shape(cfg('E')), ['nclpp', 2, 2, 20, true, true, 0.6]);
+  assert.deepEqual(shape(cfg('A2')), ['bsce', 1, 1, 40, true, true, 0.6]);
+  assert.deepEqual(shape(cfg('E', 3)), ['nclpp', 2, 2, 60, true, true, 0.6]);
+  assert.equal(cfg('E', 3).optim.warmupEpochs, 1);
+  // A, B and E at the protocol's length are Table 7's BIL, "BIL, T copies" and NCL++ rows: one run each, shared.
+  const t7 = new Set(
+    experiments.FIGURES.find((f) => f.id === 'table7')!
+      .runs('mini', [0])
+      .map(train.configHash),
+  );
+  for (const k of ['A', 'B', 'E']) assert.ok(t7.has(train.configHash(cfg(k))), k);
+  assert.equal(spec.runs('mini', [0, 1]).length, 12);
+  assert.equal(long.runs('mini', [0, 1]).length, 24); // 3× the epochs, plus the shorter runs it compares with
+  // Fabricated runs: expert 1's top-1 per arm and seed; E − C per seed = +0.010, +0.012, +0.014.
+  const top1: Record<string, number[]> = {
+    A: [0.87, 0.875, 0.88],
+    B: [0.88, 0.886, 0.89],
+    C: [0.885, 0.889, 0.894],
+    D: [0.884, 0.888, 0.893],
+    E: [0.895, 0.901, 0.908],
+    A2: [0.872, 0.878, 0.881],
+  };
+  const byHash = new Map<string, number>();
+  for (const a of experiments.DECOMPOSITION_ARMS)
+    [0, 1, 2].forEach((s) => byHash.set(train.configHash(cfg(a.key, 1, s)), top1[a.key][s]));
+  const out = spec.build({
+    protocol: 'mini',
+    seeds: [0, 1, 2],
+    resultsDir: '/nowhere',
+    get: (c) => {
+      const v = byHash.get(train.configHash(c))!;
+      const t = { top1: v, experts: [{ top1: v }] };
+      return {
+        dir: `/nowhere/runs/mini/x-${train.configHash(c)}`,
+        config: c,
+        analysis: null,
+        metrics: { test: t, train: { epochs: [] } },
+      } as never;
+    },
+  });
+  const steps = (
+    out.data as { steps: { step: string; diff: { mean: number; lo: number; hi: number }; n: number }[] }
+  ).steps;
+  const kl = steps.find((s) => s.step === 'E − C')!;
+  // mean 0.012, sd 0.002, half-width 4.302653 · 0.002 / √3 = 0.0049683.
+  assert.equal(kl.n, 3);
+  assert.ok(Math.abs(kl.diff.mean - 0.012) < 1e-9 && Math.abs(kl.diff.lo - (0.012 - 0.0049683)) < 1e-6);
+  assert.match(
+    out.measured,
+    /the KL terms add accuracy beyond the copies and mining: NCL\+\+ − NCL\+\+ λ = 0 = \+1\.20 \[\+0\.70, \+1\.70\] points/,
+  );
+  assert.equal(out.verdict, 'reproduced');
 });

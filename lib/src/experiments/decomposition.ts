@@ -38,7 +38,7 @@ export interface Arm {
 /** The arms, in the order each adds one part; `A2` is B's compute-matched control (not a step of the chain). */
 export const DECOMPOSITION_ARMS: Arm[] = [
   { key: 'A', label: 'BSCE', run: { method: 'bsce' } },
-  { key: 'B', label: 'BSCE, T = 2 copies', run: { method: 'bsce', copies: 2 } },
+  { key: 'B', label: 'BSCE, T = 2 copies', run: { method: 'bsce', protocolCopies: true } },
   { key: 'C', label: 'NCL++ λ = 0', run: { method: 'nclpp', lambda: 0 } },
   { key: 'D', label: 'IntraCL only (K = 1)', run: { method: 'nclpp', experts: 1 } },
   { key: 'E', label: 'NCL++', run: { method: 'nclpp' } },

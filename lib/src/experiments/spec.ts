@@ -28,6 +28,8 @@ export interface RunSpec {
   experts?: number;
   /** Augmented copies T. */
   copies?: number;
+  /** T = the copies NCL++ trains on under the protocol (the compute-matched controls: BSCE on NCL++'s copies). */
+  protocolCopies?: boolean;
   /** `loss.options` switches, merged over the protocol's. */
   switches?: Partial<TrainConfig['loss']['options']>;
   lambda?: number;
@@ -61,6 +63,7 @@ export function runConfig(protocol: string, seed: number, run: RunSpec): TrainCo
   const c = getProtocol(protocol, run.method, seed);
   if (run.experts !== undefined) c.model.numExperts = run.experts;
   if (run.copies !== undefined) c.loss.numCopies = run.copies;
+  if (run.protocolCopies) c.loss.numCopies = getProtocol(protocol, 'nclpp', seed).loss.numCopies;
   if (run.switches) c.loss.options = { ...c.loss.options, ...run.switches };
   if (run.lambda !== undefined) c.loss.lambda = run.lambda;
   if (run.beta !== undefined) c.loss.beta = run.beta;
