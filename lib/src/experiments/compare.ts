@@ -86,9 +86,13 @@ export function comparisonFigure(spec: ComparisonSpec): FigureSpec {
         name: s.name,
         metric: s.metric,
         points: s.points.map((p) => {
+          const metric = p.metric ?? s.metric;
           const own = runsOf(ctx, p.run);
-          const runs = withReplicates(ctx, own);
-          const st = pooledStat(runs, (r) => accuracy(r, p.metric ?? s.metric));
+          // A replicate pools only where it measured the same set (clean train accuracy is recorded by some runs).
+          const runs = withReplicates(ctx, own).filter(
+            (r) => own.includes(r) || metric.set !== 'train' || r.metrics.trainSet !== undefined,
+          );
+          const st = pooledStat(runs, (r) => accuracy(r, metric));
           return {
             x: p.x,
             label: p.label,

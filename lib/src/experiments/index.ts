@@ -1,16 +1,36 @@
 // Experiments: cached runs, the paper's figures and tables, and the reproduce command behind `ncl reproduce`.
+export { runDir, finishedRuns, loadRun, isFinished, readAnalysis } from './runs';
+export type { RunResult } from './runs';
+export { ensureRuns, nextRunnable, SweepFailed, SweepStopped } from './runner';
+export type { QueuedRun, EnsureOptions } from './runner';
+export { startWorker } from './worker';
+export type { TrainRequest, FromWorker, WorkerOutcome, FailureCode } from './worker';
 export {
-  runDir,
-  finishedRuns,
-  loadRun,
-  isFinished,
-  readAnalysis,
-  ensureRuns,
   relativeCost,
-  nextRunnable,
-} from './runs';
-export type { QueuedRun } from './runs';
-export type { RunResult, EnsureOptions } from './runs';
+  cpuMinutesEstimator,
+  startOrder,
+  laneFinish,
+  planConfigs,
+  planRuns,
+  formatPlan,
+  figureReadiness,
+  epochsInCheckpoint,
+} from './plan';
+export type { PlanRow } from './plan';
+export { EXECUTORS, localExecutor, slurmExecutor } from './executor';
+export type { Executor, ExecutorName, Sweep, SweepOutcome } from './executor';
+export {
+  SlurmOptions,
+  submitRuns,
+  followSubmission,
+  submissions,
+  queuedRuns,
+  slurmAvailable,
+  jobState,
+} from './slurm';
+export type { SlurmOptionsInput, Submission, SweepLabel, FollowProgress, QueueEntry } from './slurm';
+export { runStatuses, sweepStatus, submittedGroups, formatStatus, lastAttempt } from './status';
+export type { RunStatus, GroupStatus, RunStateName } from './status';
 export {
   stat,
   statArrays,
@@ -58,23 +78,20 @@ export {
 export type { Arm } from './decomposition';
 export { SWEEP_FIGURES } from './sweeps';
 export { TWIN, TWIN_TOLERANCE, readTwinRun, twinFile } from './twin';
+export { FIGURES, FIGURE_IDS, resolveIds } from './registry';
 export {
-  FIGURES,
-  FIGURE_IDS,
-  reproduce,
-  buildFigure,
   readManifest,
-  resolveIds,
-  writeResultsReadme,
+  withResultsLock,
+  MANIFEST_LOCK,
   entryStatus,
   settingsOfRuns,
   backendsOfRuns,
-  planRuns,
-  formatPlan,
-  figureReadiness,
   settingsLabel,
   figureSettings,
-} from './reproduce';
-export type { Manifest, ManifestEntry, ReproduceOptions, PlanRow } from './reproduce';
+} from './manifest';
+export type { Manifest, ManifestEntry } from './manifest';
+export { buildFigure, writeFigure, writeResultsReadme, resultsReadme } from './results';
+export { reproduce } from './reproduce';
+export type { ReproduceOptions } from './reproduce';
 export { tsne2d, knnAccuracy } from './embedding';
 export * from './paper';

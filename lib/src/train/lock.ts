@@ -1,20 +1,62 @@
 /**
- * One trainer per run folder: `<dir>/train.lock`, created exclusively (O_EXCL) and holding the owner's pid, host
- * and start time. A second trainer finds it and refuses, naming the owner. A lock whose owner is gone (same host,
- * pid no longer running: killed, crashed, machine rebooted) is stale and taken over. A lock from another host cannot
- * be checked from here: it is refused, and the message says which file to remove once that process is known dead.
+ * One trainer per run folder: `<dir>/train.lock`, created exclusively (O_EXCL) and holding the owner's pid, host,
+ * start time and, under SLURM, job id. A second trainer finds it and refuses, naming the owner. A lock whose owner is
+ * gone is stale and taken over: on the same host, the pid no longer runs (killed, crashed, machine rebooted); on
+ * another host (nodes sharing a file system), the owner's SLURM job is no longer in `squeue`, or it is this very job
+ * (requeued: SLURM ends a job's processes before starting it again). A lock from another host without a job, or
+ * when `squeue` cannot be asked, cannot be checked from here: it is refused, and the message says which file to
+ * remove once that process is known dead.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { TrainingError } from './errors';
+import { ioError, makeFolder } from './folders';
 
 export const LOCK_FILE = 'train.lock';
 
-interface Owner {
+export interface LockOwner {
   pid: number;
   host: string;
   since: string;
+  /** SLURM_JOB_ID of the owner, when it runs as a SLURM job (unchanged when the job is requeued). */
+  job?: string;
+}
+type Owner = LockOwner;
+
+/** A folder held by another live process: `owner` says which. */
+export class RunLocked extends TrainingError {
+  constructor(
+    message: string,
+    readonly owner: LockOwner,
+  ) {
+    super(message);
+  }
+}
+
+/** Whether SLURM job `job` is still pending or running (true when `squeue` cannot be asked: unknown). */
+function slurmJobAlive(job: string): boolean {
+  try {
+    return (
+      execFileSync('squeue', ['-h', '-j', job, '-o', '%T'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+        timeout: 30_000,
+      }).trim().length > 0
+    );
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException & { status?: number | null };
+    return err.code === 'ENOENT' || err.status == null; // no squeue here, or it timed out: cannot tell
+  }
+}
+
+/** Whether the owner of a lock may still be writing: see the file comment. */
+function ownerAlive(owner: Owner): boolean {
+  if (owner.host === os.hostname()) return processAlive(owner.pid);
+  if (!owner.job) return true;
+  if (owner.job === process.env.SLURM_JOB_ID) return false; // an earlier run of this requeued job
+  return slurmJobAlive(owner.job);
 }
 
 /** Whether process `pid` runs on this machine (signal 0 tests for existence without sending anything). */
@@ -36,19 +78,24 @@ function readOwner(file: string): Owner | null {
   }
 }
 
+/** The owner recorded in `dir`'s lock, alive or not (null without a readable lock). */
+export function lockOwner(dir: string, name = LOCK_FILE): LockOwner | null {
+  const file = path.join(dir, name);
+  return fs.existsSync(file) ? readOwner(file) : null;
+}
+
 /** Why `dir` cannot be taken now (another live trainer, or one on another host holds it), or null. */
-export function lockHolder(dir: string): string | null {
-  const file = path.join(dir, LOCK_FILE);
-  const owner = fs.existsSync(file) ? readOwner(file) : null;
-  if (!owner) return null;
-  if (owner.host !== os.hostname()) return foreignMessage(dir, file, owner);
-  return processAlive(owner.pid) ? liveMessage(dir, owner) : null;
+export function lockHolder(dir: string, name = LOCK_FILE): string | null {
+  const file = path.join(dir, name);
+  const owner = lockOwner(dir, name);
+  if (!owner || !ownerAlive(owner)) return null;
+  return owner.host !== os.hostname() ? foreignMessage(dir, file, owner) : liveMessage(dir, owner);
 }
 
 function foreignMessage(dir: string, file: string, owner: Owner): string {
   return (
-    `${dir}: in use by process ${owner.pid} on ${owner.host} (since ${owner.since}); ` +
-    `if that process is gone, remove ${file}`
+    `${dir}: in use by process ${owner.pid} on ${owner.host}${owner.job ? ` (SLURM job ${owner.job})` : ''} ` +
+    `(since ${owner.since}); if that process is gone, remove ${file}`
   );
 }
 
@@ -65,21 +112,25 @@ export interface RunLock {
 }
 
 /**
- * Take the lock of run folder `dir` (created if needed). Throws a TrainingError naming the live owner when another
- * process holds it.
+ * Take the lock `name` of folder `dir` (created if needed). Throws a RunLocked naming the live owner when another
+ * process holds it, an IOError naming the file when it cannot be written (nothing is left behind).
  */
-export function acquireRunLock(dir: string): RunLock {
-  fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, LOCK_FILE);
+export function acquireRunLock(dir: string, name = LOCK_FILE): RunLock {
+  makeFolder(dir);
+  const file = path.join(dir, name);
   const me: Owner = { pid: process.pid, host: os.hostname(), since: new Date().toISOString() };
+  if (process.env.SLURM_JOB_ID) me.job = process.env.SLURM_JOB_ID;
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
       const fd = fs.openSync(file, 'wx');
       try {
         fs.writeSync(fd, JSON.stringify(me) + '\n');
-      } finally {
+      } catch (e) {
         fs.closeSync(fd);
+        fs.rmSync(file, { force: true });
+        throw ioError(e, file);
       }
+      fs.closeSync(fd);
       let released = false;
       return {
         file,
@@ -90,12 +141,16 @@ export function acquireRunLock(dir: string): RunLock {
         },
       };
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(e, file);
     }
     const owner = readOwner(file);
-    if (owner && owner.host !== me.host) throw new TrainingError(foreignMessage(dir, file, owner));
-    if (owner && (owner.pid === process.pid || processAlive(owner.pid)))
-      throw new TrainingError(liveMessage(dir, owner));
+    if (owner && owner.host === me.host && owner.pid === process.pid)
+      throw new RunLocked(liveMessage(dir, owner), owner);
+    if (owner && ownerAlive(owner))
+      throw new RunLocked(
+        owner.host !== me.host ? foreignMessage(dir, file, owner) : liveMessage(dir, owner),
+        owner,
+      );
     if (!owner) {
       // Unreadable: being written right now, or garbage. Give a writer a moment, then treat it as stale.
       const age = Date.now() - (fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0);

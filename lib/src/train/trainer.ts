@@ -106,7 +106,7 @@ export async function trainRun(
     for (const [n, b] of sgd.buffers) m.set(`sgd.${n}`, b);
     return m;
   };
-  const progress = new Progress(opts.progress ?? true, c.optim.epochs, stepsPerEpoch);
+  const progress = new Progress(opts.progress ?? true, c.optim.epochs, stepsPerEpoch, opts.onProgress);
   let folder: RunFolder | null = null;
   let ok = false;
   try {
@@ -136,7 +136,7 @@ export async function trainRun(
       atomicWrite(path.join(outDir, 'config.json'), JSON.stringify(c, null, 2) + '\n');
       data.saveSubset(path.join(outDir, 'subset.json'), prep.subset);
     }
-    const finished = await trainEpochs({
+    const ended = await trainEpochs({
       config: c,
       train,
       batchOptions: batchOpts,
@@ -168,11 +168,13 @@ export async function trainRun(
       state,
       progress,
       deadline: opts.deadline,
+      signal: opts.signal,
       onStep: opts.onStep,
       onEpoch: opts.onEpoch,
     });
     progress.stop();
-    if (!finished) throw new TrainingStopped(state.nextEpoch, c.optim.epochs, ckptFile!);
+    if (ended === 'deadline') throw new TrainingStopped(state.nextEpoch, c.optim.epochs, ckptFile);
+    if (ended === 'signal') throw new TrainingStopped(state.nextEpoch, c.optim.epochs, ckptFile, 'signal');
     const metrics = await finishRun({
       config: c,
       hash,

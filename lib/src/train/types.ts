@@ -4,6 +4,7 @@ import type { EvalResult } from '../eval/metrics';
 import type { LossFn } from '../losses';
 import type { TrainConfig } from './config';
 import type { PreparedData } from './data';
+import type { ProgressInfo } from './progress';
 
 export interface StepInfo {
   epoch: number;
@@ -79,6 +80,13 @@ export interface TrainOptions {
   progress?: boolean;
   onStep?: (s: StepInfo) => void;
   onEpoch?: (e: EpochInfo) => void;
+  /** The run's step count, at most once a second and at every epoch boundary (e.g. for a parent's progress bar). */
+  onProgress?: (p: ProgressInfo) => void;
+  /**
+   * Stops the run within one step (between steps) when aborted: nothing of the epoch in progress is written, the
+   * checkpoint of the last finished epoch stays, the folder's lock is released, and `TrainingStopped` is thrown.
+   */
+  signal?: AbortSignal;
   /** Where warnings about the config go (also recorded in metrics.json); default: stderr. */
   onWarning?: (message: string) => void;
   /** Also write analysis.json.gz (per-class KL, hardest negatives, features; eval/analysis.ts); default true with outDir. */
