@@ -252,7 +252,11 @@ export function buildProgram(): Command {
 export function errorLine(e: unknown): string {
   if (e instanceof ZodError) return formatConfigError(e);
   if (!(e instanceof Error)) return String(e);
-  const known = e instanceof UsageError || e instanceof TrainingError || e.name === 'DataError';
+  const known =
+    e instanceof UsageError ||
+    e instanceof TrainingError ||
+    e.name === 'DataError' ||
+    e.name === 'FileWriteError';
   const line = (known ? e.message : `${e.name}: ${e.message}`).split('\n')[0];
   return known ? line : `${line} (NCL_DEBUG=1 shows where)`;
 }

@@ -1,0 +1,296 @@
+// Runs and results survive full disks, empty paths, zombies, bad numbers and misread files (issue #44).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { initBackend, train } from '../lib/src';
+import type { TrainConfig } from '../lib/src/train';
+import { acquireRunLock, LOCK_FILE } from '../lib/src/train/lock';
+import { removeStaleTemps } from '../lib/src/train/checkpoint';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-44-'));
+const ROOT = path.resolve(__dirname, '..');
+const CLI = path.join(ROOT, 'lib/src/cli/main.ts');
+
+before(async () => {
+  await initBackend({ backend: 'wasm', quiet: true });
+});
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+function smoke(method: 'ce' | 'nclpp', patch: (c: TrainConfig) => void = () => {}): TrainConfig {
+  const c = train.getProtocol('smoke', method, 3);
+  patch(c);
+  return train.TrainConfig.parse(c);
+}
+
+const ENV = { ...process.env, NCL_BACKEND: 'wasm', NCL_DATA_DIR: '' };
+
+function ncl(args: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  return spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], {
+    encoding: 'utf8',
+    cwd: o.cwd ?? ROOT,
+    env: o.env ?? ENV,
+  });
+}
+
+/** One line on stderr, exit 1, matching `re`. */
+function refused(r: ReturnType<typeof ncl>, re: RegExp): void {
+  assert.equal(r.status, 1, r.stderr);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], re);
+  assert.doesNotMatch(lines[0], /ZodError|SyntaxError|TypeError|RangeError|Error: /);
+}
+
+/** Every file under `dir`, relative, with its bytes. */
+function snapshot(dir: string): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  if (!fs.existsSync(dir)) return out;
+  for (const f of fs.readdirSync(dir, { recursive: true }) as string[]) {
+    const p = path.join(dir, f);
+    if (fs.statSync(p).isFile()) out.set(f, fs.readFileSync(p));
+  }
+  return out;
+}
+
+/**
+ * While `fn` runs, writes to files whose path matches `victim` behave as on a disk that fills up: the first write
+ * puts half its bytes and returns that count (as write(2) does), every later one fails with ENOSPC.
+ */
+async function withFullDisk<T>(victim: RegExp, fn: () => Promise<T> | T): Promise<T> {
+  const open = fs.openSync;
+  const write = fs.writeSync;
+  const paths = new Map<number, string>();
+  const wrote = new Set<number>();
+  const f = fs as unknown as Record<string, unknown>;
+  f.openSync = (p: fs.PathLike, ...rest: unknown[]) => {
+    const fd = (open as (...a: unknown[]) => number)(p, ...rest);
+    paths.set(fd, String(p));
+    return fd;
+  };
+  f.writeSync = (fd: number, buf: unknown, ...rest: unknown[]) => {
+    if (!victim.test(paths.get(fd) ?? '')) return (write as (...a: unknown[]) => number)(fd, buf, ...rest);
+    if (wrote.has(fd))
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    wrote.add(fd);
+    const bytes = typeof buf === 'string' ? Buffer.from(buf) : (buf as Uint8Array);
+    const offset = typeof rest[0] === 'number' ? rest[0] : 0;
+    const length = typeof rest[1] === 'number' ? rest[1] : bytes.length - offset;
+    return write(fd, bytes, offset, Math.max(1, length >> 1));
+  };
+  try {
+    return await fn();
+  } finally {
+    f.openSync = open;
+    f.writeSync = write;
+  }
+}
+
+test('#44.1 a full disk never replaces a good file: the checkpoint of a resumed run is kept, the error names it', async () => {
+  const c = smoke('ce', (c) => (c.optim.epochs = 3));
+  const dir = path.join(tmp, 'full-ckpt');
+  await assert.rejects(
+    train.trainRun(c, { outDir: dir, progress: false, deadline: Date.now() }),
+    train.TrainingStopped,
+  );
+  const ckpt = path.join(dir, 'checkpoint.bin');
+  const good = fs.readFileSync(ckpt);
+  await withFullDisk(/checkpoint\.bin/, () =>
+    assert.rejects(
+      train.trainRun(c, { outDir: dir, resume: true, progress: false }),
+      (e: Error) =>
+        e.message === `${ckpt}: cannot write (ENOSPC: no space left on device); the previous file is kept`,
+    ),
+  );
+  assert.deepEqual(fs.readFileSync(ckpt), good, 'the epoch-1 checkpoint is intact');
+  assert.equal(train.loadCheckpoint<{ nextEpoch: number }>(ckpt).state.nextEpoch, 1);
+  assert.deepEqual(
+    fs.readdirSync(dir).sort(),
+    ['checkpoint.bin', 'config.json', 'subset.json'],
+    'no temp file, no lock, no result',
+  );
+  // Any results file: a short write is an error naming it, the old bytes stay.
+  const file = path.join(dir, 'config.json');
+  const before = fs.readFileSync(file);
+  await withFullDisk(/config\.json/, () =>
+    assert.throws(
+      () => train.atomicWrite(file, 'x'.repeat(5000)),
+      new RegExp(
+        `^Error: ${file}: cannot write \\(ENOSPC: no space left on device\\); the previous file is kept$`,
+      ),
+    ),
+  );
+  assert.deepEqual(fs.readFileSync(file), before);
+  // And the run still resumes to the end once there is room.
+  const { model } = await train.trainRun(c, { outDir: dir, resume: true, progress: false });
+  model.dispose();
+  assert.ok(fs.existsSync(path.join(dir, 'metrics.json')));
+});
+
+test('#44.1 a lock that cannot be written whole is removed again, naming it', async () => {
+  const dir = path.join(tmp, 'full-lock');
+  fs.mkdirSync(dir);
+  const file = path.join(dir, LOCK_FILE);
+  await withFullDisk(/train\.lock/, () =>
+    assert.throws(
+      () => acquireRunLock(dir),
+      (e: Error) => e.message === `${file}: cannot write (ENOSPC: no space left on device); nothing written`,
+    ),
+  );
+  assert.deepEqual(fs.readdirSync(dir), [], 'no empty train.lock left behind');
+  acquireRunLock(dir).release();
+});
+
+/** A small tmpfs at `dir` (root with mount rights only); false where it cannot be mounted. */
+function mountTmpfs(dir: string, size: string): boolean {
+  fs.mkdirSync(dir, { recursive: true });
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { encoding: 'utf8' });
+  return r.status === 0;
+}
+
+/** Fill the file system of `dir` until `free` bytes are left. */
+function fillUntil(dir: string, free: number): void {
+  const st = fs.statfsSync(dir);
+  const avail = st.bavail * st.bsize;
+  if (avail > free) fs.writeFileSync(path.join(dir, 'filler'), Buffer.alloc(avail - free));
+}
+
+test('#44.1 CLI on a real full disk (3 MiB tmpfs): resume and a fresh run exit 1 naming the file; the good checkpoint stays', (t) => {
+  const mnt = path.join(tmp, 'tmpfs');
+  if (!mountTmpfs(mnt, '3m')) {
+    t.skip(
+      'cannot mount a tmpfs here (not root, or no mount rights); the injected short writes above cover it',
+    );
+    return;
+  }
+  try {
+    const part = path.join(mnt, 'part');
+    const args = ['train', '--protocol', 'smoke', '--method', 'nclpp', '--set', 'optim.epochs=4'];
+    const first = ncl([...args, '--out', part, '--time-limit', '0.00001']);
+    assert.equal(first.status, 0, first.stderr);
+    const ckpt = path.join(part, 'checkpoint.bin');
+    const good = fs.readFileSync(ckpt);
+    fillUntil(mnt, good.length >> 1);
+    const r = ncl([...args, '--resume', '--out', part]);
+    refused(
+      r,
+      new RegExp(
+        `^ncl: error: ${ckpt}: cannot write \\(ENOSPC: no space left on device\\); the previous file is kept$`,
+      ),
+    );
+    assert.deepEqual(fs.readFileSync(ckpt), good);
+    assert.deepEqual(fs.readdirSync(part).sort(), ['checkpoint.bin', 'config.json', 'subset.json']);
+    // A fresh run with about a checkpoint's room: it stops at the first file that does not fit; every file there is
+    // whole (config.json parses, subset.json loads), nothing half-written, no lock.
+    fs.rmSync(path.join(mnt, 'filler'));
+    const fresh = path.join(mnt, 'fresh');
+    fillUntil(mnt, good.length + (good.length >> 1));
+    const f = ncl([...args, '--out', fresh]);
+    assert.equal(f.status, 1, f.stderr);
+    assert.match(
+      f.stderr.trim().split('\n').pop()!,
+      new RegExp(`^ncl: error: ${fresh}/[a-z_.]+: cannot write \\(ENOSPC`),
+    );
+    const left = fs.readdirSync(fresh).sort();
+    assert.ok(!left.includes(LOCK_FILE) && !left.some((n) => n.includes('.tmp-')), left.join(' '));
+    for (const n of left) {
+      if (n.endsWith('.json')) JSON.parse(fs.readFileSync(path.join(fresh, n), 'utf8'));
+      if (n === 'checkpoint.bin') train.loadCheckpoint(path.join(fresh, n));
+    }
+  } finally {
+    spawnSync('umount', [mnt]);
+  }
+});
+
+/** A zombie: a process that has exited while its parent (a `sleep`) never reaps it. Returns its pid and the parent. */
+async function zombie(): Promise<{ pid: number; parent: ReturnType<typeof spawn> }> {
+  const parent = spawn('/bin/sh', ['-c', '/bin/sh -c "exit 0" & echo $!; exec sleep 60'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const pid = await new Promise<number>((resolve) =>
+    parent.stdout!.once('data', (b: Buffer) => resolve(Number(b.toString().trim()))),
+  );
+  for (let t = 0; t < 100 && !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')); t++)
+    await new Promise((r) => setTimeout(r, 50));
+  return { pid, parent };
+}
+
+test('#44.4 a zombie owner counts as dead: its lock is taken over and its temp files removed', async (t) => {
+  if (process.platform !== 'linux') return t.skip('zombies are read from /proc');
+  const { pid, parent } = await zombie();
+  try {
+    assert.match(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'), /\) Z /, 'a real zombie');
+    assert.doesNotThrow(() => process.kill(pid, 0), 'signal 0 still reaches it');
+    const dir = path.join(tmp, 'zombie');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(
+      path.join(dir, LOCK_FILE),
+      JSON.stringify({ pid, host: os.hostname(), since: '2024-01-01T00:00:00.000Z' }),
+    );
+    fs.writeFileSync(path.join(dir, `checkpoint.bin.tmp-${pid}`), 'half');
+    const lock = acquireRunLock(dir);
+    assert.equal(JSON.parse(fs.readFileSync(lock.file, 'utf8')).pid, process.pid);
+    assert.deepEqual(removeStaleTemps(dir), [`checkpoint.bin.tmp-${pid}`]);
+    lock.release();
+  } finally {
+    parent.kill('SIGKILL');
+  }
+});
+
+test('#44.4 a pid used by another process since (start tick differs) is not the owner; the owner itself is', async (t) => {
+  if (process.platform !== 'linux') return t.skip('start ticks are read from /proc');
+  const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+  try {
+    const start = fs.readFileSync(`/proc/${other.pid}/stat`, 'utf8').split(') ')[1].split(' ')[19];
+    const dir = path.join(tmp, 'recycled');
+    fs.mkdirSync(dir);
+    const write = (s: string) =>
+      fs.writeFileSync(
+        path.join(dir, LOCK_FILE),
+        JSON.stringify({ pid: other.pid, host: os.hostname(), since: 'x', start: s }),
+      );
+    write(start);
+    assert.throws(() => acquireRunLock(dir), /another training \(process \d+/);
+    write(String(Number(start) - 1));
+    const lock = acquireRunLock(dir);
+    const mine = JSON.parse(fs.readFileSync(lock.file, 'utf8'));
+    assert.equal(mine.pid, process.pid);
+    assert.equal(mine.start, fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')[19]);
+    lock.release();
+  } finally {
+    other.kill('SIGKILL');
+  }
+});
+
+test('#44.4 CLI: a trainer killed but not reaped (a zombie) does not block --resume', async (t) => {
+  if (process.platform !== 'linux') return t.skip('zombies are read from /proc');
+  const out = path.join(tmp, 'cli-zombie');
+  const args = ['train', '--protocol', 'smoke', '--method', 'ce', '--out', out, '--epochs', '300'];
+  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const cmd = [process.execPath, '--import', 'tsx', CLI, ...args].map(q).join(' ');
+  // The trainer's parent is `sleep` after exec: it never reaps the trainer once it is killed.
+  const parent = spawn('/bin/sh', ['-c', `${cmd} >/dev/null 2>&1 & echo $!; exec sleep 120`], {
+    cwd: ROOT,
+    env: ENV,
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  try {
+    const pid = await new Promise<number>((resolve) =>
+      parent.stdout!.once('data', (b: Buffer) => resolve(Number(b.toString().trim()))),
+    );
+    const lock = path.join(out, LOCK_FILE);
+    for (let i = 0; i < 600 && !fs.existsSync(lock); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(JSON.parse(fs.readFileSync(lock, 'utf8')).pid, pid);
+    process.kill(pid, 'SIGKILL');
+    for (let i = 0; i < 100 && !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    assert.match(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'), /\) Z /);
+    const r = ncl([...args, '--resume', '--time-limit', '0.00001']); // takes the folder, trains an epoch, stops
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /stopped after epoch \d+\/300 \(time limit\)/);
+  } finally {
+    parent.kill('SIGKILL');
+  }
+});
