@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { initBackend, train } from '../lib/src';
 import type { TrainConfig } from '../lib/src/train';
 import { acquireRunLock, LOCK_FILE } from '../lib/src/train/lock';
@@ -64,7 +65,8 @@ async function withFullDisk<T>(victim: RegExp, fn: () => Promise<T> | T): Promis
   const write = fs.writeSync;
   const paths = new Map<number, string>();
   const wrote = new Set<number>();
-  const f = fs as unknown as Record<string, unknown>;
+  // The module object itself (what the lib's `fs.writeSync` reads), not this file's read-only namespace.
+  const f = createRequire(__filename)('node:fs') as Record<string, unknown>;
   f.openSync = (p: fs.PathLike, ...rest: unknown[]) => {
     const fd = (open as (...a: unknown[]) => number)(p, ...rest);
     paths.set(fd, String(p));
