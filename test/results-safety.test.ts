@@ -45,6 +45,12 @@ function refused(r: ReturnType<typeof ncl>, re: RegExp): void {
   assert.doesNotMatch(lines[0], /ZodError|SyntaxError|TypeError|RangeError|Error: /);
 }
 
+/** Exit 1, the last line of stderr (after progress lines) matching `re`. */
+function failedWith(r: ReturnType<typeof ncl>, re: RegExp): void {
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr.trim().split('\n').pop()!, re);
+}
+
 /** Every file under `dir`, relative, with its bytes. */
 function snapshot(dir: string): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
@@ -70,6 +76,7 @@ async function withFullDisk<T>(victim: RegExp, fn: () => Promise<T> | T): Promis
   f.openSync = (p: fs.PathLike, ...rest: unknown[]) => {
     const fd = (open as (...a: unknown[]) => number)(p, ...rest);
     paths.set(fd, String(p));
+    wrote.delete(fd);
     return fd;
   };
   f.writeSync = (fd: number, buf: unknown, ...rest: unknown[]) => {
@@ -120,7 +127,7 @@ test('#44.1 a full disk never replaces a good file: the checkpoint of a resumed 
     assert.throws(
       () => train.atomicWrite(file, 'x'.repeat(5000)),
       new RegExp(
-        `^Error: ${file}: cannot write \\(ENOSPC: no space left on device\\); the previous file is kept$`,
+        `^FileWriteError: ${file}: cannot write \\(ENOSPC: no space left on device\\); the previous file is kept$`,
       ),
     ),
   );
@@ -176,7 +183,7 @@ test('#44.1 CLI on a real full disk (3 MiB tmpfs): resume and a fresh run exit 1
     const good = fs.readFileSync(ckpt);
     fillUntil(mnt, good.length >> 1);
     const r = ncl([...args, '--resume', '--out', part]);
-    refused(
+    failedWith(
       r,
       new RegExp(
         `^ncl: error: ${ckpt}: cannot write \\(ENOSPC: no space left on device\\); the previous file is kept$`,
