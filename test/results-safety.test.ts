@@ -6,14 +6,17 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { initBackend, train } from '../lib/src';
 import type { TrainConfig } from '../lib/src/train';
 import { acquireRunLock, LOCK_FILE } from '../lib/src/train/lock';
 import { removeStaleTemps } from '../lib/src/train/checkpoint';
+import { buildProgram, errorLine } from '../lib/src/cli/main';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-44-'));
 const ROOT = path.resolve(__dirname, '..');
 const CLI = path.join(ROOT, 'lib/src/cli/main.ts');
+const TSX = pathToFileURL(path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
 
 before(async () => {
   await initBackend({ backend: 'wasm', quiet: true });
@@ -28,8 +31,9 @@ function smoke(method: 'ce' | 'nclpp', patch: (c: TrainConfig) => void = () => {
 
 const ENV = { ...process.env, NCL_BACKEND: 'wasm', NCL_DATA_DIR: '' };
 
+/** `ncl args` in a child process (from any working directory: tsx's loader by its path). */
 function ncl(args: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
-  return spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], {
+  return spawnSync(process.execPath, ['--import', TSX, CLI, ...args], {
     encoding: 'utf8',
     cwd: o.cwd ?? ROOT,
     env: o.env ?? ENV,
@@ -43,6 +47,22 @@ function refused(r: ReturnType<typeof ncl>, re: RegExp): void {
   assert.equal(lines.length, 1, r.stderr);
   assert.match(lines[0], re);
   assert.doesNotMatch(lines[0], /ZodError|SyntaxError|TypeError|RangeError|Error: /);
+}
+
+/** The one-line error `ncl args` ends with when run in this process from `cwd` ('' when it succeeds). */
+async function errorOf(args: string[], cwd: string): Promise<string> {
+  const back = process.cwd();
+  process.chdir(cwd);
+  try {
+    await buildProgram()
+      .exitOverride()
+      .parseAsync(['node', 'ncl', ...args]);
+    return '';
+  } catch (e) {
+    return errorLine(e);
+  } finally {
+    process.chdir(back);
+  }
 }
 
 /** Exit 1, the last line of stderr (after progress lines) matching `re`. */
@@ -278,7 +298,7 @@ test('#44.4 CLI: a trainer killed but not reaped (a zombie) does not block --res
   const out = path.join(tmp, 'cli-zombie');
   const args = ['train', '--protocol', 'smoke', '--method', 'ce', '--out', out, '--epochs', '300'];
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  const cmd = [process.execPath, '--import', 'tsx', CLI, ...args].map(q).join(' ');
+  const cmd = [process.execPath, '--import', TSX, CLI, ...args].map(q).join(' ');
   // The trainer's parent is `sleep` after exec: it never reaps the trainer once it is killed.
   const parent = spawn('/bin/sh', ['-c', `${cmd} >/dev/null 2>&1 & echo $!; exec sleep 120`], {
     cwd: ROOT,
@@ -302,4 +322,34 @@ test('#44.4 CLI: a trainer killed but not reaped (a zombie) does not block --res
   } finally {
     parent.kill('SIGKILL');
   }
+});
+
+test('#44.2 empty paths, and files where a folder is expected, are refused before anything is written, naming the option', async () => {
+  const cwd = path.join(tmp, 'cwd'); // '' would be this folder
+  fs.mkdirSync(cwd);
+  const file = path.join(tmp, 'a-file.txt');
+  fs.writeFileSync(file, 'keep\n');
+  const tr = ['train', '--protocol', 'smoke', '--method', 'ce'];
+  const rp = ['reproduce', 'fig8', '--protocol', 'smoke', '--seeds', '1', '--no-png', '--workers', '1'];
+  const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const cases: [string[], string][] = [
+    [[...tr, '--out', ''], "--out: expected a path, got ''"],
+    [[...tr, '--out', '  '], "--out: expected a path, got '  '"],
+    [[...tr, '--out', file], `--out ${file}: is a file, not a folder`],
+    [[...tr, '--out', path.join(file, 'run')], `--out ${file}/run: ${file} is a file, not a folder`],
+    [[...tr, '--results', ''], "--results: expected a path, got ''"],
+    [['train', '--config', ''], "--config: expected a path, got ''"],
+    [['eval', '--run', ''], "--run: expected a path, got ''"],
+    [[...rp, '--results', ''], "--results: expected a path, got ''"],
+    [[...rp, '--results', file], `--results ${file}: is a file, not a folder`],
+    [[...rp, '--results', '', '--plan'], "--results: expected a path, got ''"],
+    [['start', '--protocol', 'smoke', '--root', ''], "--root: expected a path, got ''"],
+    [['start', '--protocol', 'smoke', '--results', file], `--results ${file}: is a file, not a folder`],
+    [['data', 'fetch', 'fashion-mnist', '--data-dir', ''], "--data-dir: expected a folder, got ''"],
+    [['data', 'info', 'fashion-mnist', '--data-dir', file], `--data-dir ${file}: is a file, not a folder`],
+    [['data', 'subset', 'fashion-mnist', '-o', ''], "--out: expected a file, got ''"],
+  ];
+  for (const [args, line] of cases) assert.match(await errorOf(args, cwd), new RegExp(`^${esc(line)}$`));
+  assert.deepEqual(fs.readdirSync(cwd), [], 'nothing written to the working directory');
+  assert.equal(fs.readFileSync(file, 'utf8'), 'keep\n');
 });

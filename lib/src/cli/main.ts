@@ -18,7 +18,15 @@ import { formatConfigError, METHODS } from '../train/config';
 import { PROTOCOL_NAMES, getProtocol } from '../train/protocols';
 import { readMetrics, trainRun, Metrics, TrainingError, TrainingStopped } from '../train/trainer';
 import { checkRunFolder, sameConfig } from '../train/resume';
-import { configFromFlags, intOption, minutesOption, protocolOption, SHORTCUTS, UsageError } from './options';
+import {
+  configFromFlags,
+  folderOption,
+  intOption,
+  minutesOption,
+  protocolOption,
+  SHORTCUTS,
+  UsageError,
+} from './options';
 import { evalRun, openEvalRun } from './eval';
 import { FIGURE_IDS, formatPlan, planRuns, reproduce, resolveIds } from '../experiments/reproduce';
 import { DEFAULT_PROTOCOL, DEFAULT_SEEDS } from '../experiments/spec';
@@ -39,6 +47,8 @@ function defaultOut(protocol: string, method: string, seed: number | string): st
 /** Train one run, or return its metrics when `out` already holds a finished run of the same config (--resume). */
 async function trainCommand(flags: Record<string, unknown>): Promise<Metrics> {
   if (flags.resume && flags.restart) throw new UsageError('--resume, --restart: give one or the other');
+  if (flags.out !== undefined) folderOption(flags.out, 'out');
+  if (flags.results !== undefined) folderOption(flags.results, 'results');
   const config = configFromFlags(flags as never);
   const deadline = flags.timeLimit == null ? undefined : Date.now() + 60_000 * minutesOption(flags.timeLimit);
   const out = (flags.out as string | undefined) ?? defaultOut(config.protocol, config.method, config.seed);
@@ -116,7 +126,7 @@ export function buildProgram(): Command {
     .option('--json', 'print the metrics as JSON')
     .addOption(backendOption())
     .action(async (opts) => {
-      const run = openEvalRun(opts.run); // checks config and checkpoint before starting a backend
+      const run = openEvalRun(folderOption(opts.run, 'run')); // checks config and checkpoint before starting a backend
       await initBackend({ backend: opts.backend, quiet: Boolean(opts.json) });
       await evalRun(run, Boolean(opts.json));
     });
@@ -187,7 +197,9 @@ export function buildProgram(): Command {
       const seeds = intOption(opts.seeds, 'seeds');
       const workers = intOption(opts.workers, 'workers');
       const root = workspaceRoot() ?? process.cwd();
-      const resultsDir = path.resolve(opts.results ?? path.join(root, 'results'));
+      const resultsDir = path.resolve(
+        opts.results === undefined ? path.join(root, 'results') : folderOption(opts.results, 'results'),
+      );
       if (opts.plan) {
         const order = resolveIds(ids).map((f) => f.id);
         console.log(
@@ -227,6 +239,8 @@ export function buildProgram(): Command {
       const seed = intOption(opts.seed, 'seed', 0);
       const workers = intOption(opts.workers, 'workers');
       protocolOption(opts.protocol);
+      if (opts.root !== undefined) folderOption(opts.root, 'root');
+      if (opts.results !== undefined) folderOption(opts.results, 'results');
       await initBackend({ backend: opts.backend });
       const root = path.resolve(opts.root ?? workspaceRoot() ?? process.cwd());
       const resultsDir = path.resolve(opts.results ?? path.join(root, 'results'));

@@ -4,6 +4,7 @@
  * Any invalid value is reported in one line naming the flag it came from.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { z } from 'zod';
 import { TrainConfig, formatConfigError, Method } from '../train/config';
 import { protocolConfig, PROTOCOL_NAMES } from '../train/protocols';
@@ -16,6 +17,33 @@ export function intOption(raw: string, flag: string, min: 0 | 1 = 1): number {
   if (!Number.isInteger(n) || n < min)
     throw new UsageError(`--${flag}: expected a ${min ? 'positive' : 'non-negative'} integer, got '${raw}'`);
   return n;
+}
+
+/**
+ * A folder option (written into, or read from): a non-empty path that is not a file, below no file. '' would be the
+ * working directory (`path.resolve('')`), so it is refused like any empty path; a UsageError naming the flag.
+ */
+export function folderOption(raw: unknown, flag: string): string {
+  const p = pathOption(raw, flag);
+  const full = path.resolve(p);
+  for (let at = full; ; at = path.dirname(at)) {
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(at, { throwIfNoEntry: false });
+    } catch {
+      st = undefined; // ENOTDIR: a file further up, found next
+    }
+    if (st && !st.isDirectory())
+      throw new UsageError(`--${flag} ${p}: ${at === full ? '' : `${at} `}is a file, not a folder`);
+    if (st || at === path.dirname(at)) return p;
+  }
+}
+
+/** A path option (a file or folder): not empty; a UsageError naming the flag otherwise. */
+export function pathOption(raw: unknown, flag: string): string {
+  if (typeof raw !== 'string' || !raw.trim())
+    throw new UsageError(`--${flag}: expected a path, got '${String(raw)}'`);
+  return raw;
 }
 
 const Minutes = z.coerce.number().finite().positive();
@@ -88,7 +116,8 @@ export interface TrainFlags {
 export function configFromFlags(f: TrainFlags): TrainConfig {
   const seed = f.seed === undefined ? 0 : intOption(f.seed, 'seed', 0);
   let input: Record<string, unknown>;
-  if (f.config) {
+  if (f.config !== undefined) {
+    pathOption(f.config, 'config');
     if (f.protocol || f.method) throw new UsageError('--config: give either --config or --protocol/--method');
     try {
       input = JSON.parse(fs.readFileSync(f.config, 'utf8')) as Record<string, unknown>;
