@@ -353,3 +353,88 @@ test('#44.2 empty paths, and files where a folder is expected, are refused befor
   assert.deepEqual(fs.readdirSync(cwd), [], 'nothing written to the working directory');
   assert.equal(fs.readFileSync(file, 'utf8'), 'keep\n');
 });
+
+test('#44.10 numbers are decimal and bounded before anything is allocated or written, one line naming the option', async () => {
+  const cwd = path.join(tmp, 'numbers');
+  fs.mkdirSync(cwd);
+  const tr = ['train', '--protocol', 'smoke', '--method', 'ce', '--out', path.join(cwd, 'run')];
+  const rp = ['reproduce', 'fig8', '--protocol', 'smoke', '--plan', '--results', path.join(cwd, 'results')];
+  const cases: [string[], string | RegExp][] = [
+    [[...tr, '--seed', '0x10'], "--seed: expected a non-negative integer, got '0x10'"],
+    [[...tr, '--seed', ''], "--seed: expected a non-negative integer, got ''"],
+    [[...tr, '--seed', '1e3'], "--seed: expected a non-negative integer, got '1e3'"],
+    [[...tr, '--seed', '2147483648'], '--seed: at most 2147483647, got 2147483648'],
+    [
+      [...tr, '--imbalance', '1e9'],
+      '--imbalance: 1000000000 leaves the tail classes of fashion-mnist without an image (its head class has 6000); at most 6000',
+    ],
+    [[...tr, '--experts', '100000'], /^--experts: Number must be less than or equal to 64$/],
+    [[...tr, '--width', '100000'], /^--width: Number must be less than or equal to 256$/],
+    [[...tr, '--copies', '1e9'], /^--copies: Number must be less than or equal to 64$/],
+    [[...tr, '--batch', '1e9'], /^--batch: Number must be less than or equal to 65536$/],
+    [[...tr, '--epochs', '0x10'], /^--epochs: Expected number, received string$/],
+    [[...rp, '--seeds', '0x10'], "--seeds: expected a positive integer, got '0x10'"],
+    [[...rp, '--seeds', '1e9'], "--seeds: expected a positive integer, got '1e9'"],
+    [[...rp, '--seeds', '1e300'], "--seeds: expected a positive integer, got '1e300'"],
+    [[...rp, '--seeds', '100000'], '--seeds: at most 100, got 100000'],
+    [[...rp, '--workers', '1e9'], "--workers: expected a positive integer, got '1e9'"],
+    [[...rp, '--workers', '100000'], '--workers: at most 256, got 100000'],
+    [
+      ['start', '--protocol', 'smoke', '--seed', '0x10', '--root', cwd],
+      "--seed: expected a non-negative integer, got '0x10'",
+    ],
+    [['bench', '--width', '100000'], '--width: at most 256, got 100000'],
+    [['bench', '--experts', '1e9'], "--experts: expected a positive integer, got '1e9'"],
+    [
+      ['data', 'subset', 'fashion-mnist', '-o', path.join(cwd, 's.json'), '--if', '1e9'],
+      "--if: expected a number from 1 to 6000, got '1e9'",
+    ],
+    [
+      ['data', 'subset', 'fashion-mnist', '-o', path.join(cwd, 's.json'), '--seed', '0x10'],
+      "--seed: expected an integer from 0 to 2147483647, got '0x10'",
+    ],
+  ];
+  for (const [args, want] of cases) {
+    const got = await errorOf(args, cwd);
+    if (typeof want === 'string') assert.equal(got, want, args.join(' '));
+    else assert.match(got, want, args.join(' '));
+  }
+  assert.deepEqual(
+    fs.readdirSync(cwd),
+    [],
+    'nothing written: no config.json or subset.json of a refused run',
+  );
+  // The bounds keep every committed run valid (their keys do not move): the largest values any of them uses.
+  const c = smoke('nclpp', (c) => {
+    c.seed = 1023;
+    c.model.numExperts = 4;
+    c.loss.numCopies = 4;
+    c.data.batchSize = 128;
+    c.eval.batchSize = 1000;
+  });
+  assert.equal(train.TrainConfig.parse(c).seed, 1023);
+});
+
+test('#44.11 --set refuses __proto__, constructor and prototype; nothing reaches Object.prototype', async () => {
+  const cwd = path.join(tmp, 'proto');
+  fs.mkdirSync(cwd);
+  const tr = ['train', '--protocol', 'smoke', '--method', 'ce', '--out', path.join(cwd, 'run')];
+  const cases: [string, string][] = [
+    ['__proto__.x=1', "--set __proto__.x: '__proto__' in '__proto__.x' is not a config key"],
+    [
+      'constructor.prototype.x=1',
+      "--set constructor.prototype.x: 'constructor' in 'constructor.prototype.x' is not a config key",
+    ],
+    ['data.__proto__.x=1', "--set data.__proto__.x: '__proto__' in 'data.__proto__.x' is not a config key"],
+    ['prototype=1', "--set prototype: 'prototype' in 'prototype' is not a config key"],
+    ['loss.options={"__proto__":{"x":1}}', "--set loss.options: '__proto__' is not a config key"],
+  ];
+  for (const [set, want] of cases) assert.equal(await errorOf([...tr, '--set', set], cwd), want);
+  assert.equal(({} as Record<string, unknown>).x, undefined, 'Object.prototype untouched');
+  // An unknown section: one line naming the flag and the key, not every section of the config.
+  assert.equal(
+    await errorOf([...tr, '--set', 'foo.x=1'], cwd),
+    "--set foo.x: (config): Unrecognized key(s) in object: 'foo'",
+  );
+  assert.deepEqual(fs.readdirSync(cwd), []);
+});

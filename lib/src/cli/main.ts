@@ -152,6 +152,8 @@ export function buildProgram(): Command {
     .addOption(backendOption())
     .action(async (opts) => {
       const { runBench, formatBench } = await import('../train/bench');
+      for (const f of ['classes', 'batch', 'width', 'steps', 'warmup', 'experts', 'copies'])
+        if (opts[f] !== undefined) intOption(opts[f], f, f === 'warmup' ? 0 : 1); // before a backend starts
       const info = await initBackend({ backend: opts.backend, quiet: Boolean(opts.json) });
       const mini = opts.model === 'mini';
       const num = (v: string | undefined, flag: string) => (v === undefined ? undefined : intOption(v, flag));

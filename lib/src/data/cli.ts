@@ -21,7 +21,8 @@ import {
 } from './longtail';
 import { ensureDataset, loadDataset } from './datasets';
 import { DataError, displayPath } from './errors';
-import { DATASET_NAMES, type DatasetName } from './types';
+import { DATASET_NAMES, HEAD_CLASS_IMAGES, type DatasetName } from './types';
+import { MAX_SEED } from './config';
 
 function datasetName(s: string): DatasetName {
   if (!(DATASET_NAMES as readonly string[]).includes(s)) {
@@ -33,6 +34,13 @@ function datasetName(s: string): DatasetName {
 interface Common {
   dataDir?: string;
   offline?: boolean;
+}
+
+/** A number written in decimal (not '', '0x10' or '1e9') for which `ok` holds; a DataError naming the flag otherwise. */
+function decimal(raw: string, flag: string, what: string, ok: (n: number) => boolean): number {
+  const n = /^\d{1,10}(\.\d{1,16})?$/.test(raw) ? Number(raw) : NaN;
+  if (!ok(n)) throw new DataError(`${flag}: expected ${what}, got '${raw}'`);
+  return n;
 }
 
 /** The common options, checked: `--data-dir` is not empty and not a file (a DataError naming it otherwise). */
@@ -77,12 +85,19 @@ export function dataCommand(): Command {
     .option('--offline', 'forbid downloads')
     .action(async (name: string, o: Common & { out: string; if: string; seed: string; fraction: string }) => {
       if (!o.out.trim()) throw new DataError(`--out: expected a file, got '${o.out}'`);
-      const ds = await loadDataset(datasetName(name), common(o));
-      const s = longTailSubset(ds, {
-        imbalanceFactor: Number(o.if),
-        seed: Number(o.seed),
-        fraction: Number(o.fraction),
-      });
+      const dataset = datasetName(name);
+      const head = HEAD_CLASS_IMAGES[dataset];
+      const opts = {
+        imbalanceFactor: decimal(o.if, '--if', `a number from 1 to ${head}`, (n) => n >= 1 && n <= head),
+        seed: decimal(
+          o.seed,
+          '--seed',
+          `an integer from 0 to ${MAX_SEED}`,
+          (n) => Number.isInteger(n) && n <= MAX_SEED,
+        ),
+        fraction: decimal(o.fraction, '--fraction', 'a number in (0, 1]', (n) => n > 0 && n <= 1),
+      };
+      const s = longTailSubset(await loadDataset(dataset, common(o)), opts);
       saveSubset(o.out, s);
       const splits = { many: 0, medium: 0, few: 0 };
       s.classCounts.forEach((n) => splits[splitOf(n)]++);
