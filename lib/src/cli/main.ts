@@ -21,7 +21,15 @@ import { formatConfigError, METHODS } from '../train/config';
 import { PROTOCOL_NAMES, getProtocol } from '../train/protocols';
 import { readMetrics, trainRun, Metrics, TrainingError, TrainingStopped } from '../train/trainer';
 import { checkRunFolder, sameConfig } from '../train/resume';
-import { configFromFlags, intOption, minutesOption, protocolOption, SHORTCUTS, UsageError } from './options';
+import {
+  configFromFlags,
+  folderOption,
+  intOption,
+  minutesOption,
+  protocolOption,
+  SHORTCUTS,
+  UsageError,
+} from './options';
 import { evalRun, openEvalRun } from './eval';
 import { FIGURE_IDS, formatPlan, planRuns, reproduce, resolveIds } from '../experiments/reproduce';
 import { SweepStopped } from '../experiments/runner';
@@ -70,6 +78,8 @@ function signalStatus(signal: string): number {
 /** Train one run, or return its metrics when `out` already holds a finished run of the same config (--resume). */
 async function trainCommand(flags: Record<string, unknown>): Promise<Metrics> {
   if (flags.resume && flags.restart) throw new UsageError('--resume, --restart: give one or the other');
+  if (flags.out !== undefined) folderOption(flags.out, 'out');
+  if (flags.results !== undefined) folderOption(flags.results, 'results');
   const config = configFromFlags(flags as never);
   const deadline = flags.timeLimit == null ? undefined : Date.now() + 60_000 * minutesOption(flags.timeLimit);
   const out = (flags.out as string | undefined) ?? defaultOut(config.protocol, config.method, config.seed);
@@ -154,7 +164,7 @@ export function buildProgram(): Command {
     .option('--json', 'print the metrics as JSON')
     .addOption(backendOption())
     .action(async (opts) => {
-      const run = openEvalRun(opts.run); // checks config and checkpoint before starting a backend
+      const run = openEvalRun(folderOption(opts.run, 'run')); // checks config and checkpoint before starting a backend
       await initBackend({ backend: opts.backend, quiet: Boolean(opts.json) });
       await evalRun(run, Boolean(opts.json));
     });
@@ -180,6 +190,8 @@ export function buildProgram(): Command {
     .addOption(backendOption())
     .action(async (opts) => {
       const { runBench, formatBench } = await import('../train/bench');
+      for (const f of ['classes', 'batch', 'width', 'steps', 'warmup', 'experts', 'copies'])
+        if (opts[f] !== undefined) intOption(opts[f], f, f === 'warmup' ? 0 : 1); // before a backend starts
       const info = await initBackend({ backend: opts.backend, quiet: Boolean(opts.json) });
       const mini = opts.model === 'mini';
       const num = (v: string | undefined, flag: string) => (v === undefined ? undefined : intOption(v, flag));
@@ -230,7 +242,9 @@ export function buildProgram(): Command {
     const workers = intOption(opts.workers, 'workers');
     const { executor, wait, slurm } = executorFromFlags(opts);
     const root = workspaceRoot() ?? process.cwd();
-    const resultsDir = path.resolve(opts.results ?? path.join(root, 'results'));
+    const resultsDir = path.resolve(
+      opts.results === undefined ? path.join(root, 'results') : folderOption(opts.results, 'results'),
+    );
     if (opts.plan) {
       const order = resolveIds(ids).map((f) => f.id);
       console.log(formatPlan(planRuns({ ids, protocol: opts.protocol, seeds, resultsDir }), workers, order));
@@ -331,6 +345,8 @@ export function buildProgram(): Command {
       const seed = intOption(opts.seed, 'seed', 0);
       const workers = intOption(opts.workers, 'workers');
       protocolOption(opts.protocol);
+      if (opts.root !== undefined) folderOption(opts.root, 'root');
+      if (opts.results !== undefined) folderOption(opts.results, 'results');
       await initBackend({ backend: opts.backend });
       const root = path.resolve(opts.root ?? workspaceRoot() ?? process.cwd());
       const resultsDir = path.resolve(opts.results ?? path.join(root, 'results'));
@@ -406,7 +422,11 @@ export function errorLine(e: unknown): string {
   if (!(e instanceof Error)) return String(e);
   if (e.name === 'SweepFailed') return e.message;
   const known =
-    e instanceof UsageError || e instanceof TrainingError || e.name === 'DataError' || e.name === 'IOError';
+    e instanceof UsageError ||
+    e instanceof TrainingError ||
+    e.name === 'DataError' ||
+    e.name === 'IOError' ||
+    e.name === 'FileWriteError';
   const line = (known ? e.message : `${e.name}: ${e.message}`).split('\n')[0];
   return known ? line : `${line} (NCL_DEBUG=1 shows where)`;
 }
