@@ -13,6 +13,7 @@
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { initBackend, backendInfo, BACKENDS } from '../backend';
+import { cores, defaultThreads, threadsPerWorker } from 'ncl-kernels';
 import { ZodError } from 'zod';
 import { formatConfigError, METHODS } from '../train/config';
 import { PROTOCOL_NAMES, getProtocol } from '../train/protocols';
@@ -32,6 +33,29 @@ function backendOption(): Option {
   ).choices([...BACKENDS]);
 }
 
+function threadsOption(
+  what = 'threads for the wasm kernels (default: env NCL_THREADS, else every core)',
+): Option {
+  return new Option('--threads <n>', what);
+}
+
+/** --threads as a number, or undefined when not given (initBackend then uses NCL_THREADS or every core). */
+function threadsFlag(v: unknown): number | undefined {
+  return v === undefined ? undefined : intOption(String(v), 'threads');
+}
+
+/**
+ * Kernel threads for each of `workers` training processes: --threads, else NCL_THREADS, else the cores divided
+ * among the workers. Set as NCL_THREADS, which the worker processes inherit, and said on stderr.
+ */
+function threadsForWorkers(flag: unknown, workers: number, what: string): number {
+  const threads =
+    threadsFlag(flag) ?? (process.env.NCL_THREADS ? defaultThreads() : threadsPerWorker(workers));
+  process.env.NCL_THREADS = String(threads);
+  console.error(`[${what}] ${workers} worker(s) × ${threads} kernel thread(s) each, on ${cores()} cores`);
+  return threads;
+}
+
 function defaultOut(protocol: string, method: string, seed: number | string): string {
   return path.join('runs', protocol, `${method}-seed${seed}`);
 }
@@ -49,7 +73,8 @@ async function trainCommand(flags: Record<string, unknown>): Promise<Metrics> {
   }
   const folder = { resume: Boolean(flags.resume), restart: Boolean(flags.restart) };
   checkRunFolder(out, config, folder); // refusals before loading anything (trainRun checks again, under the lock)
-  await initBackend({ backend: flags.backend as never, quiet: backendInfo() != null }); // once per process
+  const threads = threadsFlag(flags.threads);
+  await initBackend({ backend: flags.backend as never, quiet: backendInfo() != null, threads }); // once per process
   const { metrics, model } = await trainRun(config, {
     outDir: out,
     ...folder,
@@ -95,7 +120,8 @@ export function buildProgram(): Command {
       '--time-limit <minutes>',
       'stop at the last epoch boundary expected within this many minutes (checkpoint kept; exit 0); continue with --resume',
     )
-    .addOption(backendOption());
+    .addOption(backendOption())
+    .addOption(threadsOption());
   for (const [flag, p] of Object.entries(SHORTCUTS)) {
     if (flag === 'dataset') train.option(`--${flag} <name>`, `dataset (sets ${p})`);
     else train.option(`--${flag} <value>`, `sets ${p}`);
@@ -140,9 +166,11 @@ export function buildProgram(): Command {
     .option('--copies <n>', 'T augmented copies per image (NCL++: every step forwards batch × T rows)', '1')
     .option('--json', 'print one JSON line')
     .addOption(backendOption())
+    .addOption(threadsOption())
     .action(async (opts) => {
       const { runBench, formatBench } = await import('../train/bench');
-      const info = await initBackend({ backend: opts.backend, quiet: Boolean(opts.json) });
+      const threads = threadsFlag(opts.threads);
+      const info = await initBackend({ backend: opts.backend, quiet: Boolean(opts.json), threads });
       const mini = opts.model === 'mini';
       const num = (v: string | undefined, flag: string) => (v === undefined ? undefined : intOption(v, flag));
       const r = await runBench({
@@ -177,6 +205,9 @@ export function buildProgram(): Command {
     .option('--no-png', 'skip PNG rendering (HTML and data only)')
     .option('--plan', 'list the runs to train with estimated CPU time, and stop (trains and writes nothing)')
     .addOption(backendOption())
+    .addOption(
+      threadsOption('threads per worker (default: the cores divided among the workers; env NCL_THREADS)'),
+    )
     .action(async (ids: string[], opts) => {
       protocolOption(opts.protocol);
       try {
@@ -195,7 +226,8 @@ export function buildProgram(): Command {
         );
         return;
       }
-      await initBackend({ backend: opts.backend }); // figures build models too (FLOP counts), in this process
+      const threads = threadsForWorkers(opts.threads, workers, 'reproduce');
+      await initBackend({ backend: opts.backend, threads }); // figures build models too (FLOP counts), in this process
       await reproduce({
         ids,
         protocol: opts.protocol,
@@ -227,7 +259,8 @@ export function buildProgram(): Command {
       const seed = intOption(opts.seed, 'seed', 0);
       const workers = intOption(opts.workers, 'workers');
       protocolOption(opts.protocol);
-      await initBackend({ backend: opts.backend });
+      const threads = threadsForWorkers(undefined, workers, 'start');
+      await initBackend({ backend: opts.backend, threads });
       const root = path.resolve(opts.root ?? workspaceRoot() ?? process.cwd());
       const resultsDir = path.resolve(opts.results ?? path.join(root, 'results'));
       const { start } = await import('./start');

@@ -45,7 +45,14 @@ export { simdKernels } from './simd-kernels';
 export type { SimdKernels } from './simd-kernels';
 export { setForcePadCopy, nclSimdKernelsActive } from './conv-simd';
 export { relaxedSimdAvailable, useRelaxedSimd } from './wasm-asm';
-export { cores, defaultThreads, kernelThreads, setKernelThreads, threadsPerWorker } from './threads';
+export {
+  cores,
+  defaultThreads,
+  kernelThreads,
+  parallelKernelCalls,
+  setKernelThreads,
+  threadsPerWorker,
+} from './threads';
 export { shareMemory } from './shared-heap';
 export { CompiledTrainStep } from './step/tfjs-step';
 export type { CompiledTrainStepOptions, StepTensors } from './step/tfjs-step';

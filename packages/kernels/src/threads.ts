@@ -250,6 +250,12 @@ class Pool {
 
 let threads = 1;
 let pool: Pool | null = null;
+let parallelJobs = 0;
+
+/** How many calls ran split across more than one thread so far (in this process). */
+export function parallelKernelCalls(): number {
+  return parallelJobs;
+}
 
 /**
  * Use `n` threads (this one and n − 1 workers) for the kernels from now on; 1 runs everything here. The pool
@@ -282,6 +288,7 @@ export function runParts(memory: WebAssembly.Memory, parts: Task[][]): void {
     return;
   }
   if (parts.length > threads) throw new Error(`${parts.length} parts for ${threads} kernel threads`);
+  parallelJobs++;
   if (!pool || pool.memory !== memory) {
     pool?.stop();
     pool = new Pool(memory, threads);
