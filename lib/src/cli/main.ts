@@ -16,6 +16,7 @@ import * as path from 'node:path';
 import * as cliProgress from 'cli-progress';
 import { Command, Option } from 'commander';
 import { initBackend, backendInfo, BACKENDS } from '../backend';
+import { cores, defaultThreads, threadsPerWorker } from 'ncl-kernels';
 import { ZodError } from 'zod';
 import { formatConfigError, METHODS } from '../train/config';
 import { PROTOCOL_NAMES, getProtocol } from '../train/protocols';
@@ -45,6 +46,29 @@ function backendOption(): Option {
     '--backend <name>',
     'force a tfjs backend (default: the fastest available; env NCL_BACKEND)',
   ).choices([...BACKENDS]);
+}
+
+function threadsOption(
+  what = 'threads for the wasm kernels (default: env NCL_THREADS, else every core)',
+): Option {
+  return new Option('--threads <n>', what);
+}
+
+/** --threads as a number, or undefined when not given (initBackend then uses NCL_THREADS or every core). */
+function threadsFlag(v: unknown): number | undefined {
+  return v === undefined ? undefined : intOption(String(v), 'threads');
+}
+
+/**
+ * Kernel threads for each of `workers` training processes: --threads, else NCL_THREADS, else the cores divided
+ * among the workers. Set as NCL_THREADS, which the worker processes inherit, and said on stderr.
+ */
+function threadsForWorkers(flag: unknown, workers: number, what: string): number {
+  const threads =
+    threadsFlag(flag) ?? (process.env.NCL_THREADS ? defaultThreads() : threadsPerWorker(workers));
+  process.env.NCL_THREADS = String(threads);
+  console.error(`[${what}] ${workers} worker(s) × ${threads} kernel thread(s) each, on ${cores()} cores`);
+  return threads;
 }
 
 function defaultOut(protocol: string, method: string, seed: number | string): string {
@@ -90,7 +114,8 @@ async function trainCommand(flags: Record<string, unknown>): Promise<Metrics> {
   }
   const folder = { resume: Boolean(flags.resume), restart: Boolean(flags.restart) };
   checkRunFolder(out, config, folder); // refusals before loading anything (trainRun checks again, under the lock)
-  await initBackend({ backend: flags.backend as never, quiet: backendInfo() != null }); // once per process
+  const threads = threadsFlag(flags.threads);
+  await initBackend({ backend: flags.backend as never, quiet: backendInfo() != null, threads }); // once per process
   const signal = stopOnSignals('stopping after this step; the last checkpoint is kept');
   const { metrics, model } = await trainRun(config, {
     outDir: out,
@@ -143,7 +168,8 @@ export function buildProgram(): Command {
       '--time-limit <minutes>',
       'stop at the last epoch boundary expected within this many minutes (checkpoint kept; exit 0); continue with --resume',
     )
-    .addOption(backendOption());
+    .addOption(backendOption())
+    .addOption(threadsOption());
   for (const [flag, p] of Object.entries(SHORTCUTS)) {
     if (flag === 'dataset') train.option(`--${flag} <name>`, `dataset (sets ${p})`);
     else train.option(`--${flag} <value>`, `sets ${p}`);
@@ -188,11 +214,13 @@ export function buildProgram(): Command {
     .option('--copies <n>', 'T augmented copies per image (NCL++: every step forwards batch × T rows)', '1')
     .option('--json', 'print one JSON line')
     .addOption(backendOption())
+    .addOption(threadsOption())
     .action(async (opts) => {
       const { runBench, formatBench } = await import('../train/bench');
       for (const f of ['classes', 'batch', 'width', 'steps', 'warmup', 'experts', 'copies'])
         if (opts[f] !== undefined) intOption(opts[f], f, f === 'warmup' ? 0 : 1); // before a backend starts
-      const info = await initBackend({ backend: opts.backend, quiet: Boolean(opts.json) });
+      const threads = threadsFlag(opts.threads);
+      const info = await initBackend({ backend: opts.backend, quiet: Boolean(opts.json), threads });
       const mini = opts.model === 'mini';
       const num = (v: string | undefined, flag: string) => (v === undefined ? undefined : intOption(v, flag));
       const r = await runBench({
@@ -230,7 +258,10 @@ export function buildProgram(): Command {
       '--no-train',
       'train nothing: wait for the runs other processes train, build the figures, fail naming runs nobody trains',
     )
-    .addOption(backendOption());
+    .addOption(backendOption())
+    .addOption(
+      threadsOption('threads per worker (default: the cores divided among the workers; env NCL_THREADS)'),
+    );
   addExecutorOptions(reproduceCmd).action(async (ids: string[], opts) => {
     protocolOption(opts.protocol);
     try {
@@ -251,7 +282,8 @@ export function buildProgram(): Command {
       return;
     }
     makeFolder(resultsDir); // a bad --results fails before anything starts
-    await initBackend({ backend: opts.backend }); // figures build models too (FLOP counts), in this process
+    const threads = threadsForWorkers(opts.threads, workers, 'reproduce');
+    await initBackend({ backend: opts.backend, threads }); // figures build models too (FLOP counts), in this process
     const signal = stopOnSignals(
       executor === 'slurm'
         ? 'no longer watching (the jobs go on; ncl status follows them)'
@@ -347,7 +379,8 @@ export function buildProgram(): Command {
       protocolOption(opts.protocol);
       if (opts.root !== undefined) folderOption(opts.root, 'root');
       if (opts.results !== undefined) folderOption(opts.results, 'results');
-      await initBackend({ backend: opts.backend });
+      const threads = threadsForWorkers(undefined, workers, 'start');
+      await initBackend({ backend: opts.backend, threads });
       const root = path.resolve(opts.root ?? workspaceRoot() ?? process.cwd());
       const resultsDir = path.resolve(opts.results ?? path.join(root, 'results'));
       const { start } = await import('./start');
