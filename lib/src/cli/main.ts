@@ -16,12 +16,21 @@ import * as path from 'node:path';
 import * as cliProgress from 'cli-progress';
 import { Command, Option } from 'commander';
 import { initBackend, backendInfo, BACKENDS } from '../backend';
+import { cores, defaultThreads, threadsPerWorker } from 'ncl-kernels';
 import { ZodError } from 'zod';
 import { formatConfigError, METHODS } from '../train/config';
 import { PROTOCOL_NAMES, getProtocol } from '../train/protocols';
 import { readMetrics, trainRun, Metrics, TrainingError, TrainingStopped } from '../train/trainer';
 import { checkRunFolder, sameConfig } from '../train/resume';
-import { configFromFlags, intOption, minutesOption, protocolOption, SHORTCUTS, UsageError } from './options';
+import {
+  configFromFlags,
+  folderOption,
+  intOption,
+  minutesOption,
+  protocolOption,
+  SHORTCUTS,
+  UsageError,
+} from './options';
 import { evalRun, openEvalRun } from './eval';
 import { FIGURE_IDS, formatPlan, planRuns, reproduce, resolveIds } from '../experiments/reproduce';
 import { SweepStopped } from '../experiments/runner';
@@ -37,6 +46,29 @@ function backendOption(): Option {
     '--backend <name>',
     'force a tfjs backend (default: the fastest available; env NCL_BACKEND)',
   ).choices([...BACKENDS]);
+}
+
+function threadsOption(
+  what = 'threads for the wasm kernels (default: env NCL_THREADS, else every core)',
+): Option {
+  return new Option('--threads <n>', what);
+}
+
+/** --threads as a number, or undefined when not given (initBackend then uses NCL_THREADS or every core). */
+function threadsFlag(v: unknown): number | undefined {
+  return v === undefined ? undefined : intOption(String(v), 'threads');
+}
+
+/**
+ * Kernel threads for each of `workers` training processes: --threads, else NCL_THREADS, else the cores divided
+ * among the workers. Set as NCL_THREADS, which the worker processes inherit, and said on stderr.
+ */
+function threadsForWorkers(flag: unknown, workers: number, what: string): number {
+  const threads =
+    threadsFlag(flag) ?? (process.env.NCL_THREADS ? defaultThreads() : threadsPerWorker(workers));
+  process.env.NCL_THREADS = String(threads);
+  console.error(`[${what}] ${workers} worker(s) × ${threads} kernel thread(s) each, on ${cores()} cores`);
+  return threads;
 }
 
 function defaultOut(protocol: string, method: string, seed: number | string): string {
@@ -70,6 +102,8 @@ function signalStatus(signal: string): number {
 /** Train one run, or return its metrics when `out` already holds a finished run of the same config (--resume). */
 async function trainCommand(flags: Record<string, unknown>): Promise<Metrics> {
   if (flags.resume && flags.restart) throw new UsageError('--resume, --restart: give one or the other');
+  if (flags.out !== undefined) folderOption(flags.out, 'out');
+  if (flags.results !== undefined) folderOption(flags.results, 'results');
   const config = configFromFlags(flags as never);
   const deadline = flags.timeLimit == null ? undefined : Date.now() + 60_000 * minutesOption(flags.timeLimit);
   const out = (flags.out as string | undefined) ?? defaultOut(config.protocol, config.method, config.seed);
@@ -80,7 +114,8 @@ async function trainCommand(flags: Record<string, unknown>): Promise<Metrics> {
   }
   const folder = { resume: Boolean(flags.resume), restart: Boolean(flags.restart) };
   checkRunFolder(out, config, folder); // refusals before loading anything (trainRun checks again, under the lock)
-  await initBackend({ backend: flags.backend as never, quiet: backendInfo() != null }); // once per process
+  const threads = threadsFlag(flags.threads);
+  await initBackend({ backend: flags.backend as never, quiet: backendInfo() != null, threads }); // once per process
   const signal = stopOnSignals('stopping after this step; the last checkpoint is kept');
   const { metrics, model } = await trainRun(config, {
     outDir: out,
@@ -133,7 +168,8 @@ export function buildProgram(): Command {
       '--time-limit <minutes>',
       'stop at the last epoch boundary expected within this many minutes (checkpoint kept; exit 0); continue with --resume',
     )
-    .addOption(backendOption());
+    .addOption(backendOption())
+    .addOption(threadsOption());
   for (const [flag, p] of Object.entries(SHORTCUTS)) {
     if (flag === 'dataset') train.option(`--${flag} <name>`, `dataset (sets ${p})`);
     else train.option(`--${flag} <value>`, `sets ${p}`);
@@ -154,7 +190,7 @@ export function buildProgram(): Command {
     .option('--json', 'print the metrics as JSON')
     .addOption(backendOption())
     .action(async (opts) => {
-      const run = openEvalRun(opts.run); // checks config and checkpoint before starting a backend
+      const run = openEvalRun(folderOption(opts.run, 'run')); // checks config and checkpoint before starting a backend
       await initBackend({ backend: opts.backend, quiet: Boolean(opts.json) });
       await evalRun(run, Boolean(opts.json));
     });
@@ -178,9 +214,13 @@ export function buildProgram(): Command {
     .option('--copies <n>', 'T augmented copies per image (NCL++: every step forwards batch × T rows)', '1')
     .option('--json', 'print one JSON line')
     .addOption(backendOption())
+    .addOption(threadsOption())
     .action(async (opts) => {
       const { runBench, formatBench } = await import('../train/bench');
-      const info = await initBackend({ backend: opts.backend, quiet: Boolean(opts.json) });
+      for (const f of ['classes', 'batch', 'width', 'steps', 'warmup', 'experts', 'copies'])
+        if (opts[f] !== undefined) intOption(opts[f], f, f === 'warmup' ? 0 : 1); // before a backend starts
+      const threads = threadsFlag(opts.threads);
+      const info = await initBackend({ backend: opts.backend, quiet: Boolean(opts.json), threads });
       const mini = opts.model === 'mini';
       const num = (v: string | undefined, flag: string) => (v === undefined ? undefined : intOption(v, flag));
       const r = await runBench({
@@ -218,7 +258,10 @@ export function buildProgram(): Command {
       '--no-train',
       'train nothing: wait for the runs other processes train, build the figures, fail naming runs nobody trains',
     )
-    .addOption(backendOption());
+    .addOption(backendOption())
+    .addOption(
+      threadsOption('threads per worker (default: the cores divided among the workers; env NCL_THREADS)'),
+    );
   addExecutorOptions(reproduceCmd).action(async (ids: string[], opts) => {
     protocolOption(opts.protocol);
     try {
@@ -230,14 +273,17 @@ export function buildProgram(): Command {
     const workers = intOption(opts.workers, 'workers');
     const { executor, wait, slurm } = executorFromFlags(opts);
     const root = workspaceRoot() ?? process.cwd();
-    const resultsDir = path.resolve(opts.results ?? path.join(root, 'results'));
+    const resultsDir = path.resolve(
+      opts.results === undefined ? path.join(root, 'results') : folderOption(opts.results, 'results'),
+    );
     if (opts.plan) {
       const order = resolveIds(ids).map((f) => f.id);
       console.log(formatPlan(planRuns({ ids, protocol: opts.protocol, seeds, resultsDir }), workers, order));
       return;
     }
     makeFolder(resultsDir); // a bad --results fails before anything starts
-    await initBackend({ backend: opts.backend }); // figures build models too (FLOP counts), in this process
+    const threads = threadsForWorkers(opts.threads, workers, 'reproduce');
+    await initBackend({ backend: opts.backend, threads }); // figures build models too (FLOP counts), in this process
     const signal = stopOnSignals(
       executor === 'slurm'
         ? 'no longer watching (the jobs go on; ncl status follows them)'
@@ -331,7 +377,10 @@ export function buildProgram(): Command {
       const seed = intOption(opts.seed, 'seed', 0);
       const workers = intOption(opts.workers, 'workers');
       protocolOption(opts.protocol);
-      await initBackend({ backend: opts.backend });
+      if (opts.root !== undefined) folderOption(opts.root, 'root');
+      if (opts.results !== undefined) folderOption(opts.results, 'results');
+      const threads = threadsForWorkers(undefined, workers, 'start');
+      await initBackend({ backend: opts.backend, threads });
       const root = path.resolve(opts.root ?? workspaceRoot() ?? process.cwd());
       const resultsDir = path.resolve(opts.results ?? path.join(root, 'results'));
       const { start } = await import('./start');
@@ -406,7 +455,11 @@ export function errorLine(e: unknown): string {
   if (!(e instanceof Error)) return String(e);
   if (e.name === 'SweepFailed') return e.message;
   const known =
-    e instanceof UsageError || e instanceof TrainingError || e.name === 'DataError' || e.name === 'IOError';
+    e instanceof UsageError ||
+    e instanceof TrainingError ||
+    e.name === 'DataError' ||
+    e.name === 'IOError' ||
+    e.name === 'FileWriteError';
   const line = (known ? e.message : `${e.name}: ${e.message}`).split('\n')[0];
   return known ? line : `${line} (NCL_DEBUG=1 shows where)`;
 }

@@ -31,10 +31,26 @@ export {
 export type { SlurmOptionsInput, Submission, SweepLabel, FollowProgress, QueueEntry } from './slurm';
 export { runStatuses, sweepStatus, submittedGroups, formatStatus, lastAttempt } from './status';
 export type { RunStatus, GroupStatus, RunStateName } from './status';
-export { stat, statArrays, verdictGreater, combineVerdicts, percentRange, meanStd } from './stats';
-export type { Stat, Verdict } from './stats';
+export {
+  stat,
+  statArrays,
+  verdictGreater,
+  verdictOfDiff,
+  diffOf,
+  pairedDiff,
+  welchDiff,
+  pairedValues,
+  formatDiff,
+  t975,
+  combineVerdicts,
+  percentRange,
+  meanStd,
+} from './stats';
+export type { Stat, Verdict, Diff } from './stats';
 export {
   runConfig,
+  pairKey,
+  runStat,
   runConfigs,
   variantRun,
   analysisRun,
@@ -45,10 +61,21 @@ export {
   ANALYSIS_EXPERTS,
 } from './spec';
 export type { RunSpec, Metric, Predictor, FigureSpec, FigureOutput, FigureContext } from './spec';
-export { judge, greater, within } from './claims';
-export type { Check, Claim, Judgement } from './claims';
-export { comparisonFigure } from './compare';
+export { judge, greater, within, POINTS, RAW } from './claims';
+export type { Check, Claim, Judgement, CheckResult, JudgeOptions, Unit } from './claims';
+export { comparisonFigure, withReplicates } from './compare';
+export { noiseFloor, pooledStat, replicatesOf, runIndex, seedlessKey, trainingKey } from './replicates';
+export type { IndexedRun } from './replicates';
 export { ANALYSIS_FIGURES } from './figures';
+export {
+  DECOMPOSITION_ARMS,
+  DECOMPOSITION_FIGURES,
+  DECOMPOSITION_SCALES,
+  DECOMPOSITION_STEPS,
+  armRun,
+  expert1Curve,
+} from './decomposition';
+export type { Arm } from './decomposition';
 export { SWEEP_FIGURES } from './sweeps';
 export { TWIN, TWIN_TOLERANCE, readTwinRun, twinFile } from './twin';
 export { FIGURES, FIGURE_IDS, resolveIds } from './registry';

@@ -10,6 +10,7 @@ import { TrainConfig } from '../train/config';
 import { acquireRunLock, RunLocked, type RunLock } from '../train/lock';
 import { isFinished, runDir } from './runs';
 import { resolveIds } from './registry';
+import { runIndex, seedlessKey } from './replicates';
 import { DEFAULT_SEEDS } from './spec';
 
 export interface ManifestEntry {
@@ -178,7 +179,14 @@ export function entryStatus(
   // The entry lists the runs its build read: all of today's, or fewer where some only feed others (the teachers of
   // a distillation figure).
   const today = new Set(dirs);
-  if (f.runs.every((r) => today.has(r))) return { stale: false };
+  // Runs pooled in as replicates of today's runs (other seeds or keys of the same training) are today's too.
+  const trainings = new Set(configs.map(seedlessKey));
+  const replicate = new Set(
+    runIndex(resultsDir, f.protocol)
+      .filter((r) => trainings.has(seedlessKey(r.config)))
+      .map((r) => r.dir),
+  );
+  if (f.runs.every((r) => today.has(r) || replicate.has(r))) return { stale: false };
   return {
     stale: true,
     finished: configs.filter((c) => isFinished(resultsDir, c)).length,

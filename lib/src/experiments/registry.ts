@@ -4,10 +4,11 @@
 import { ANALYSIS_FIGURES } from './figures';
 import { SWEEP_FIGURES } from './sweeps';
 import { TWIN } from './twin';
+import { DECOMPOSITION_FIGURES } from './decomposition';
 import type { FigureSpec } from './spec';
 
-/** Every figure and table, in the paper's order, then the PyTorch twin. */
-export const FIGURES: FigureSpec[] = [...ANALYSIS_FIGURES, ...SWEEP_FIGURES, TWIN];
+/** Every figure and table, in the paper's order, then the PyTorch twin and the decomposition study. */
+export const FIGURES: FigureSpec[] = [...ANALYSIS_FIGURES, ...SWEEP_FIGURES, TWIN, ...DECOMPOSITION_FIGURES];
 export const FIGURE_IDS = FIGURES.map((f) => f.id);
 
 /**

@@ -12,7 +12,8 @@ import { atomicWrite } from '../train/checkpoint';
 import { writing } from '../train/folders';
 import { savePlot, figureHTML } from '../viz';
 import { ensureRuns } from './runner';
-import { isFinished, loadRun, RunResult } from './runs';
+import { isFinished, loadRun, runDir, RunResult } from './runs';
+import { noiseFloor, replicatesOf, runIndex } from './replicates';
 import { FIGURES, FIGURE_IDS, resolveIds } from './registry';
 import { planRuns } from './plan';
 import {
@@ -25,7 +26,7 @@ import {
   type Manifest,
   type ManifestEntry,
 } from './manifest';
-import { DEFAULT_PROTOCOL, DEFAULT_SEEDS, FigureSpec, FigureOutput } from './spec';
+import { DEFAULT_PROTOCOL, DEFAULT_SEEDS, FigureSpec, FigureOutput, FigureContext } from './spec';
 
 /** The commit of the workspace at `cwd` (with "+dirty" when lib/src has changes), or 'unknown'. */
 export function gitCommit(cwd: string): string {
@@ -80,12 +81,37 @@ export function figureWriter(specs: FigureSpec[], needs: TrainConfig[][], o: Fig
   return { entries, failures, writeReady };
 }
 
+/**
+ * What a figure's context pools (replicates of each run, the noise floor), from the finished runs of `protocol`
+ * under `resultsDir`; `use` is told of every replicate handed out (the runner lists them among the entry's runs).
+ */
+export function poolingContext(
+  resultsDir: string,
+  protocol: string,
+  use: (r: RunResult) => void = () => {},
+): Pick<FigureContext, 'replicates' | 'floor'> {
+  const index = runIndex(resultsDir, protocol);
+  return {
+    floor: noiseFloor(index).floor,
+    replicates: (c) =>
+      replicatesOf(index, c)
+        .filter((r) => path.resolve(resultsDir, r.dir) !== path.resolve(runDir(resultsDir, c)))
+        .map((r) => {
+          const dir = path.join(resultsDir, r.dir);
+          const run: RunResult = { dir, config: r.config, metrics: r.metrics, analysis: null };
+          use(run);
+          return run;
+        }),
+  };
+}
+
 /** Build one figure from its finished runs and write its data, plot, manifest entry and the results README. */
 export async function writeFigure(spec: FigureSpec, o: FigureWriteOptions): Promise<ManifestEntry> {
   const log = o.log ?? ((s: string) => process.stderr.write(s + '\n'));
   const { seeds, commit } = o;
   const used = new Map<string, RunResult>();
   const out = spec.build({
+    ...poolingContext(o.resultsDir, o.protocol, (r) => used.set(r.dir, r)),
     protocol: o.protocol,
     seeds,
     resultsDir: o.resultsDir,
@@ -218,6 +244,7 @@ export async function buildFigure(
   const configs = spec.runs(o.protocol, seeds);
   if (o.train) await ensureRuns(o.resultsDir, configs, { workers: o.workers ?? 1, log: o.log ?? (() => {}) });
   return spec.build({
+    ...poolingContext(o.resultsDir, o.protocol),
     protocol: o.protocol,
     seeds,
     resultsDir: o.resultsDir,

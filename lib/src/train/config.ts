@@ -9,7 +9,8 @@ import { z } from 'zod';
 import { ModelConfig } from '../models/registry';
 import { LOSS_MODES } from '../losses/mode';
 import { NclSwitches, PAPER_DEFAULTS } from '../losses/nested';
-import { DATASET_CLASSES } from '../data/types';
+import { DATASET_CLASSES, HEAD_CLASS_IMAGES } from '../data/types';
+import { MAX_SEED } from '../data/config';
 
 import { METHODS } from '../losses/methods';
 import { DataConfig } from '../data/config';
@@ -46,7 +47,7 @@ export const LossSection = z
     /** 'official': as the authors' code computes it; 'paper': Eq. 1-14 as written. */
     mode: z.enum(LOSS_MODES).default('official'),
     /** T augmented copies per image (IntraCL needs ≥ 2; protocols set 1 for ce/bsce/ncl). */
-    numCopies: z.number().int().min(1).default(1),
+    numCopies: z.number().int().min(1).max(64).default(1),
     options: LossOptionsSection.default({}),
     /**
      * Offline distillation (Fig. 12b, "BIL + OffDis"): finished runs (folders relative to the results root) whose
@@ -61,7 +62,7 @@ export const OptimSection = z
     lr: z.number().finite().positive(),
     momentum: z.number().min(0).max(1).default(0.9),
     weightDecay: z.number().finite().min(0).default(2e-4),
-    epochs: z.number().int().min(1),
+    epochs: z.number().int().min(1).max(100_000),
     warmupEpochs: z.number().finite().min(0).default(5),
     schedule: z.enum(['step', 'cosine']),
     /** Step schedule: epochs at which lr is multiplied by `gamma`. */
@@ -70,7 +71,7 @@ export const OptimSection = z
     /** Cosine schedule: final lr. */
     minLr: z.number().finite().min(0).default(0),
     /** Gradient accumulation: micro-batches per optimizer step. */
-    accumulate: z.number().int().min(1).default(1),
+    accumulate: z.number().int().min(1).max(1024).default(1),
     /** Cap on optimizer steps per epoch (for tests and smoke runs); null = the whole epoch. */
     maxStepsPerEpoch: z.number().int().min(1).nullable().default(null),
   })
@@ -78,10 +79,17 @@ export const OptimSection = z
 
 export const EvalSection = z
   .object({
-    batchSize: z.number().int().min(1).default(500),
-    /** Evaluate on the test set every this many epochs (0 = only at the end). */
+    batchSize: z.number().int().min(1).max(65_536).default(500),
+    /**
+     * Learning curve: evaluate on the test set every this many epochs (0 = only at the end). It only changes what is
+     * evaluated, so it is not part of the run's key (`keyedConfig`): turning it on retrains nothing.
+     */
     every: z.number().int().min(0).default(0),
-    /** Also report accuracy on the (long-tailed, unaugmented) training set at the end (Table 6). */
+    /**
+     * Report accuracy on the (long-tailed, unaugmented) training set at the end. Runs with a learning curve
+     * (`every` > 0) report it too. Unlike `every` it is part of the key: the Table 6 runs were keyed with it and are
+     * replicates of Table 1's NCL++ runs under another key.
+     */
     trainAccuracy: z.boolean().default(false),
   })
   .strict();
@@ -91,7 +99,7 @@ export const TrainConfigFields = z
   .object({
     protocol: z.string(),
     method: z.enum(METHODS),
-    seed: z.number().int().min(0),
+    seed: z.number().int().min(0).max(MAX_SEED),
     data: DataSection,
     model: ModelSection,
     loss: LossSection,
@@ -177,9 +185,22 @@ export function canonicalConfig(input: Fields): Fields {
   return c;
 }
 
-/** Checks across fields: C_hard within the dataset's C classes. */
+/**
+ * Checks across fields: C_hard within the dataset's C classes; an imbalance factor that leaves the tail class at least
+ * one image (at most the head class's images).
+ */
 function checkFields(c: Fields, ctx: z.RefinementCtx): void {
   const classes = DATASET_CLASSES[c.data.dataset];
+  const head = HEAD_CLASS_IMAGES[c.data.dataset];
+  if (c.data.imbalanceFactor > head) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      path: ['data', 'imbalanceFactor'],
+      message:
+        `${c.data.imbalanceFactor} leaves the tail classes of ${c.data.dataset} without an image ` +
+        `(its head class has ${head}); at most ${head}`,
+    });
+  }
   if (c.loss.numHard != null && c.loss.numHard > classes) {
     ctx.addIssue({
       code: z.ZodIssueCode.custom,
@@ -211,9 +232,20 @@ export function canonicalJSON(v: unknown): string {
   return JSON.stringify(v);
 }
 
-/** Short content hash of a parsed (canonical) config: the cache key of a run. */
+/**
+ * What a run's key hashes: the canonical config less the settings that only change what is evaluated during
+ * training (`eval.every`, the learning curve), so that two runs that train the same networks share one key.
+ */
+export function keyedConfig(c: TrainConfig): TrainConfig {
+  return { ...c, eval: { ...c.eval, every: 0 } };
+}
+
+/** Short content hash of a parsed (canonical) config, as `keyedConfig`: the cache key of a run. */
 export function configHash(c: TrainConfig): string {
-  return createHash('sha256').update(canonicalJSON(c)).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(canonicalJSON(keyedConfig(c)))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 /** Format a zod error as one line naming the offending option. */

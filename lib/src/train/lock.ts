@@ -1,16 +1,19 @@
 /**
  * One trainer per run folder: `<dir>/train.lock`, created exclusively (O_EXCL) and holding the owner's pid, host,
- * start time and, under SLURM, job id. A second trainer finds it and refuses, naming the owner. A lock whose owner is
- * gone is stale and taken over: on the same host, the pid no longer runs (killed, crashed, machine rebooted); on
- * another host (nodes sharing a file system), the owner's SLURM job is no longer in `squeue`, or it is this very job
- * (requeued: SLURM ends a job's processes before starting it again). A lock from another host without a job, or
- * when `squeue` cannot be asked, cannot be checked from here: it is refused, and the message says which file to
- * remove once that process is known dead.
+ * start time, (on Linux) the kernel's start tick of that process and, under SLURM, job id. A second trainer finds it
+ * and refuses, naming the owner. A lock whose owner is gone is stale and taken over: on the same host, a pid no longer
+ * running, a zombie (a killed process not yet reaped by its parent: `kill(pid, 0)` still succeeds on it), or a pid
+ * now used by another process (its start tick differs from the one recorded); on another host (nodes sharing a file
+ * system), the owner's SLURM job is no longer in `squeue`, or it is this very job (requeued: SLURM ends a job's
+ * processes before starting it again). A lock from another host without a job, or when `squeue` cannot be asked,
+ * cannot be checked from here: it is refused, and the message says which file to remove once that process is known
+ * dead. A lock that cannot be written whole (full disk) is removed again, and the error names it.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { FileWriteError, writeAll, writeError } from '../atomic';
 import { TrainingError } from './errors';
 import { ioError, makeFolder } from './folders';
 
@@ -20,6 +23,8 @@ export interface LockOwner {
   pid: number;
   host: string;
   since: string;
+  /** The process's start tick (`/proc/<pid>/stat` field 22), when the owner's system has /proc. */
+  start?: string;
   /** SLURM_JOB_ID of the owner, when it runs as a SLURM job (unchanged when the job is requeued). */
   job?: string;
 }
@@ -53,14 +58,39 @@ function slurmJobAlive(job: string): boolean {
 
 /** Whether the owner of a lock may still be writing: see the file comment. */
 function ownerAlive(owner: Owner): boolean {
-  if (owner.host === os.hostname()) return processAlive(owner.pid);
+  if (owner.host === os.hostname()) return processAlive(owner.pid, owner.start);
   if (!owner.job) return true;
   if (owner.job === process.env.SLURM_JOB_ID) return false; // an earlier run of this requeued job
   return slurmJobAlive(owner.job);
 }
 
-/** Whether process `pid` runs on this machine (signal 0 tests for existence without sending anything). */
-export function processAlive(pid: number): boolean {
+/** State (R, S, D, Z, X, ...) and start tick of process `pid` from `/proc/<pid>/stat`; null when unreadable. */
+export function procStat(pid: number): { state: string; start: string } | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so the fields start after the last ')'.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return fields.length > 19 ? { state: fields[0], start: fields[19] } : null;
+}
+
+const HAS_PROC = fs.existsSync('/proc/self/stat');
+
+/**
+ * Whether process `pid` runs on this machine: not a zombie (state Z) or dead (X), and, when `start` is given, the
+ * same process that had that start tick (not another that got its pid since). Without /proc: signal 0 tests that
+ * the pid exists.
+ */
+export function processAlive(pid: number, start?: string): boolean {
+  if (!(Number.isInteger(pid) && pid > 0)) return false;
+  if (HAS_PROC) {
+    const s = procStat(pid);
+    if (!s) return false;
+    return s.state !== 'Z' && s.state !== 'X' && (start === undefined || s.start === start);
+  }
   try {
     process.kill(pid, 0);
     return true;
@@ -72,7 +102,11 @@ export function processAlive(pid: number): boolean {
 function readOwner(file: string): Owner | null {
   try {
     const o = JSON.parse(fs.readFileSync(file, 'utf8')) as Owner;
-    return Number.isInteger(o.pid) && typeof o.host === 'string' ? o : null;
+    return Number.isInteger(o.pid) &&
+      typeof o.host === 'string' &&
+      (o.start === undefined || typeof o.start === 'string')
+      ? o
+      : null;
   } catch {
     return null; // vanished, or half-written by an owner that is still creating it
   }
@@ -118,17 +152,23 @@ export interface RunLock {
 export function acquireRunLock(dir: string, name = LOCK_FILE): RunLock {
   makeFolder(dir);
   const file = path.join(dir, name);
-  const me: Owner = { pid: process.pid, host: os.hostname(), since: new Date().toISOString() };
+  const start = procStat(process.pid)?.start;
+  const me: Owner = {
+    pid: process.pid,
+    host: os.hostname(),
+    since: new Date().toISOString(),
+    ...(start ? { start } : {}),
+  };
   if (process.env.SLURM_JOB_ID) me.job = process.env.SLURM_JOB_ID;
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
       const fd = fs.openSync(file, 'wx');
       try {
-        fs.writeSync(fd, JSON.stringify(me) + '\n');
+        writeAll(fd, Buffer.from(JSON.stringify(me) + '\n'));
       } catch (e) {
         fs.closeSync(fd);
-        fs.rmSync(file, { force: true });
-        throw ioError(e, file);
+        fs.rmSync(file, { force: true }); // never leave an empty or half-written lock behind
+        throw writeError(file, e, false);
       }
       fs.closeSync(fd);
       let released = false;
@@ -141,6 +181,7 @@ export function acquireRunLock(dir: string, name = LOCK_FILE): RunLock {
         },
       };
     } catch (e) {
+      if (e instanceof FileWriteError) throw e;
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(e, file);
     }
     const owner = readOwner(file);

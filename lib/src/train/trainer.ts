@@ -156,7 +156,13 @@ export async function trainRun(
           mean: dataset.mean,
           std: dataset.std,
         });
-        return { top1: r.top1, many: r.many, medium: r.medium, few: r.few };
+        return {
+          top1: r.top1,
+          many: r.many,
+          medium: r.medium,
+          few: r.few,
+          experts: r.experts.map((e) => e.top1),
+        };
       },
       save: ckptFile ? (s) => saveCheckpoint(ckptFile, stateTensors(), s) : null,
       state,

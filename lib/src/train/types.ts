@@ -25,7 +25,15 @@ export interface EpochInfo {
   numTensors: number;
   /** The processor that trained this epoch (`os.cpus()[0].model`, then the backend): a resumed run says which epochs ran where. */
   host?: string;
-  test?: { top1: number; many: number | null; medium: number | null; few: number | null };
+  /** Test accuracy after this epoch (every `eval.every` epochs; the last epoch's is `Metrics.test`). */
+  test?: {
+    top1: number;
+    many: number | null;
+    medium: number | null;
+    few: number | null;
+    /** Top-1 of each expert (absent in runs recorded before it was). */
+    experts?: number[];
+  };
 }
 
 export interface Metrics {
@@ -47,7 +55,7 @@ export interface Metrics {
   /** 'checkpoint.bin' when `lossVariables` were read from the run's final checkpoint after training. */
   lossVariablesFrom?: string;
   test: EvalResult;
-  /** Accuracy on the long-tailed training set (no augmentation), when `eval.trainAccuracy`. */
+  /** Accuracy on the long-tailed training set (no augmentation), when `eval.trainAccuracy` or `eval.every` > 0. */
   trainSet?: EvalResult;
   train: { epochs: EpochInfo[]; seconds: number; imgPerSec: number };
 }
