@@ -11,7 +11,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { initBackend, train, experiments } from '../lib/src';
 import type { TrainConfig } from '../lib/src/train';
 import { acquireRunLock, lockHolder, LOCK_FILE, RunLocked } from '../lib/src/train/lock';
-import { IOError, makeFolder } from '../lib/src/train/folders';
+import { makeFolder } from '../lib/src/train/folders';
+import { FileWriteError } from '../lib/src/atomic';
 import { findChromium } from '../lib/src/viz';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-runner-'));
@@ -53,6 +54,33 @@ function nclBackground(args: string[]): {
     child.on('exit', (code, sig) => resolve(code ?? (sig ? -1 : null))),
   );
   return { child, out: () => text, exit };
+}
+
+/**
+ * Until `restore()`, files whose path matches `victim` are on a full disk: they open, but every write to them fails
+ * with ENOSPC (at fs.writeSync, where the lib's writers write).
+ */
+function fullDisk(victim: RegExp): { restore(): void } {
+  const open = fs.openSync;
+  const write = fs.writeSync;
+  const full = new Set<number>();
+  const o = mock.method(fs, 'openSync', (...args: Parameters<typeof fs.openSync>) => {
+    const fd = open(...args);
+    if (victim.test(String(args[0]))) full.add(fd);
+    else full.delete(fd);
+    return fd;
+  });
+  const w = mock.method(fs, 'writeSync', (fd: number, ...rest: unknown[]) => {
+    if (full.has(fd))
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    return (write as (...a: unknown[]) => number)(fd, ...rest);
+  });
+  return {
+    restore() {
+      o.mock.restore();
+      w.mock.restore();
+    },
+  };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -103,6 +131,25 @@ test('a worker is a module entry: progress, epoch lines and the end arrive as me
   );
   const m = train.readMetrics(dir)!;
   assert.equal(m.configHash, train.configHash(c));
+  // The same run again (as when another process finished it between the runner's check and the lock): not trained
+  // twice; the worker says it was already finished, and the folder's files are byte for byte as they were.
+  const files = () =>
+    Object.fromEntries(fs.readdirSync(dir).map((f) => [f, fs.readFileSync(path.join(dir, f))]));
+  const before = files();
+  const epochsAgain: string[] = [];
+  const again = experiments.startWorker(
+    { config: c, outDir: dir, resultsRoot: tmp },
+    { onEpoch: (l) => epochsAgain.push(l) },
+  );
+  assert.deepEqual(await again.done, { ok: true, already: true });
+  assert.deepEqual(epochsAgain, []);
+  assert.deepEqual(files(), before);
+  await assert.rejects(
+    train.trainRun(c, { outDir: dir, resume: true, progress: false }),
+    (e: Error) =>
+      e instanceof train.RunFinished && e.message === `${dir}: already finished; nothing to train`,
+  );
+  assert.deepEqual(files(), before);
   // The same folder for another config: the trainer's refusal, as the worker's reason.
   const other = experiments.startWorker({ config: smoke('bsce', 6), outDir: dir, resultsRoot: tmp });
   const r = await other.done;
@@ -280,19 +327,8 @@ test('#44.8 every failed run is listed with its reason, not cut off; exit 1', as
 
 test('#44.8 a figure that cannot be written (disk full) is reported as such, naming the file; the runs are not failed', async () => {
   const dir = await fig8Results('enospc');
-  const copy = fs.copyFileSync;
-  const spy = mock.method(fs, 'copyFileSync', (src: fs.PathLike, dest: fs.PathLike, mode?: number) => {
-    if (String(dest).endsWith('plotly.js'))
-      throw Object.assign(
-        new Error(`ENOSPC: no space left on device, copyfile '${String(src)}' -> '${String(dest)}'`),
-        {
-          code: 'ENOSPC',
-          path: String(src),
-          dest: String(dest),
-        },
-      );
-    return copy(src, dest, mode);
-  });
+  // The disk fills up while plotly.js is written (at the write calls themselves: every write to it fails).
+  const full = fullDisk(/plotly\.js/);
   try {
     await assert.rejects(
       experiments.reproduce({
@@ -308,18 +344,23 @@ test('#44.8 a figure that cannot be written (disk full) is reported as such, nam
         assert.ok(e instanceof experiments.SweepFailed, String(e));
         assert.deepEqual(e.runs, []);
         assert.deepEqual(e.figures, [
-          { id: 'fig8', reason: `${path.join(dir, 'plotly.js')}: no space left on device` },
+          {
+            id: 'fig8',
+            reason: `${path.join(dir, 'plotly.js')}: cannot write (ENOSPC: no space left on device); nothing written`,
+          },
         ]);
         assert.equal(
           e.message,
-          `1 figure(s) not written:\n  fig8: ${path.join(dir, 'plotly.js')}: no space left on device`,
+          `1 figure(s) not written:\n  fig8: ${path.join(dir, 'plotly.js')}: cannot write ` +
+            '(ENOSPC: no space left on device); nothing written',
         );
         return true;
       },
     );
   } finally {
-    spy.mock.restore();
+    full.restore();
   }
+  assert.ok(!fs.readdirSync(dir).some((f) => f.startsWith('plotly.js')), 'no plotly.js, whole or part');
   assert.equal(experiments.readManifest(dir).figures.length, 0, 'no entry for a figure not written');
 });
 
@@ -329,7 +370,7 @@ test('#44.8 a full disk, a read-only parent and a file in the way are one line n
   fs.writeFileSync(file, 'x');
   assert.throws(
     () => makeFolder(path.join(file, 'sub')),
-    (e: unknown) => e instanceof IOError && e.message === `${file}: a file, not a folder`,
+    (e: unknown) => e instanceof FileWriteError && e.message === `${file}: is a file, not a folder`,
   );
   const r = ncl([
     'reproduce',
@@ -343,10 +384,10 @@ test('#44.8 a full disk, a read-only parent and a file in the way are one line n
     file,
   ]);
   assert.equal(r.status, 1);
-  assert.equal(r.stderr.trim(), `ncl: error: ${file}: a file, not a folder`);
+  assert.equal(r.stderr.trim(), `ncl: error: --results ${file}: is a file, not a folder`);
   const t = ncl(['train', '--protocol', 'smoke', '--method', 'ce', '--out', file]);
   assert.equal(t.status, 1);
-  assert.equal(t.stderr.trim().split('\n').pop(), `ncl: error: ${file}: a file, not a folder`);
+  assert.equal(t.stderr.trim().split('\n').pop(), `ncl: error: --out ${file}: is a file, not a folder`);
   // A read-only parent: the level that cannot be made is named (Node's recursive mkdir says ENOENT on the child).
   const ro = path.join(tmp, 'ro');
   fs.mkdirSync(ro);
@@ -363,27 +404,25 @@ test('#44.8 a full disk, a read-only parent and a file in the way are one line n
     assert.throws(
       () => makeFolder(path.join(ro, 'results', 'runs')),
       (e: unknown) =>
-        e instanceof IOError && e.message === `${path.join(ro, 'results')}: read-only file system`,
+        e instanceof FileWriteError &&
+        e.message === `${path.join(ro, 'results')}: cannot create folder (EROFS: read-only file system)`,
     );
   } finally {
     spy.mock.restore();
   }
   // A full disk while the lock's owner is written: the error names the lock file, and no empty lock is left.
   const dir = path.join(tmp, 'full');
-  const write = fs.writeSync;
-  const w = mock.method(fs, 'writeSync', (...args: Parameters<typeof fs.writeSync>) => {
-    if (String(args[1]).includes('"pid"'))
-      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-    return (write as (...a: unknown[]) => number)(...args);
-  });
+  const full = fullDisk(new RegExp(`${LOCK_FILE}$`));
   try {
     assert.throws(
       () => acquireRunLock(dir),
       (e: unknown) =>
-        e instanceof IOError && e.message === `${path.join(dir, LOCK_FILE)}: no space left on device`,
+        e instanceof FileWriteError &&
+        e.message ===
+          `${path.join(dir, LOCK_FILE)}: cannot write (ENOSPC: no space left on device); nothing written`,
     );
   } finally {
-    w.mock.restore();
+    full.restore();
   }
   assert.ok(!fs.existsSync(path.join(dir, LOCK_FILE)));
 });

@@ -7,6 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 /** The programs a cluster needs. */
@@ -52,13 +53,16 @@ export interface Cluster {
   dir: string;
   /** The environment its clients need (SLURM_CONF). */
   env: NodeJS.ProcessEnv;
-  /** Stop the daemons started (jobs first), by pid. */
+  /** Stop the daemons started (jobs first), by pid, and remove its folder. */
   stop(): Promise<void>;
 }
 
-/** Start munged, slurmctld and slurmd in `dir` (CPUs: the number of task slots of the node). */
-export async function startCluster(dir: string, cpus = 2): Promise<Cluster> {
-  fs.mkdirSync(dir, { recursive: true });
+/**
+ * Start munged, slurmctld and slurmd in a new folder under the system's temp folder (user munge must reach it, so not
+ * in a caller's private temp folder); `cpus`: the number of task slots of the node. `stop()` removes the folder.
+ */
+export async function startCluster(cpus = 2): Promise<Cluster> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-slurm-cluster-'));
   const sbin = (p: string) => (fs.existsSync(`/usr/sbin/${p}`) ? `/usr/sbin/${p}` : p);
   // munge: the socket's folder must be world-searchable, the key's private to user munge.
   const sock = path.join(dir, 'munge-run');
@@ -144,6 +148,7 @@ export async function startCluster(dir: string, cpus = 2): Promise<Cluster> {
           await sleep(100);
         }
       }
+      fs.rmSync(dir, { recursive: true, force: true });
     },
   };
   try {

@@ -27,7 +27,7 @@ test(
   { skip: why ?? false, timeout: 900_000 },
   async () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-slurm-'));
-    const cluster = await startCluster(path.join(tmp, 'cluster'));
+    const cluster = await startCluster();
     const env = { ...cluster.env, NCL_BACKEND: 'wasm', NCL_DATA_DIR: '' };
     const ncl = (args: string[]) => {
       const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env });
@@ -158,6 +158,59 @@ test(
       assert.match(done.out(), /^fig8: 6 runs: 6 finished, 0 running, 0 queued, 0 failed$/m);
     } finally {
       await cluster.stop();
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  'a wave larger than MaxArraySize goes in several arrays; the figures job waits for all of them; queued runs are not submitted again',
+  { skip: why ?? false, timeout: 120_000 },
+  async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-slurm-split-'));
+    const cluster = await startCluster();
+    const env = process.env.SLURM_CONF;
+    process.env.SLURM_CONF = cluster.env.SLURM_CONF;
+    try {
+      const results = path.join(tmp, 'results');
+      const configs = experiments.FIGURES.find((f) => f.id === 'fig8')!.runs('smoke', [0, 1]);
+      const sweep = { command: 'test', groups: [] };
+      // Held (--hold): nothing starts; the jobs are only looked at, then cancelled.
+      const slurm = { sbatchArgs: ['--hold'] };
+      const sub = experiments.submitRuns(configs, {
+        resultsDir: results,
+        slurm,
+        sweep,
+        followUp: { args: ['status'], name: 'figures' },
+        maxArraySize: 4,
+      });
+      assert.deepEqual(
+        sub.arrays.map((a) => a.runs.length),
+        [4, 2],
+      );
+      assert.deepEqual(
+        sub.arrays.flatMap((a) => a.runs).sort(),
+        configs.map((c) => path.relative(results, experiments.runDir(results, c))).sort(),
+      );
+      const show = (job: string) =>
+        spawnSync('scontrol', ['show', 'job', '-o', job], { env: cluster.env, encoding: 'utf8' }).stdout;
+      const dependency = /Dependency=(\S+)/.exec(show(sub.followUp!.job))?.[1] ?? '';
+      for (const a of sub.arrays) assert.match(dependency, new RegExp(`afterok:${a.job}_\\*`));
+      // Every task is queued: the same runs again submit nothing, and name the tasks that hold them.
+      const again = experiments.submitRuns(configs, { resultsDir: results, slurm, sweep, maxArraySize: 4 });
+      assert.deepEqual(again.arrays, []);
+      assert.deepEqual(
+        again.skipped.inFlight.map((r) => r.job).sort(),
+        [
+          ...['0', '1', '2', '3'].map((i) => `${sub.arrays[0].job}_${i}`),
+          ...['0', '1'].map((i) => `${sub.arrays[1].job}_${i}`),
+        ].sort(),
+      );
+    } finally {
+      process.env.SLURM_CONF = env;
+      if (env === undefined) delete process.env.SLURM_CONF;
+      await cluster.stop();
+      fs.rmSync(tmp, { recursive: true, force: true });
     }
   },
 );

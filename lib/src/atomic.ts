@@ -8,10 +8,28 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-/** A file that could not be written: one line naming it, why, and that nothing half-written was left. */
+/** Why a file-system call failed, by error code, in a few words. */
+const REASONS: Record<string, string> = {
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'read-only file system',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOTDIR: 'not a folder',
+  EEXIST: 'already exists',
+  EISDIR: 'a folder, not a file',
+  EIO: 'input/output error',
+  ENOENT: 'no such file or folder',
+};
+
+/**
+ * A file or folder that could not be written (or created): one line naming it and why (`code`, e.g. ENOSPC), and,
+ * for a file, whether the previous one was kept. The one error of the lib for file-system failures.
+ */
 export class FileWriteError extends Error {
   constructor(
     readonly file: string,
+    readonly code: string,
     message: string,
   ) {
     super(message);
@@ -24,11 +42,11 @@ export function tempOf(file: string): string {
   return `${file}.tmp-${process.pid}`;
 }
 
-/** Why a file system call failed, in a few words: "ENOSPC: no space left on device". */
+/** Why a file-system call failed, in a few words: "ENOSPC: no space left on device". */
 export function errnoText(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
   if (!err.code) return err.message ?? String(e);
-  const said = /^[A-Z]+: ([^,]+)/.exec(err.message ?? '')?.[1];
+  const said = REASONS[err.code] ?? /^[A-Z]+: ([^,]+)/.exec(err.message ?? '')?.[1];
   return said ? `${err.code}: ${said}` : err.code;
 }
 
@@ -50,8 +68,31 @@ export function writeError(file: string, e: unknown, kept: boolean): FileWriteEr
   if (e instanceof FileWriteError) return e;
   return new FileWriteError(
     file,
+    (e as NodeJS.ErrnoException).code ?? 'EIO',
     `${file}: cannot write (${errnoText(e)}); ${kept ? 'the previous file is kept' : 'nothing written'}`,
   );
+}
+
+/**
+ * `e` as a FileWriteError naming the path at fault, when it is a file-system error with a code: the destination of a
+ * copy, else `file`, else the path the error carries; `doing` says what failed ("cannot write"). Anything else is
+ * returned as it is.
+ */
+export function ioError(e: unknown, file?: string, doing = 'cannot write'): unknown {
+  if (e instanceof FileWriteError) return e;
+  const err = e as NodeJS.ErrnoException & { dest?: string };
+  if (!(e instanceof Error) || typeof err.code !== 'string' || !/^E[A-Z]+$/.test(err.code)) return e;
+  const where = err.dest ?? file ?? err.path;
+  return where ? new FileWriteError(where, err.code, `${where}: ${doing} (${errnoText(e)})`) : e;
+}
+
+/** Run `write`, turning a file-system error into a FileWriteError naming `file`. */
+export function writing<T>(file: string, write: () => T): T {
+  try {
+    return write();
+  } catch (e) {
+    throw ioError(e, file);
+  }
 }
 
 /** Write `bytes` to `file` atomically (see the file comment); its folder is created when missing. */

@@ -20,7 +20,14 @@ import { cores, defaultThreads, threadsPerWorker } from 'ncl-kernels';
 import { ZodError } from 'zod';
 import { formatConfigError, METHODS } from '../train/config';
 import { PROTOCOL_NAMES, getProtocol } from '../train/protocols';
-import { readMetrics, trainRun, Metrics, TrainingError, TrainingStopped } from '../train/trainer';
+import {
+  readMetrics,
+  trainRun,
+  Metrics,
+  RunFinished,
+  TrainingError,
+  TrainingStopped,
+} from '../train/trainer';
 import { checkRunFolder, sameConfig } from '../train/resume';
 import {
   configFromFlags,
@@ -117,18 +124,25 @@ async function trainCommand(flags: Record<string, unknown>): Promise<Metrics> {
   const threads = threadsFlag(flags.threads);
   await initBackend({ backend: flags.backend as never, quiet: backendInfo() != null, threads }); // once per process
   const signal = stopOnSignals('stopping after this step; the last checkpoint is kept');
-  const { metrics, model } = await trainRun(config, {
+  const trained = await trainRun(config, {
     outDir: out,
     ...folder,
     resultsRoot: flags.results as string | undefined,
     deadline,
     signal,
   }).catch((e: unknown) => {
+    // Finished by another process between the check above and the lock: its metrics, nothing trained again.
+    if (e instanceof RunFinished) return null;
     // Stopped by a signal: exit as the signal would have (a time limit is a normal end: 0).
     if (e instanceof TrainingStopped && e.by === 'signal')
       process.exitCode = signalStatus(String(signal.reason));
     throw e;
   });
+  if (!trained) {
+    console.error(`${out}: already finished (by another process); nothing to train`);
+    return readMetrics(out)!;
+  }
+  const { metrics, model } = trained;
   model.dispose();
   const t = metrics.test;
   const pct = (x: number | null) => (x == null ? '-' : (100 * x).toFixed(2));
@@ -458,7 +472,6 @@ export function errorLine(e: unknown): string {
     e instanceof UsageError ||
     e instanceof TrainingError ||
     e.name === 'DataError' ||
-    e.name === 'IOError' ||
     e.name === 'FileWriteError';
   const line = (known ? e.message : `${e.name}: ${e.message}`).split('\n')[0];
   return known ? line : `${line} (NCL_DEBUG=1 shows where)`;

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { configHash, TrainConfig } from '../train/config';
 import { atomicWrite } from '../train/checkpoint';
-import { writing } from '../train/folders';
+import { writing } from '../atomic';
 import { savePlot, figureHTML } from '../viz';
 import { ensureRuns } from './runner';
 import { isFinished, loadRun, runDir, RunResult } from './runs';

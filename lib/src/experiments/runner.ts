@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { TrainConfig, configHash } from '../train/config';
 import { lockHolder, RunLocked } from '../train/lock';
 import { readMetrics } from '../train/resume';
-import { TrainingError, TrainingStopped } from '../train/errors';
+import { RunFinished, TrainingError, TrainingStopped } from '../train/errors';
 import type { ProgressInfo } from '../train/progress';
 import { isFinished, loadRun, runDir, RunResult } from './runs';
 import { epochsInCheckpoint, laneFinish, relativeCost, startOrder } from './plan';
@@ -101,7 +101,8 @@ export function nextRunnable<T extends QueuedRun>(
   return queue.findIndex((r) => r.teachers.every((t) => !unfinished.has(t)) && !busy(r));
 }
 
-type Outcome = { ok: true; elsewhere?: boolean } | { ok: false; code: FailureCode; reason: string };
+/** How a run ended; `already`: another process had finished it by the time this one held its lock. */
+type Outcome = { ok: true; already?: boolean } | { ok: false; code: FailureCode; reason: string };
 
 /** Make sure every config has a finished run under `root`; returns them in input order. */
 export async function ensureRuns(
@@ -171,7 +172,7 @@ export async function ensureRuns(
     const tag = tagOf(c);
     if (cached(c)) {
       log(`[reproduce] ${tag}: finished by another process`);
-      return { ok: true, elsewhere: true };
+      return { ok: true, already: true };
     }
     if (!train) return { ok: false, code: 'error', reason: 'not finished, and no process is training it' };
     const t0 = Date.now();
@@ -196,6 +197,10 @@ export async function ensureRuns(
       workers.delete(w);
     }
     if (!outcome.ok) return outcome;
+    if (outcome.already) {
+      log(`[reproduce] ${tag}: finished by another process`);
+      return outcome;
+    }
     const seconds = (Date.now() - t0) / 1000;
     done++;
     // A resumed run's wall time misses its earlier sessions: its metrics hold the whole training time.
@@ -299,6 +304,7 @@ async function trainHere(c: TrainConfig, dir: string, root: string, signal: Abor
     return { ok: true };
   } catch (e) {
     const reason = (e as Error).message.split('\n')[0];
+    if (e instanceof RunFinished) return { ok: true, already: true };
     if (e instanceof RunLocked) return { ok: false, code: 'locked', reason };
     if (e instanceof TrainingStopped) return { ok: false, code: 'stopped', reason };
     if (e instanceof TrainingError) return { ok: false, code: 'error', reason };

@@ -1,6 +1,6 @@
 /**
- * The SLURM executor: the runs a sweep is missing go to the cluster as one job array (`sbatch --array`), one task per
- * run key, each `ncl train` on that run's config into its folder under the shared results folder (resumed from its
+ * The SLURM executor: the runs a sweep is missing go to the cluster as a job array (`sbatch --array`; several when
+ * they outnumber the cluster's MaxArraySize), one task per run key, each `ncl train` on that run's config into its folder under the shared results folder (resumed from its
  * checkpoint, requeueable), then a follow-up job (e.g. building the figures) that starts when every task succeeded
  * (`--dependency=afterok`, cancelled when one fails). Runs that learn from teacher runs go in a second array that
  * waits for the first. `submitRuns` prints nothing and returns the job ids; `followSubmission` polls `squeue` (not
@@ -16,7 +16,8 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { TrainConfig, configHash } from '../train/config';
 import { lockHolder, lockOwner } from '../train/lock';
-import { makeFolder, writing } from '../train/folders';
+import { makeFolder } from '../train/folders';
+import { writing } from '../atomic';
 import { workspaceRoot } from '../data/locate';
 import { isFinished, runDir } from './runs';
 
@@ -234,6 +235,8 @@ export function submitRuns(
     slurm?: SlurmOptionsInput;
     sweep: SweepLabel;
     followUp?: { args: string[]; name: string };
+    /** Tasks per array at most (default: the cluster's MaxArraySize). */
+    maxArraySize?: number;
   },
 ): Submission {
   const opts = SlurmOptions.parse(o.slurm ?? {});
@@ -300,9 +303,16 @@ export function submitRuns(
     submitted.push(id);
     return id;
   };
+  // A wave larger than the cluster's MaxArraySize goes in several arrays (of at most that many tasks each).
+  const maxArray = o.maxArraySize ?? maxArraySize();
+  const chunks: { runs: TrainConfig[]; wave: number }[] = [];
+  waves.forEach((runs, wave) => {
+    for (let i = 0; i < runs.length; i += maxArray) chunks.push({ runs: runs.slice(i, i + maxArray), wave });
+  });
   try {
-    let previous: string | null = null;
-    waves.forEach((runs, w) => {
+    const ofWave: string[][] = [];
+    chunks.forEach(({ runs, wave }, w) => {
+      const previous = wave > 0 ? ofWave[wave - 1] : [];
       const list = path.join(dir, `runs-${w}.txt`);
       const lines = runs.map((c, i) => {
         const cfg = path.join(dir, 'configs', `${w}-${i}.json`);
@@ -330,11 +340,13 @@ export function submitRuns(
         `--cpus-per-task=${opts.cpusPerTask}`,
         ...(opts.gpu ? ['--gres=gpu:1'] : []),
         `--output=${path.join(dir, 'task-%A_%a.out')}`,
-        ...(previous ? [`--dependency=afterok:${previous}`, '--kill-on-invalid-dep=yes'] : []),
+        ...(previous.length
+          ? [`--dependency=afterok:${previous.join(':')}`, '--kill-on-invalid-dep=yes']
+          : []),
         script,
       ]);
       sub.arrays.push({ job, runs: runs.map(rel) });
-      previous = job;
+      (ofWave[wave] ??= []).push(job);
     });
     if (o.followUp) {
       const after = [
@@ -374,6 +386,12 @@ export function submitRuns(
   const record = path.join(dir, 'submission.json');
   writing(record, () => fs.writeFileSync(record, JSON.stringify(sub, null, 1) + '\n'));
   return sub;
+}
+
+/** The cluster's MaxArraySize (`scontrol show config`): an array's task ids are below it (SLURM's default 1001). */
+export function maxArraySize(): number {
+  const m = /^MaxArraySize\s*=\s*(\d+)/m.exec(slurm('scontrol', ['show', 'config']));
+  return m ? Math.max(1, Number(m[1])) : 1001;
 }
 
 /** The state of a job from `scontrol show job` (e.g. COMPLETED, FAILED, CANCELLED), or null once SLURM forgot it. */

@@ -28,10 +28,12 @@ export type FailureCode = 'locked' | 'stopped' | 'error' | 'crashed';
 export type FromWorker =
   | { type: 'progress'; progress: ProgressInfo }
   | { type: 'epoch'; line: string }
-  | { type: 'finished' }
+  /** `already`: another process had finished the run (nothing was trained). */
+  | { type: 'finished'; already?: boolean }
   | { type: 'failed'; code: Exclude<FailureCode, 'crashed'>; reason: string };
 
-export type WorkerOutcome = { ok: true } | { ok: false; code: FailureCode; reason: string };
+export type WorkerOutcome =
+  { ok: true; already?: boolean } | { ok: false; code: FailureCode; reason: string };
 
 export interface Worker {
   pid: number | undefined;
@@ -65,7 +67,7 @@ export function startWorker(
   child.on('message', (m: FromWorker) => {
     if (m.type === 'progress') o.onProgress?.(m.progress);
     else if (m.type === 'epoch') o.onEpoch?.(m.line);
-    else if (m.type === 'finished') outcome = { ok: true };
+    else if (m.type === 'finished') outcome = m.already ? { ok: true, already: true } : { ok: true };
     else outcome = { ok: false, code: m.code, reason: m.reason };
   });
   const done = new Promise<WorkerOutcome>((resolve) => {
@@ -130,9 +132,10 @@ async function train(
     return { type: 'finished' };
   } catch (e) {
     const { RunLocked } = await import('../train/lock');
-    const { TrainingStopped, TrainingError } = await import('../train/errors');
+    const { RunFinished, TrainingStopped, TrainingError } = await import('../train/errors');
+    if (e instanceof RunFinished) return { type: 'finished', already: true };
     const err = e as Error;
-    const known = e instanceof TrainingError || err.name === 'DataError' || err.name === 'IOError';
+    const known = e instanceof TrainingError || err.name === 'DataError' || err.name === 'FileWriteError';
     if (!known && !(e instanceof TrainingStopped)) process.stderr.write(`${err.stack ?? err}\n`);
     return {
       type: 'failed',

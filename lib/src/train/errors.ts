@@ -12,6 +12,18 @@ export class TrainingError extends Error {
 }
 
 /**
+ * Thrown by `trainRun` with `resume` when, once it holds the folder's lock, the folder holds a finished run of this
+ * config (another process finished it meanwhile): nothing is trained and nothing written; the metrics are the ones
+ * in the folder.
+ */
+export class RunFinished extends TrainingError {
+  constructor(readonly dir: string) {
+    super(`${dir}: already finished; nothing to train`);
+    this.name = 'RunFinished';
+  }
+}
+
+/**
  * Thrown by `trainRun` when it stopped before the end: at an epoch boundary by `deadline` (`by` 'time limit'), or
  * between two steps by `signal` (`by` 'signal', the epoch in progress dropped). The checkpoint holds `epochsDone`
  * epochs (none when 0).

@@ -23,5 +23,6 @@ export {
   numHardOf,
   TrainingError,
   TrainingStopped,
+  RunFinished,
 } from './trainer';
 export type { TrainOptions, Metrics, StepInfo, EpochInfo, PreparedData } from './trainer';

@@ -13,9 +13,9 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { FileWriteError, writeAll, writeError } from '../atomic';
+import { FileWriteError, ioError, writeAll, writeError } from '../atomic';
 import { TrainingError } from './errors';
-import { ioError, makeFolder } from './folders';
+import { makeFolder } from './folders';
 
 export const LOCK_FILE = 'train.lock';
 
@@ -147,7 +147,7 @@ export interface RunLock {
 
 /**
  * Take the lock `name` of folder `dir` (created if needed). Throws a RunLocked naming the live owner when another
- * process holds it, an IOError naming the file when it cannot be written (nothing is left behind).
+ * process holds it, a FileWriteError naming the file when it cannot be written (nothing is left behind).
  */
 export function acquireRunLock(dir: string, name = LOCK_FILE): RunLock {
   makeFolder(dir);

@@ -4,14 +4,16 @@
  *   - nothing (or only a config.json): a fresh run;
  *   - a checkpoint, or a finished run (metrics.json): refused unless `resume` (continue it; the checkpoint must be
  *     intact and of this config) or `restart` (remove the checkpoint and results, start over);
- *   - a finished run of another config: refused even with `resume`.
+ *   - a finished run of another config: refused even with `resume`;
+ *   - a finished run of this config with `resume`: a RunFinished (nothing to train, nothing is written: a run is
+ *     never trained twice, e.g. when another process finished it between a caller's check and this lock).
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { canonicalJSON, configHash, TrainConfig } from './config';
 import { checkpointState, loadCheckpoint, LoadedCheckpoint, removeStaleTemps } from './checkpoint';
-import { TrainingError } from './errors';
+import { RunFinished, TrainingError } from './errors';
 import { acquireRunLock, lockHolder } from './lock';
 import type { EpochInfo, Metrics } from './types';
 
@@ -138,6 +140,7 @@ function inspect(
     );
   if (!opts.resume && finished)
     throw new TrainingError(`${outDir}: holds a finished run; --resume keeps it, --restart trains it again`);
+  if (finished) throw new RunFinished(outDir);
   if (!fs.existsSync(ckpt)) return null;
   if (!opts.resume) {
     const s = checkpointState<Partial<RunState>>(ckpt);

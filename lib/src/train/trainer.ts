@@ -37,7 +37,7 @@ import { compiledStep } from './compiled-step';
 import { teacherLoss } from './teachers';
 import type { Metrics, TrainOptions } from './types';
 
-export { TrainingError, TrainingStopped } from './errors';
+export { RunFinished, TrainingError, TrainingStopped } from './errors';
 export { prepareData, batchOptions, type PreparedData } from './data';
 export { lossFromConfig, numHardOf } from './loss';
 export { modelFromConfig } from './model';
