@@ -1,9 +1,13 @@
 /**
- * The `--executor local|slurm` flags shared by the commands that train sweeps (`ncl reproduce`, `ncl compare`,
- * `ncl start`), and the SLURM settings they pass through, validated by `SlurmOptions` (experiments/slurm.ts) with
- * errors naming the flag.
+ * The `--executor local|slurm` flags of the commands that train sweeps (`ncl reproduce`), and the SLURM settings they
+ * pass through, validated by `SlurmOptions` (experiments/slurm.ts) with errors naming the flag. A cluster's settings
+ * are written once in a JSON file of `SlurmOptions` (e.g. `{"partition": "cpu", "time": "4:00:00"}`): `slurm.json` at
+ * the workspace root (git-ignored), or the file `NCL_SLURM_CONFIG` names; flags given override it.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Command, Option } from 'commander';
+import { workspaceRoot } from '../data/locate';
 import { ZodError } from 'zod';
 import { EXECUTORS, type ExecutorName } from '../experiments/executor';
 import { SlurmOptions, type SlurmOptionsInput } from '../experiments/slurm';
@@ -47,7 +51,41 @@ const FLAG: Record<string, string> = {
   pollSeconds: 'poll',
 };
 
-/** The executor and SLURM settings of parsed flags; a UsageError naming the flag for a bad value. */
+/** The file of a cluster's settings (see the file comment), or null when there is none. */
+export function slurmDefaultsFile(): string | null {
+  const named = process.env.NCL_SLURM_CONFIG;
+  if (named) {
+    if (!fs.existsSync(named)) throw new UsageError(`NCL_SLURM_CONFIG=${named}: no such file`);
+    return named;
+  }
+  const root = workspaceRoot();
+  const file = root ? path.join(root, 'slurm.json') : null;
+  return file && fs.existsSync(file) ? file : null;
+}
+
+/** The settings in the cluster's file (validated: a UsageError naming the file and key), or none. */
+function slurmDefaults(): SlurmOptionsInput {
+  const file = slurmDefaultsFile();
+  if (!file) return {};
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`${file}: not valid JSON (${(e as Error).message.split('\n')[0]})`);
+  }
+  const parsed = SlurmOptions.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const key = issue.path.join('.');
+    throw new UsageError(`${file}: ${key ? `${key}: ` : ''}${issue.message}`);
+  }
+  return raw as SlurmOptionsInput;
+}
+
+/**
+ * The executor and SLURM settings of parsed flags (over the cluster's file, for slurm); a UsageError naming the flag
+ * for a bad value.
+ */
 export function executorFromFlags(f: Record<string, unknown>): {
   executor: ExecutorName;
   wait: boolean;
@@ -80,5 +118,9 @@ export function executorFromFlags(f: Record<string, unknown>): {
     const key = String(issue.path[0] ?? '');
     throw new UsageError(`--${FLAG[key] ?? key}: ${issue.message}`);
   }
-  return { executor, wait: Boolean(f.wait), slurm: input };
+  return {
+    executor,
+    wait: Boolean(f.wait),
+    slurm: executor === 'slurm' ? { ...slurmDefaults(), ...input } : input,
+  };
 }
