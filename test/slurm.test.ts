@@ -41,6 +41,7 @@ test(
     const png = findChromium() ? [] : ['--no-png'];
     const sweep = ['fig8', '--protocol', 'smoke', '--seeds', '2', ...png];
     const results = path.join(tmp, 'results');
+    let passed = false;
     try {
       // The figure built here, for comparison.
       const local = path.join(tmp, 'local');
@@ -71,36 +72,54 @@ test(
       assert.match(twice.out(), /submitted 0 run\(s\) to SLURM: none/);
       assert.match(twice.out(), /6 run\(s\) already training or queued: (\d+_\d+, ){5}\d+_\d+/);
 
-      // Cancel one task mid-run: hold its trainer (SIGSTOP) as soon as its first epoch's checkpoint is written, so that
-      // the cancel lands between epoch 1 and the end.
+      // Cancel one task mid-run, between its first epoch's checkpoint and its last step. Its trainer is held
+      // (SIGSTOP) while in epoch 1, then let run a few milliseconds at a time until that checkpoint is there: it is then
+      // at most a few milliseconds into epoch 2 (three steps), and the cancel's SIGTERM lands between two steps.
       let victim = -1;
       let owner: { pid: number; job: string } | null = null;
       for (let t = 0; victim < 0; t++) {
-        assert.ok(t < 30_000, 'no run reached its first checkpoint');
+        assert.ok(t < 30_000, 'no run started training');
         for (const [i, d] of dirs.entries()) {
-          if (!fs.existsSync(path.join(d, 'checkpoint.bin')) || fs.existsSync(path.join(d, 'metrics.json')))
+          if (fs.existsSync(path.join(d, 'checkpoint.bin')) || !fs.existsSync(path.join(d, LOCK_FILE)))
             continue;
           try {
             owner = JSON.parse(fs.readFileSync(path.join(d, LOCK_FILE), 'utf8'));
             process.kill(owner!.pid, 'SIGSTOP');
+          } catch {
+            continue; // between two states: look again
+          }
+          if (!fs.existsSync(path.join(d, 'checkpoint.bin'))) {
             victim = i;
             break;
-          } catch {
-            /* between two states: look again */
           }
+          process.kill(owner!.pid, 'SIGCONT'); // already past epoch 1: another one
         }
         if (victim < 0) await sleep(10);
       }
       const dir = dirs[victim];
-      const held = train.checkpointState<{ nextEpoch: number; epochs: unknown[] }>(
-        path.join(dir, 'checkpoint.bin'),
-      );
+      const ckpt = path.join(dir, 'checkpoint.bin');
+      for (let t = 0; !fs.existsSync(ckpt); t++) {
+        assert.ok(t < 100_000, 'the held run wrote no checkpoint');
+        process.kill(owner!.pid, 'SIGCONT');
+        await sleep(2);
+        process.kill(owner!.pid, 'SIGSTOP');
+        await sleep(1);
+      }
+      const held = train.checkpointState<{ nextEpoch: number; epochs: unknown[] }>(ckpt);
       assert.equal(held.nextEpoch, 1);
       assert.ok(!fs.existsSync(path.join(dir, 'metrics.json')), 'cancelled before the end');
-      assert.equal(spawnSync('scancel', [owner!.job], { env }).status, 0);
+      // The task by its array id (a task's own job id can be the array's, which would cancel every task).
+      const [sub] = experiments.submissions(results);
+      const at = sub.arrays[0].runs.indexOf(path.relative(results, dir));
+      assert.ok(at >= 0);
+      assert.equal(spawnSync('scancel', [`${sub.arrays[0].job}_${at}`], { env }).status, 0);
       process.kill(owner!.pid, 'SIGCONT');
       // The first sweep's figures job can no longer run (afterok): --wait exits 1, naming the cancelled run.
-      assert.equal(await first.exit, 1, first.out() + first.err());
+      assert.equal(
+        await first.exit,
+        1,
+        `${first.out()}${first.err()}\n${dir}.log:\n${fs.readFileSync(`${dir}.log`, 'utf8')}`,
+      );
       const rel = path.relative(results, dir);
       assert.match(first.err(), new RegExp(`^  ${dir}: .*interrupted during epoch 2/2`, 'm'));
       assert.match(first.err(), /figures job \d+: CANCELLED \(DependencyNeverSatisfied\)/);
@@ -156,9 +175,12 @@ test(
       const done = ncl(['status', '--results', results]);
       assert.equal(await done.exit, 0);
       assert.match(done.out(), /^fig8: 6 runs: 6 finished, 0 running, 0 queued, 0 failed$/m);
+      passed = true;
     } finally {
       await cluster.stop();
-      fs.rmSync(tmp, { recursive: true, force: true });
+      // Kept when the test failed: the run folders, their logs and the SLURM output say why.
+      if (passed) fs.rmSync(tmp, { recursive: true, force: true });
+      else process.stderr.write(`kept for inspection: ${tmp}\n`);
     }
   },
 );
