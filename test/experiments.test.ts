@@ -258,7 +258,7 @@ test('an entry built from runs its figure no longer trains is marked stale, with
   assert.match(readme, /\| \*\*[a-z ]+\*\* \(stale\) \|/);
   assert.ok(
     readme.includes(
-      '- **Stale:** built from runs that `smoke` no longer trains for this figure; 3 of the 3 runs of today are finished',
+      '- **Stale:** built from other runs than `smoke` trains for this figure today (its settings changed, or it gained a series); 3 of the 3 runs of today are finished',
     ),
     readme,
   );
