@@ -94,7 +94,7 @@ test('the same seed gives bit-identical metrics; tensors do not leak across epoc
 async function trainLearnable(dir: string) {
   const c = smoke('nclpp', (c) => {
     c.optim.epochs = 1;
-    c.loss.options.learnable = true;
+    (c.loss.options as { learnable: boolean }).learnable = true;
   });
   const { metrics, model } = await train.trainRun(c, { outDir: dir, progress: false });
   model.dispose();

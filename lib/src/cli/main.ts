@@ -14,7 +14,8 @@ import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { initBackend, backendInfo, BACKENDS } from '../backend';
 import { ZodError } from 'zod';
-import { formatConfigError, METHODS } from '../train/config';
+import { formatConfigError } from '../train/config';
+import { methodNames } from '../losses';
 import { PROTOCOL_NAMES, getProtocol } from '../train/protocols';
 import { readMetrics, trainRun, Metrics, TrainingError, TrainingStopped } from '../train/trainer';
 import { checkRunFolder, sameConfig } from '../train/resume';
@@ -77,7 +78,10 @@ export function buildProgram(): Command {
     .command('train')
     .description('train one run and write config.json, metrics.json, per_class.csv and checkpoints to --out')
     .option('--protocol <name>', `protocol: ${PROTOCOL_NAMES.join(', ')}`)
-    .addOption(new Option('--method <name>', 'method').choices([...METHODS]))
+    .option(
+      '--method <name|file>',
+      `method: ${methodNames().join(', ')}; a method file (./methods/focal.ts); or NAME for methods/NAME.ts`,
+    )
     .option(
       '--config <file>',
       'a full config JSON (as written to config.json) instead of --protocol/--method',

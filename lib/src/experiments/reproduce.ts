@@ -86,7 +86,7 @@ function gitCommit(cwd: string): string {
 /**
  * One line naming what a set of runs trained, each setting once with every value the runs use (joined by ' + '):
  * dataset and imbalance factors (and the share of the data, when not all of it), model and width, epochs, batch,
- * weight decay, augmentation, experts K, and copies T of the runs with IntraCL.
+ * weight decay, augmentation, experts K, and copies T of the runs that train T ≥ 2 copies (for IntraCL).
  * E.g. "fashion-mnist IF 100 + 50, resnet8 w16, 20 ep, batch 64, wd 2e-4, simaug, K 2, T 2".
  */
 export function settingsLabel(configs: TrainConfig[]): string {
@@ -99,7 +99,7 @@ export function settingsLabel(configs: TrainConfig[]): string {
   const up = (a: number, b: number) => a - b;
   const shares = [...new Set(configs.map((c) => c.data.fraction))];
   const share = (f: number) => `${+(100 * f).toPrecision(3)}%`;
-  const withIntraCL = configs.filter((c) => c.loss.options.intraCL && c.method === 'nclpp');
+  const withCopies = configs.filter((c) => c.loss.numCopies > 1);
   return [
     `${values((c) => c.data.dataset)} IF ${values((c) => c.data.imbalanceFactor, down)}` +
       (shares.length > 1 || shares[0] !== 1 ? ` (data ${shares.sort(down).map(share).join(' + ')})` : ''),
@@ -109,8 +109,8 @@ export function settingsLabel(configs: TrainConfig[]): string {
     `wd ${values((c) => (c.optim.weightDecay === 0 ? '0' : c.optim.weightDecay.toExponential()))}`,
     values((c) => (c.data.mixup > 0 ? `${c.data.augment}+mixup` : c.data.augment)),
     `K ${values((c) => c.model.numExperts, up)}`,
-    ...(withIntraCL.length
-      ? [`T ${[...new Set(withIntraCL.map((c) => c.loss.numCopies))].sort(up).join(' + ')}`]
+    ...(withCopies.length
+      ? [`T ${[...new Set(withCopies.map((c) => c.loss.numCopies))].sort(up).join(' + ')}`]
       : []),
   ].join(', ');
 }
