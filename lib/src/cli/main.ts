@@ -5,8 +5,9 @@
  *   ncl eval  --run DIR
  *   ncl bench --model resnet32 --classes 100 --batch 128 [--json]
  *   ncl reproduce fig8 table1 ... | all [--protocol mini] [--seeds 3] [--workers 2]
+ *   ncl compare ./methods/focal.ts --against bsce,nclpp [--protocol mini] [--seeds 3]
  *   ncl data fetch|info|subset|check-subset ...
- *   ncl start            (the main job: mini protocol, CE / BSCE / NCL++, then a comparison table)
+ *   ncl start            (the main job: mini protocol, NCL++ against CE and BSCE over 3 seeds, with verdicts)
  *
  * Errors are one line on stderr and a non-zero exit; nothing is written for an invalid configuration.
  */
@@ -19,7 +20,15 @@ import { methodNames } from '../losses';
 import { PROTOCOL_NAMES, getProtocol } from '../train/protocols';
 import { readMetrics, trainRun, Metrics, TrainingError, TrainingStopped } from '../train/trainer';
 import { checkRunFolder, sameConfig } from '../train/resume';
-import { configFromFlags, intOption, minutesOption, protocolOption, SHORTCUTS, UsageError } from './options';
+import {
+  configFromFlags,
+  intOption,
+  methodOption,
+  minutesOption,
+  protocolOption,
+  SHORTCUTS,
+  UsageError,
+} from './options';
 import { evalRun, openEvalRun } from './eval';
 import { FIGURE_IDS, formatPlan, planRuns, reproduce, resolveIds } from '../experiments/reproduce';
 import { DEFAULT_PROTOCOL, DEFAULT_SEEDS } from '../experiments/spec';
@@ -212,12 +221,78 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('compare')
+    .description(
+      'compare a method (a name, a file, or NAME for methods/NAME.ts) with baselines over seeds: trains only the ' +
+        'missing runs, prints mean ± std and the verdict against each baseline, writes PNG + HTML + JSON',
+    )
+    .argument(
+      '<method>',
+      'the method: a registered name, a method file (./methods/focal.ts), or NAME for methods/NAME.ts',
+    )
+    .requiredOption('--against <methods>', 'baselines, comma-separated (e.g. bsce,nclpp)')
+    .option('--protocol <name>', 'protocol of the runs', DEFAULT_PROTOCOL)
+    .option('--seeds <n>', 'seeds 0 … n − 1', String(DEFAULT_SEEDS))
+    .option('--workers <n>', 'parallel training processes', '2')
+    .addOption(
+      new Option(
+        '--metric <predictor>',
+        'what is compared: top-1 of expert 1, the ensemble or the mean over experts',
+      )
+        .choices(['expert1', 'ensemble', 'expertMean'])
+        .default('expert1'),
+    )
+    .option('--root <dir>', 'folder whose runs/ holds the runs it trains (default: the workspace)')
+    .option(
+      '--results <dir>',
+      'results folder whose finished runs are reused first (default: <root>/results)',
+    )
+    .option(
+      '--out <base>',
+      'base path of the .png, .html and .json (default: <root>/runs/compare-<method>-<protocol>)',
+    )
+    .option('--no-png', 'skip PNG rendering (HTML and data only)')
+    .option('--retrain', 'train even where identical finished runs exist')
+    .option('--plan', 'say what would be reused and trained and how long it should take, and stop')
+    .addOption(backendOption())
+    .action(async (what: string, opts) => {
+      protocolOption(opts.protocol);
+      const seeds = intOption(opts.seeds, 'seeds');
+      const workers = intOption(opts.workers, 'workers');
+      const method = methodOption(what);
+      const against = String(opts.against)
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      if (!against.length) throw new UsageError('--against: give at least one baseline (e.g. bsce,nclpp)');
+      against.forEach((b) => methodOption(b));
+      const root = path.resolve(opts.root ?? workspaceRoot() ?? process.cwd());
+      if (!opts.plan) await initBackend({ backend: opts.backend }); // a method without a file trains here
+      const { compare } = await import('../experiments/method-comparison');
+      await compare(method, {
+        against,
+        protocol: opts.protocol,
+        seeds,
+        workers,
+        metric: { predictor: opts.metric },
+        root,
+        resultsDir: opts.results && path.resolve(opts.results),
+        out: opts.out && path.resolve(opts.out),
+        png: opts.png === false ? false : undefined,
+        retrain: Boolean(opts.retrain),
+        plan: Boolean(opts.plan),
+        backend: opts.backend,
+      });
+    });
+
+  program
     .command('start')
     .description(
-      'the main job: CE, BSCE and NCL++ on one protocol, compared (reuses identical finished runs of results/runs/)',
+      'the main job: NCL++ against CE and BSCE on one protocol over seeds, with verdicts (reuses identical finished ' +
+        'runs of results/runs/)',
     )
     .option('--protocol <name>', 'protocol', 'mini')
-    .option('--seed <n>', 'seed', '0')
+    .option('--seeds <n>', 'seeds 0 … n − 1', String(DEFAULT_SEEDS))
     .option('--workers <n>', 'parallel training processes', '2')
     .option('--root <dir>', 'folder whose runs/ holds the runs it trains (default: the workspace)')
     .option(
@@ -228,7 +303,7 @@ export function buildProgram(): Command {
     .option('--plan', 'say what would be trained and how long it should take, and stop')
     .addOption(backendOption())
     .action(async (opts) => {
-      const seed = intOption(opts.seed, 'seed', 0);
+      const seeds = intOption(opts.seeds, 'seeds');
       const workers = intOption(opts.workers, 'workers');
       protocolOption(opts.protocol);
       await initBackend({ backend: opts.backend });
@@ -237,7 +312,7 @@ export function buildProgram(): Command {
       const { start } = await import('./start');
       await start({
         protocol: opts.protocol,
-        seed,
+        seeds,
         workers,
         root,
         resultsDir,

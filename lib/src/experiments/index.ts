@@ -27,7 +27,10 @@ export {
 export type { RunSpec, Metric, Predictor, FigureSpec, FigureOutput, FigureContext } from './spec';
 export { judge, greater, within } from './claims';
 export type { Check, Claim, Judgement } from './claims';
-export { comparisonFigure } from './compare';
+export { comparisonFigure, cellName } from './compare';
+export type { ComparisonSpec, Series, Point, Measured } from './compare';
+export { comparisonSpec, compare } from './method-comparison';
+export type { ComparisonOptions, CompareOptions, ComparisonResult } from './method-comparison';
 export { ANALYSIS_FIGURES } from './figures';
 export { SWEEP_FIGURES } from './sweeps';
 export { TWIN, TWIN_TOLERANCE, readTwinRun, twinFile } from './twin';

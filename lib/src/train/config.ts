@@ -90,12 +90,11 @@ const DEFAULTS = {
   },
 };
 
-/** `c` naming `method`: the method's name, and its source unless it is one of the lib's own. */
+/** `c` naming `method`: the method's name, and its source (after it) unless it is one of the lib's own. */
 function naming(c: TrainConfig, method: Method): TrainConfig {
-  const { methodSource: _drop, ...rest } = c;
-  return method.source
-    ? { ...rest, method: method.name, methodSource: method.source }
-    : { ...rest, method: method.name };
+  const { protocol, method: _name, methodSource: _source, ...rest } = c;
+  const source = method.source ? { methodSource: method.source } : {};
+  return { protocol, method: method.name, ...source, ...rest };
 }
 
 /**
