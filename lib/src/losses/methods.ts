@@ -84,6 +84,7 @@ export const PaperLossOptions = z
 /** The `loss` section of a config of ce, bsce, ncl or nclpp. */
 export type PaperLoss = z.output<typeof PaperLossOptions> & LossBase;
 type PaperConfig = Omit<TrainConfig, 'loss'> & { loss: PaperLoss };
+type Canonical = (c: TrainConfig) => PaperConfig;
 
 /** Every default of the `loss` section, for the canonical forms. */
 const DEFAULTS: PaperLoss = { ...PaperLossOptions.parse({}), numCopies: 1, teachers: [] };
@@ -147,7 +148,7 @@ function nestedLossFn(
 }
 
 /** CE and BSCE read no loss setting but T (and, with offline-distillation teachers, λ and the semantics). */
-function singleNetworkCanonical(input: TrainConfig): TrainConfig {
+const singleNetworkCanonical: Canonical = (input) => {
   const c = input as PaperConfig;
   const teachers = c.loss.teachers.length > 0;
   c.loss = {
@@ -157,7 +158,7 @@ function singleNetworkCanonical(input: TrainConfig): TrainConfig {
     ...(teachers ? { lambda: c.loss.lambda, mode: c.loss.mode } : {}),
   };
   return c;
-}
+};
 
 /**
  * NCL and NCL++, each rule an exact equivalence of the loss:
@@ -168,7 +169,7 @@ function singleNetworkCanonical(input: TrainConfig): TrainConfig {
  *     collaborative terms); without the hard-category terms as well, the loss is BSCE (or CE, without BIL) summed
  *     over experts, i.e. method 'bsce' (or 'ce').
  */
-function collaborativeCanonical(input: TrainConfig, withIntraCL: boolean): TrainConfig {
+function collaborativeCanonical(input: TrainConfig, withIntraCL: boolean): PaperConfig {
   const c = input as PaperConfig;
   const o = c.loss.options;
   if (c.loss.numCopies < 2 || !withIntraCL) o.intraCL = false;

@@ -65,6 +65,9 @@ export const LossBase = z
   .strict();
 export type LossBase = z.output<typeof LossBase>;
 
+/** What `MethodSpec.canonical` returns: a config whose `loss` section may leave out what takes a default. */
+export type CanonicalForm = Omit<TrainConfig, 'loss'> & { loss: Record<string, unknown> };
+
 /** An issue a method finds in a whole config (e.g. C_hard larger than the dataset's classes). */
 export interface ConfigIssue {
   path: (string | number)[];
@@ -87,8 +90,12 @@ export interface MethodSpec<S extends z.AnyZodObject = z.AnyZodObject> {
   copies?: number | 'protocol';
   /** The loss of a config: its `loss` section (the options, with `numCopies` and `teachers`) → LossFn. */
   loss(options: z.output<S> & LossBase, context: LossContext): LossFn;
-  /** The config with every setting that cannot change training at its default (optional; may rename the method). */
-  canonical?(config: TrainConfig): TrainConfig;
+  /**
+   * The config with every setting that cannot change training at its default (optional). It may name another method
+   * (whose rules then apply in turn); its `loss` section is parsed again by the schema of the method it names, so it
+   * may leave out what takes a default.
+   */
+  canonical?(config: TrainConfig): CanonicalForm;
   /** Problems of a whole config the options schema cannot see (optional). */
   check?(config: TrainConfig): ConfigIssue[];
   /** What a config leaves out that the method's name promises (printed at the start, kept in metrics.json). */

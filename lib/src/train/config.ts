@@ -112,14 +112,11 @@ export function canonicalConfig(input: TrainConfig): TrainConfig {
     const m = getMethod(c.method);
     if (!m.canonical) break;
     const next = m.canonical(structuredClone(c));
-    if (next.method === c.method) {
-      c = next;
-      break;
-    }
+    // The method it names (itself, or another whose own rules then apply) parses the loss section again.
+    const named = getMethod(next.method);
+    c = naming({ ...next, loss: named.lossSchema.parse(next.loss) as LossSection }, named);
+    if (named === m) break;
     if (i >= 8) throw new Error(`method '${input.method}': its canonical form renames it without end`);
-    // Another method: its schema and its own rules apply.
-    const other = getMethod(next.method);
-    c = naming({ ...next, loss: other.lossSchema.parse(next.loss) as LossSection }, other);
   }
   if (c.data.subsetSeed === c.seed) c.data.subsetSeed = null;
   if (c.data.augment !== 'randaugment') c.data.randAugment = { ...DEFAULTS.data.randAugment };
