@@ -14,7 +14,8 @@ export * as models from './models';
 export * as train from './train';
 export * as evaluate from './eval';
 export * as viz from './viz';
-export { showFigure } from './viz/notebook';
+export { showFigure } from './notebook';
+export type { ShowFigureOptions, ShownFigure } from './notebook';
 export * as experiments from './experiments';
 // A method of your own: define it (zod options, a loss factory), register it or put it in methods/NAME.ts, compare it.
 export { z } from 'zod';

@@ -4,6 +4,7 @@
  * Any invalid value is reported in one line naming the flag it came from.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { z } from 'zod';
 import { TrainConfig, formatConfigError } from '../train/config';
 import { resolveMethod, type Method } from '../losses';
@@ -11,12 +12,65 @@ import { protocolConfig, PROTOCOL_NAMES } from '../train/protocols';
 
 export class UsageError extends Error {}
 
-/** An integer option ≥ `min` (1: positive, 0: non-negative); a UsageError naming the flag otherwise. */
-export function intOption(raw: string, flag: string, min: 0 | 1 = 1): number {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min)
+/**
+ * Upper bounds of the integer options, by flag: far above any real use, low enough that a slip (`--seeds 1e9`) is
+ * refused before anything is allocated. Flags not listed: 2^31 - 1.
+ */
+export const INT_LIMITS: Record<string, number> = {
+  seed: 2 ** 31 - 1,
+  seeds: 100,
+  workers: 256,
+  classes: 10_000,
+  batch: 65_536,
+  width: 256,
+  steps: 1_000_000,
+  warmup: 100_000,
+  experts: 64,
+  copies: 64,
+};
+
+/**
+ * An integer option, written in decimal digits (not '', '0x10', '1e3' or '1.0'), from `min` (1: positive, 0:
+ * non-negative) to `max` (default `INT_LIMITS[flag]`); a UsageError naming the flag otherwise.
+ */
+export function intOption(
+  raw: string,
+  flag: string,
+  min: 0 | 1 = 1,
+  max = INT_LIMITS[flag] ?? 2 ** 31 - 1,
+): number {
+  const n = /^\d{1,16}$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= min))
     throw new UsageError(`--${flag}: expected a ${min ? 'positive' : 'non-negative'} integer, got '${raw}'`);
+  if (n > max) throw new UsageError(`--${flag}: at most ${max}, got ${raw}`);
   return n;
+}
+
+/**
+ * A folder option (written into, or read from): a non-empty path that is not a file, below no file. '' would be the
+ * working directory (`path.resolve('')`), so it is refused like any empty path; a UsageError naming the flag.
+ */
+export function folderOption(raw: unknown, flag: string): string {
+  const p = pathOption(raw, flag);
+  const full = path.resolve(p);
+  for (let at = full; ; at = path.dirname(at)) {
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(at, { throwIfNoEntry: false });
+    } catch {
+      st = undefined; // ENOTDIR: a file further up, found next
+    }
+    if (st && !st.isDirectory())
+      throw new UsageError(`--${flag} ${p}: ${at === full ? '' : `${at} `}is a file, not a folder`);
+    if (st || at === path.dirname(at)) return p;
+  }
+}
+
+/** A path option (a file or folder): not empty; a UsageError naming the flag otherwise. */
+export function pathOption(raw: unknown, flag: string): string {
+  if (typeof raw !== 'string' || !raw.trim())
+    throw new UsageError(`--${flag}: expected a path, got '${String(raw)}'`);
+  return raw;
 }
 
 const Minutes = z.coerce.number().finite().positive();
@@ -71,11 +125,26 @@ export function parseValue(raw: string): unknown {
   }
 }
 
+/** Keys that would reach an object's prototype (`__proto__`, `constructor`, `prototype`): never a config key. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** A UsageError when `v` (a value parsed from a flag) holds a forbidden key at any depth. */
+function checkKeys(v: unknown, flag: string): void {
+  if (!v || typeof v !== 'object') return;
+  for (const k of Object.keys(v)) {
+    if (FORBIDDEN_KEYS.has(k)) throw new UsageError(`${flag}: '${k}' is not a config key`);
+    checkKeys((v as Record<string, unknown>)[k], flag);
+  }
+}
+
 function setPath(obj: Record<string, unknown>, dotted: string, value: unknown, flag: string): void {
   const keys = dotted.split('.');
+  const bad = keys.find((k) => FORBIDDEN_KEYS.has(k) || !k);
+  if (bad !== undefined) throw new UsageError(`${flag}: '${bad}' in '${dotted}' is not a config key`);
+  checkKeys(value, flag);
   let o = obj;
   for (const k of keys.slice(0, -1)) {
-    const next = o[k];
+    const next = Object.hasOwn(o, k) ? o[k] : undefined;
     if (next === undefined) o[k] = {};
     else if (typeof next !== 'object' || next === null || Array.isArray(next)) {
       throw new UsageError(`${flag}: '${k}' in '${dotted}' is not a section`);
@@ -99,7 +168,8 @@ export interface TrainFlags {
 export function configFromFlags(f: TrainFlags): TrainConfig {
   const seed = f.seed === undefined ? 0 : intOption(f.seed, 'seed', 0);
   let input: Record<string, unknown>;
-  if (f.config) {
+  if (f.config !== undefined) {
+    pathOption(f.config, 'config');
     if (f.protocol || f.method) throw new UsageError('--config: give either --config or --protocol/--method');
     try {
       input = JSON.parse(fs.readFileSync(f.config, 'utf8')) as Record<string, unknown>;
@@ -146,7 +216,10 @@ export function configFromFlags(f: TrainFlags): TrainConfig {
   const r = TrainConfig.safeParse(input);
   if (!r.success) {
     const first = r.error.issues[0];
-    const p = first.path.join('.');
+    // An unknown key is reported on the object that has it: name the key, to find the flag that set it.
+    const p = [...first.path, ...(first.code === 'unrecognized_keys' ? first.keys.slice(0, 1) : [])].join(
+      '.',
+    );
     const flag = flagOf(p);
     if (flag && origin.has(p)) throw new UsageError(`${flag}: ${first.message}`);
     throw new UsageError(`${flag ? `${flag}: ` : 'invalid configuration: '}${formatConfigError(r.error)}`);

@@ -8,6 +8,7 @@
  *   subset <name> --if 100 --seed 0 -o f write a long-tailed subset as JSON
  *   check-subset <file> [--dataset name] validate a subset file (against the dataset when it is found)
  */
+import * as fs from 'node:fs';
 import { Command } from 'commander';
 import {
   classHistogram,
@@ -20,7 +21,8 @@ import {
 } from './longtail';
 import { ensureDataset, loadDataset } from './datasets';
 import { DataError, displayPath } from './errors';
-import { DATASET_NAMES, type DatasetName } from './types';
+import { DATASET_NAMES, HEAD_CLASS_IMAGES, type DatasetName } from './types';
+import { MAX_SEED } from './config';
 
 function datasetName(s: string): DatasetName {
   if (!(DATASET_NAMES as readonly string[]).includes(s)) {
@@ -34,6 +36,22 @@ interface Common {
   offline?: boolean;
 }
 
+/** A number written in decimal (not '', '0x10' or '1e9') for which `ok` holds; a DataError naming the flag otherwise. */
+function decimal(raw: string, flag: string, what: string, ok: (n: number) => boolean): number {
+  const n = /^\d{1,10}(\.\d{1,16})?$/.test(raw) ? Number(raw) : NaN;
+  if (!ok(n)) throw new DataError(`${flag}: expected ${what}, got '${raw}'`);
+  return n;
+}
+
+/** The common options, checked: `--data-dir` is not empty and not a file (a DataError naming it otherwise). */
+function common<O extends Common>(o: O): O {
+  if (o.dataDir === undefined) return o;
+  if (!o.dataDir.trim()) throw new DataError(`--data-dir: expected a folder, got '${o.dataDir}'`);
+  const st = fs.statSync(o.dataDir, { throwIfNoEntry: false });
+  if (st && !st.isDirectory()) throw new DataError(`--data-dir ${o.dataDir}: is a file, not a folder`);
+  return o;
+}
+
 export function dataCommand(): Command {
   const cmd = new Command('data').description('datasets: find, fetch, inspect, long-tailed subsets');
   cmd
@@ -42,7 +60,7 @@ export function dataCommand(): Command {
     .option('--data-dir <dir>', 'data root searched first and used as the cache')
     .option('--offline', 'forbid downloads')
     .action(async (name: string, o: Common) => {
-      console.log(await ensureDataset(datasetName(name), { ...o, progress: process.stderr.isTTY }));
+      console.log(await ensureDataset(datasetName(name), { ...common(o), progress: process.stderr.isTTY }));
     });
   cmd
     .command('info <name>')
@@ -50,7 +68,7 @@ export function dataCommand(): Command {
     .option('--data-dir <dir>', 'data root searched first and used as the cache')
     .option('--offline', 'forbid downloads')
     .action(async (name: string, o: Common) => {
-      const ds = await loadDataset(datasetName(name), { ...o, progress: process.stderr.isTTY });
+      const ds = await loadDataset(datasetName(name), { ...common(o), progress: process.stderr.isTTY });
       const shape = (s: typeof ds.train) => `[${s.n}, ${s.height}, ${s.width}, ${s.channels}]`;
       console.log(`${ds.name}: ${ds.numClasses} classes; train ${shape(ds.train)}, test ${shape(ds.test)}`);
       console.log(`mean ${ds.mean.join(', ')}; std ${ds.std.join(', ')}`);
@@ -66,12 +84,20 @@ export function dataCommand(): Command {
     .option('--data-dir <dir>', 'data root searched first and used as the cache')
     .option('--offline', 'forbid downloads')
     .action(async (name: string, o: Common & { out: string; if: string; seed: string; fraction: string }) => {
-      const ds = await loadDataset(datasetName(name), o);
-      const s = longTailSubset(ds, {
-        imbalanceFactor: Number(o.if),
-        seed: Number(o.seed),
-        fraction: Number(o.fraction),
-      });
+      if (!o.out.trim()) throw new DataError(`--out: expected a file, got '${o.out}'`);
+      const dataset = datasetName(name);
+      const head = HEAD_CLASS_IMAGES[dataset];
+      const opts = {
+        imbalanceFactor: decimal(o.if, '--if', `a number from 1 to ${head}`, (n) => n >= 1 && n <= head),
+        seed: decimal(
+          o.seed,
+          '--seed',
+          `an integer from 0 to ${MAX_SEED}`,
+          (n) => Number.isInteger(n) && n <= MAX_SEED,
+        ),
+        fraction: decimal(o.fraction, '--fraction', 'a number in (0, 1]', (n) => n > 0 && n <= 1),
+      };
+      const s = longTailSubset(await loadDataset(dataset, common(o)), opts);
       saveSubset(o.out, s);
       const splits = { many: 0, medium: 0, few: 0 };
       s.classCounts.forEach((n) => splits[splitOf(n)]++);
@@ -86,7 +112,7 @@ export function dataCommand(): Command {
     .option('--data-dir <dir>', 'data root searched first')
     .action(async (file: string, o: Common) => {
       const s = loadSubset(file);
-      const ds = await loadDataset(s.dataset, { ...o, offline: true });
+      const ds = await loadDataset(s.dataset, { ...common(o), offline: true });
       checkSubset(ds, s, displayPath(file));
       console.log(
         `${displayPath(file)}: ok (${s.dataset}, IF ${s.imbalanceFactor}, ${s.indices.length} images, sha256 ${subsetDigest(s)})`,

@@ -6,8 +6,8 @@
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { z } from 'zod';
+import { atomicWrite } from '../atomic';
 import { DataError, displayPath, fileError } from './errors';
 import { rngFor, shuffleInPlace } from './rng';
 import { DATASET_NAMES, type Dataset, type DatasetName, type ImageSet, imageSize } from './types';
@@ -165,10 +165,7 @@ export function saveSubset(file: string, s: LongTailSubset): void {
     `  "classCounts": ${JSON.stringify(s.classCounts)},\n` +
     `  "indices": ${JSON.stringify(s.indices)}\n` +
     '}\n';
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, text);
-  fs.renameSync(tmp, file);
+  atomicWrite(file, text);
 }
 
 function zodLine(err: z.ZodError): string {

@@ -23,6 +23,15 @@ export const DATASET_CLASSES = {
   'cifar100-coarse': 20,
 } as const;
 export type DatasetName = keyof typeof DATASET_CLASSES;
+
+/** Training images of each dataset's class 0, the head of a long-tailed subset (`longTailSubset`'s n_max). */
+export const HEAD_CLASS_IMAGES: Record<DatasetName, number> = {
+  'fashion-mnist': 6000,
+  mnist: 5923,
+  cifar10: 5000,
+  cifar100: 500,
+  'cifar100-coarse': 2500,
+};
 export const DATASET_NAMES = Object.keys(DATASET_CLASSES) as [DatasetName, ...DatasetName[]];
 
 export interface Dataset {

@@ -18,12 +18,16 @@ import type { TrainConfig } from '../train/config';
 import { atomicWrite } from '../train/checkpoint';
 import { workspaceRoot } from '../data/locate';
 import { findChromium, savePlot, show, tslabDisplay } from '../viz';
-import { greater, judge } from './claims';
+import { greater, judge, POINTS } from './claims';
 import { comparisonFigure } from './compare';
-import { cpuMinutesEstimator, ensureRuns, isFinished, loadRun, runDir, type RunResult } from './runs';
+import { isFinished, loadRun, runDir, type RunResult } from './runs';
+import { ensureRuns } from './runner';
+import { poolingContext } from './results';
+import { figureReadiness, planConfigs } from './plan';
 import {
   accuracy,
   runsOf,
+  runStat,
   DEFAULT_PROTOCOL,
   DEFAULT_SEEDS,
   ENSEMBLE,
@@ -35,7 +39,7 @@ import {
   type Metric,
   type Split,
 } from './spec';
-import { meanStd, stat, type Verdict } from './stats';
+import { meanStd, type Stat, type Verdict } from './stats';
 
 export interface ComparisonOptions {
   /** The methods it is compared with (registered names). */
@@ -109,15 +113,15 @@ function comparisonTable(
     metricName: string;
     subject: string;
     baselines: string[];
-    stats: Record<string, ReturnType<typeof stat>>;
+    stats: Record<string, Stat>;
   },
 ): string {
   const splits: Split[] = ['many', 'medium', 'few'];
-  const fmt = (s: ReturnType<typeof stat>) => (Number.isFinite(s.mean) ? meanStd(s) : '-');
+  const fmt = (s: Stat) => (Number.isFinite(s.mean) ? meanStd(s) : '-');
   const rows = o.methods.map((m, i) => {
     const runs: RunResult[] = runsOf(ctx, { method: m.name });
     const c = runs[0].config;
-    const at = (metric: Metric) => stat(runs.map((r) => accuracy(r, metric)));
+    const at = (metric: Metric) => runStat(runs, (r) => accuracy(r, metric));
     return [
       o.names[i],
       String(c.model.numExperts),
@@ -135,7 +139,7 @@ function comparisonTable(
       [o.subject]: o.stats[`${o.metricName}, ${o.subject}`],
       [b]: o.stats[`${o.metricName}, ${b}`],
     };
-    const j = judge([greater(o.subject, b)], pair);
+    const j = judge([greater(o.subject, b)], pair, POINTS, { floor: ctx.floor });
     return `- ${o.subject} vs ${b}: **${VERDICT_WORDS[j.verdict]}** (${j.reading.replace(/\.$/, '')})`;
   });
   return [
@@ -216,7 +220,7 @@ export async function compare(
   const where = (c: TrainConfig) =>
     o.retrain ? null : ([resultsDir, root].find((r) => isFinished(r, c)) ?? null);
   log(`[ncl-lab] ${spec.title}: protocol ${protocol}, seeds ${seeds.join(', ')}`);
-  for (const line of planLines(configs, where, { resultsDir, root, protocol, workers: o.workers ?? 2 }))
+  for (const line of planLines(configs, where, { resultsDir, root, workers: o.workers ?? 2 }))
     log(line);
   if (o.plan) return null;
 
@@ -242,46 +246,51 @@ export async function compare(
     if (!r) throw new Error(`${spec.id}: run ${runDir(root, c)} is not finished`);
     return r;
   };
-  const out = spec.build({ protocol, seeds, resultsDir, get });
+  // The noise floor of the results folder's runs, as every figure of results/ is judged with.
+  const { floor } = poolingContext(resultsDir, protocol);
+  const out = spec.build({ protocol, seeds, resultsDir, get, floor });
   const files = writeComparison(spec, out, { ...o, protocol, seeds, root, configs, get });
   report(out, files, log);
   return { ...out, spec, protocol, seeds, files };
 }
 
-/** The plan as lines: what is reused (and from where), what trains into runs/, and the estimated time. */
+/**
+ * The plan as lines: what is reused (and from where), what trains into runs/, and the estimated time (the planner of
+ * every sweep, experiments/plan.ts: estimates from the finished runs of the same model size, runs on the first free
+ * worker).
+ */
 function planLines(
   configs: TrainConfig[],
   where: (c: TrainConfig) => string | null,
-  o: { resultsDir: string; root: string; protocol: string; workers: number },
+  o: { resultsDir: string; root: string; workers: number },
 ): string[] {
-  const estimate = cpuMinutesEstimator(o.resultsDir, o.protocol);
+  const rows = planConfigs([{ id: 'compare', configs }], o.root, {
+    cachedIn: [],
+    estimateFrom: o.resultsDir,
+  });
   const lines: string[] = [];
-  const todo: (number | null)[] = [];
-  for (const c of configs) {
+  rows.forEach((r, i) => {
+    const c = configs[i];
     const tag = `${c.method} seed ${c.seed}`.padEnd(16);
     const found = where(c);
-    if (found) {
-      lines.push(`  ${tag} reusing the finished run ${rel(runDir(found, c))} (same config)`);
-      continue;
-    }
-    const m = estimate(c);
-    todo.push(m);
+    const m = r.cpuMinutes;
     lines.push(
-      `  ${tag} trains into ${rel(runDir(o.root, c))}: ` +
-        (m == null ? 'no finished run of this model size to estimate from' : `~${m.toFixed(0)} CPU-minutes`),
+      found
+        ? `  ${tag} reusing the finished run ${rel(runDir(found, c))} (same config)`
+        : `  ${tag} trains into ${rel(runDir(o.root, c))}: ` +
+            (m == null ? 'no finished run of this model size to estimate from' : `~${m.toFixed(0)} CPU-minutes`),
     );
-  }
-  const known = todo.filter((m): m is number => m != null);
+  });
+  const todo = rows.filter((_, i) => !where(configs[i]));
+  const known = todo.filter((r) => r.cpuMinutes != null);
   if (!todo.length) lines.push('  nothing to train: every run is finished');
   else if (!known.length)
     lines.push(`  ${todo.length} run(s) to train: no estimate yet (no finished run of this model size)`);
   else {
-    // Wall time with the runs spread over the workers, costliest first (a lane ends when its last run does).
-    const lanes = new Array<number>(Math.max(1, Math.min(o.workers, todo.length))).fill(0);
-    for (const m of [...known].sort((a, b) => b - a)) lanes[lanes.indexOf(Math.min(...lanes))] += m;
+    const [ready] = figureReadiness(todo, o.workers);
     lines.push(
-      `  ${todo.length} run(s) to train: ~${known.reduce((a, b) => a + b, 0).toFixed(0)} CPU-minutes, ` +
-        `~${Math.max(...lanes).toFixed(0)} minutes with ${o.workers} worker(s)` +
+      `  ${todo.length} run(s) to train: ~${known.reduce((a, r) => a + r.cpuMinutes!, 0).toFixed(0)} CPU-minutes, ` +
+        `~${ready.minutes.toFixed(0)} minutes with ${o.workers} worker(s)` +
         (known.length < todo.length ? ` (for the ${known.length} with an estimate)` : '') +
         ' (estimated from the finished runs of the same model size)',
     );

@@ -21,6 +21,7 @@ import {
   methodLabel,
   FigureSpec,
   Metric,
+  runStat,
 } from './spec';
 import { meanStd, percentRange, stat, Stat, type Verdict } from './stats';
 
@@ -125,7 +126,7 @@ export const TWIN: FigureSpec = {
           method,
           metric,
           name: `${methodLabel(method)} (${ensemble ? 'ensemble' : 'expert 1'})`,
-          ours: stat(ours.map((r) => accuracy(r, metric))),
+          ours: runStat(ours, (r) => accuracy(r, metric)),
           twin: twins.length ? stat(twins.map((t) => (ensemble ? t.ensemble : t.top1))) : null,
           twinSeeds: twins.map((t) => t.seed),
           oursMinutes: minutes(ours.map((r) => r.metrics.train.seconds)),

@@ -55,7 +55,7 @@ export interface LossContext {
 export const LossBase = z
   .object({
     /** T augmented copies per image (IntraCL needs ≥ 2). */
-    numCopies: z.number().int().min(1).default(1),
+    numCopies: z.number().int().min(1).max(64).default(1),
     /**
      * Offline distillation (Fig. 12b, "BIL + OffDis"): finished runs (folders relative to the results root) whose
      * averaged balanced predictions on each batch are the fixed teacher; the loss becomes BSCE + λ·KL(teacher‖p).

@@ -20,10 +20,10 @@ export const ModelConfig = z
     name: z.enum(MODEL_NAMES),
     numClasses: z.number().int().min(2),
     inChannels: z.number().int().min(1).default(3),
-    width: z.number().int().min(1).default(16),
+    width: z.number().int().min(1).max(256).default(16),
     classifier: z.enum(['linear', 'cosine']).default('linear'),
     cosineScale: z.number().finite().positive().default(30),
-    numExperts: z.number().int().min(1).default(1),
+    numExperts: z.number().int().min(1).max(64).default(1),
   })
   .strict();
 export type ModelConfig = z.infer<typeof ModelConfig>;

@@ -1,8 +1,8 @@
 /**
  * Checkpoints: every variable of the model, the optimizer's momentum buffers and the trainer's state, in one file
- * written atomically (temp file, fsync, rename), so a run killed at any point leaves either the previous checkpoint
- * or the new one, never half of one; the temp file of a killed writer is removed by the next run in the folder
- * (`removeStaleTemps`).
+ * written atomically (../atomic.ts: temp file, every byte checked written, fsync, rename), so a run killed at any
+ * point, or stopped by a full disk, leaves either the previous checkpoint or the new one, never half of one; the temp
+ * file of a killed writer is removed by the next run in the folder (`removeStaleTemps`).
  *
  * Layout of `checkpoint.bin` (format 2): 8-byte magic "NCLCKPT2", uint32 LE header length, JSON header
  * `{"sha256":"<64 hex>","state":…,"tensors":[{ name, shape, offset, length }]}`, then the float32 data
@@ -16,6 +16,9 @@ import * as path from 'node:path';
 import { tf } from '../tf';
 import { TrainingError } from './errors';
 import { processAlive } from './lock';
+import { atomicWrite } from '../atomic';
+
+export { atomicWrite };
 
 const MAGIC = 'NCLCKPT2';
 const MAGIC_V1 = 'NCLCKPT1';
@@ -35,30 +38,6 @@ interface Entry {
   shape: number[];
   offset: number;
   length: number;
-}
-
-/** The temp file `atomicWrite` writes `file` through, in this process. */
-function tempOf(file: string): string {
-  return `${file}.tmp-${process.pid}`;
-}
-
-/** Write `bytes` to `file` atomically. */
-export function atomicWrite(file: string, bytes: string | Uint8Array): void {
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = tempOf(file);
-  try {
-    const fd = fs.openSync(tmp, 'w');
-    try {
-      if (typeof bytes === 'string') fs.writeSync(fd, bytes);
-      else fs.writeSync(fd, bytes);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
-  } finally {
-    fs.rmSync(tmp, { force: true });
-  }
 }
 
 /**

@@ -9,7 +9,8 @@ import { z } from 'zod';
 import { ModelConfig } from '../models/registry';
 import { getMethod, MethodSource, type LossBase, type Method } from '../losses/methods';
 import { methodOfConfig } from '../losses/method-file';
-import { DataConfig } from '../data/config';
+import { HEAD_CLASS_IMAGES } from '../data/types';
+import { DataConfig, MAX_SEED } from '../data/config';
 
 /** The data part (`data.DataConfig`, one schema for the data module and the trainer). */
 export const DataSection = DataConfig;
@@ -29,7 +30,7 @@ export const OptimSection = z
     lr: z.number().finite().positive(),
     momentum: z.number().min(0).max(1).default(0.9),
     weightDecay: z.number().finite().min(0).default(2e-4),
-    epochs: z.number().int().min(1),
+    epochs: z.number().int().min(1).max(100_000),
     warmupEpochs: z.number().finite().min(0).default(5),
     schedule: z.enum(['step', 'cosine']),
     /** Step schedule: epochs at which lr is multiplied by `gamma`. */
@@ -38,7 +39,7 @@ export const OptimSection = z
     /** Cosine schedule: final lr. */
     minLr: z.number().finite().min(0).default(0),
     /** Gradient accumulation: micro-batches per optimizer step. */
-    accumulate: z.number().int().min(1).default(1),
+    accumulate: z.number().int().min(1).max(1024).default(1),
     /** Cap on optimizer steps per epoch (for tests and smoke runs); null = the whole epoch. */
     maxStepsPerEpoch: z.number().int().min(1).nullable().default(null),
   })
@@ -46,10 +47,17 @@ export const OptimSection = z
 
 export const EvalSection = z
   .object({
-    batchSize: z.number().int().min(1).default(500),
-    /** Evaluate on the test set every this many epochs (0 = only at the end). */
+    batchSize: z.number().int().min(1).max(65_536).default(500),
+    /**
+     * Learning curve: evaluate on the test set every this many epochs (0 = only at the end). It only changes what is
+     * evaluated, so it is not part of the run's key (`keyedConfig`): turning it on retrains nothing.
+     */
     every: z.number().int().min(0).default(0),
-    /** Also report accuracy on the (long-tailed, unaugmented) training set at the end (Table 6). */
+    /**
+     * Report accuracy on the (long-tailed, unaugmented) training set at the end. Runs with a learning curve
+     * (`every` > 0) report it too. Unlike `every` it is part of the key: the Table 6 runs were keyed with it and are
+     * replicates of Table 1's NCL++ runs under another key.
+     */
     trainAccuracy: z.boolean().default(false),
   })
   .strict();
@@ -65,7 +73,7 @@ export const TrainConfigFields = z
     protocol: z.string(),
     method: z.string().min(1),
     methodSource: MethodSource.optional(),
-    seed: z.number().int().min(0),
+    seed: z.number().int().min(0).max(MAX_SEED),
     data: DataSection,
     model: ModelSection,
     loss: z.record(z.string(), z.unknown()),
@@ -131,9 +139,21 @@ export function canonicalConfig(input: TrainConfig): TrainConfig {
 
 /**
  * The fields with the method resolved (a registered name, methods/<name>.ts, or the file `methodSource` names) and
- * its options validated by its schema; issues name the option (`loss.options.interCL: ...`).
+ * its options validated by its schema; issues name the option (`loss.options.interCL: ...`). Checks across fields:
+ * an imbalance factor that leaves the tail class at least one image (at most the head class's images), and the
+ * method's own (`MethodSpec.check`, e.g. C_hard within the dataset's C classes).
  */
 function withMethod(f: Fields, ctx: z.RefinementCtx): TrainConfig {
+  const head = HEAD_CLASS_IMAGES[f.data.dataset];
+  if (f.data.imbalanceFactor > head) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      path: ['data', 'imbalanceFactor'],
+      message:
+        `${f.data.imbalanceFactor} leaves the tail classes of ${f.data.dataset} without an image ` +
+        `(its head class has ${head}); at most ${head}`,
+    });
+  }
   let method: Method;
   try {
     method = methodOfConfig(f.method, f.methodSource);
@@ -176,9 +196,20 @@ export function canonicalJSON(v: unknown): string {
   return JSON.stringify(v);
 }
 
-/** Short content hash of a parsed (canonical) config: the cache key of a run. */
+/**
+ * What a run's key hashes: the canonical config less the settings that only change what is evaluated during
+ * training (`eval.every`, the learning curve), so that two runs that train the same networks share one key.
+ */
+export function keyedConfig(c: TrainConfig): TrainConfig {
+  return { ...c, eval: { ...c.eval, every: 0 } };
+}
+
+/** Short content hash of a parsed (canonical) config, as `keyedConfig`: the cache key of a run. */
 export function configHash(c: TrainConfig): string {
-  return createHash('sha256').update(canonicalJSON(c)).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(canonicalJSON(keyedConfig(c)))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 /** Format a zod error as one line naming the offending option. */

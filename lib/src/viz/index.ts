@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { atomicCopy, atomicWrite } from '../atomic';
 
 export interface Figure {
   data: Record<string, unknown>[];
@@ -298,18 +299,17 @@ export function renderPNG(fig: Figure, pngPath: string, opts: SizeOptions & { sc
       throw new Error(`cannot write ${pngPath}: ${chromium} failed: ${err.message.split('\n')[0]}\n${tail}`);
     }
     if (!fs.existsSync(out)) throw new Error(`cannot write ${pngPath}: ${chromium} wrote no screenshot`);
-    fs.mkdirSync(path.dirname(path.resolve(pngPath)), { recursive: true });
-    fs.copyFileSync(out, pngPath + '.tmp');
-    fs.renameSync(pngPath + '.tmp', pngPath);
+    atomicCopy(out, pngPath);
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }
 
 /**
- * Write `basePath.html` and (unless `png: false`) `basePath.png`. The HTML inlines Plotly (about 4.9 MB), or,
- * with `plotlySrc` (a path relative to the HTML file, e.g. 'plotly.js'), loads it from there: the bundle is
- * copied to that place when it is missing, so many figures in one folder share one copy.
+ * Write `basePath.html` and (unless `png: false`) `basePath.png`, each atomically (../atomic.ts). The HTML inlines
+ * Plotly (about 4.9 MB), or, with `plotlySrc` (a path relative to the HTML file, e.g. 'plotly.js'), loads it from
+ * there: the bundle is copied to that place (atomically) when it is missing or differs from this lib's (e.g. a copy
+ * cut short), so many figures in one folder share one copy.
  */
 export function savePlot(
   fig: Figure,
@@ -321,13 +321,11 @@ export function savePlot(
   fs.mkdirSync(dir, { recursive: true });
   if (opts.plotlySrc && !/^[a-z]+:|^\//i.test(opts.plotlySrc)) {
     const lib = path.join(dir, opts.plotlySrc);
-    if (!fs.existsSync(lib)) {
-      fs.mkdirSync(path.dirname(lib), { recursive: true });
-      fs.copyFileSync(plotlyBundlePath(), lib);
-    }
+    const bundle = Buffer.from(plotlyBundle(), 'utf8');
+    const there = fs.statSync(lib, { throwIfNoEntry: false });
+    if (there?.size !== bundle.length || !fs.readFileSync(lib).equals(bundle)) atomicWrite(lib, bundle);
   }
-  fs.writeFileSync(html + '.tmp', figureHTML(fig, opts));
-  fs.renameSync(html + '.tmp', html);
+  atomicWrite(html, figureHTML(fig, opts));
   let png: string | null = null;
   if (opts.png !== false) {
     png = basePath + '.png';
@@ -336,8 +334,6 @@ export function savePlot(
   return { html, png };
 }
 
-export { showFigure, fileDigest, FIGURE_ATTR, PROTOCOL_ATTR, DATA_ATTR } from './notebook';
-export type { ShowFigureOptions, ShownFigure } from './notebook';
 export {
   classSizesFigure,
   splitSizes,

@@ -1,0 +1,440 @@
+// Runs and results survive full disks, empty paths, zombies, bad numbers and misread files (issue #44).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { initBackend, train } from '../lib/src';
+import type { TrainConfig } from '../lib/src/train';
+import { acquireRunLock, LOCK_FILE } from '../lib/src/train/lock';
+import { removeStaleTemps } from '../lib/src/train/checkpoint';
+import { buildProgram, errorLine } from '../lib/src/cli/main';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-44-'));
+const ROOT = path.resolve(__dirname, '..');
+const CLI = path.join(ROOT, 'lib/src/cli/main.ts');
+const TSX = pathToFileURL(path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
+
+before(async () => {
+  await initBackend({ backend: 'wasm', quiet: true });
+});
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+function smoke(method: 'ce' | 'nclpp', patch: (c: TrainConfig) => void = () => {}): TrainConfig {
+  const c = train.getProtocol('smoke', method, 3);
+  patch(c);
+  return train.TrainConfig.parse(c);
+}
+
+const ENV = { ...process.env, NCL_BACKEND: 'wasm', NCL_DATA_DIR: '' };
+
+/** `ncl args` in a child process (from any working directory: tsx's loader by its path). */
+function ncl(args: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  return spawnSync(process.execPath, ['--import', TSX, CLI, ...args], {
+    encoding: 'utf8',
+    cwd: o.cwd ?? ROOT,
+    env: o.env ?? ENV,
+  });
+}
+
+/** One line on stderr, exit 1, matching `re`. */
+function refused(r: ReturnType<typeof ncl>, re: RegExp): void {
+  assert.equal(r.status, 1, r.stderr);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], re);
+  assert.doesNotMatch(lines[0], /ZodError|SyntaxError|TypeError|RangeError|Error: /);
+}
+
+/** The one-line error `ncl args` ends with when run in this process from `cwd` ('' when it succeeds). */
+async function errorOf(args: string[], cwd: string): Promise<string> {
+  const back = process.cwd();
+  process.chdir(cwd);
+  try {
+    await buildProgram()
+      .exitOverride()
+      .parseAsync(['node', 'ncl', ...args]);
+    return '';
+  } catch (e) {
+    return errorLine(e);
+  } finally {
+    process.chdir(back);
+  }
+}
+
+/** Exit 1, the last line of stderr (after progress lines) matching `re`. */
+function failedWith(r: ReturnType<typeof ncl>, re: RegExp): void {
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr.trim().split('\n').pop()!, re);
+}
+
+/** Every file under `dir`, relative, with its bytes. */
+function snapshot(dir: string): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  if (!fs.existsSync(dir)) return out;
+  for (const f of fs.readdirSync(dir, { recursive: true }) as string[]) {
+    const p = path.join(dir, f);
+    if (fs.statSync(p).isFile()) out.set(f, fs.readFileSync(p));
+  }
+  return out;
+}
+
+/**
+ * While `fn` runs, writes to files whose path matches `victim` behave as on a disk that fills up: the first write
+ * puts half its bytes and returns that count (as write(2) does), every later one fails with ENOSPC.
+ */
+async function withFullDisk<T>(victim: RegExp, fn: () => Promise<T> | T): Promise<T> {
+  const open = fs.openSync;
+  const write = fs.writeSync;
+  const paths = new Map<number, string>();
+  const wrote = new Set<number>();
+  // The module object itself (what the lib's `fs.writeSync` reads), not this file's read-only namespace.
+  const f = createRequire(__filename)('node:fs') as Record<string, unknown>;
+  f.openSync = (p: fs.PathLike, ...rest: unknown[]) => {
+    const fd = (open as (...a: unknown[]) => number)(p, ...rest);
+    paths.set(fd, String(p));
+    wrote.delete(fd);
+    return fd;
+  };
+  f.writeSync = (fd: number, buf: unknown, ...rest: unknown[]) => {
+    if (!victim.test(paths.get(fd) ?? '')) return (write as (...a: unknown[]) => number)(fd, buf, ...rest);
+    if (wrote.has(fd))
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    wrote.add(fd);
+    const bytes = typeof buf === 'string' ? Buffer.from(buf) : (buf as Uint8Array);
+    const offset = typeof rest[0] === 'number' ? rest[0] : 0;
+    const length = typeof rest[1] === 'number' ? rest[1] : bytes.length - offset;
+    return write(fd, bytes, offset, Math.max(1, length >> 1));
+  };
+  try {
+    return await fn();
+  } finally {
+    f.openSync = open;
+    f.writeSync = write;
+  }
+}
+
+test('#44.1 a full disk never replaces a good file: the checkpoint of a resumed run is kept, the error names it', async () => {
+  const c = smoke('ce', (c) => (c.optim.epochs = 3));
+  const dir = path.join(tmp, 'full-ckpt');
+  await assert.rejects(
+    train.trainRun(c, { outDir: dir, progress: false, deadline: Date.now() }),
+    train.TrainingStopped,
+  );
+  const ckpt = path.join(dir, 'checkpoint.bin');
+  const good = fs.readFileSync(ckpt);
+  await withFullDisk(/checkpoint\.bin/, () =>
+    assert.rejects(
+      train.trainRun(c, { outDir: dir, resume: true, progress: false }),
+      (e: Error) =>
+        e.message === `${ckpt}: cannot write (ENOSPC: no space left on device); the previous file is kept`,
+    ),
+  );
+  assert.deepEqual(fs.readFileSync(ckpt), good, 'the epoch-1 checkpoint is intact');
+  assert.equal(train.loadCheckpoint<{ nextEpoch: number }>(ckpt).state.nextEpoch, 1);
+  assert.deepEqual(
+    fs.readdirSync(dir).sort(),
+    ['checkpoint.bin', 'config.json', 'subset.json'],
+    'no temp file, no lock, no result',
+  );
+  // Any results file: a short write is an error naming it, the old bytes stay.
+  const file = path.join(dir, 'config.json');
+  const before = fs.readFileSync(file);
+  await withFullDisk(/config\.json/, () =>
+    assert.throws(
+      () => train.atomicWrite(file, 'x'.repeat(5000)),
+      new RegExp(
+        `^FileWriteError: ${file}: cannot write \\(ENOSPC: no space left on device\\); the previous file is kept$`,
+      ),
+    ),
+  );
+  assert.deepEqual(fs.readFileSync(file), before);
+  // And the run still resumes to the end once there is room.
+  const { model } = await train.trainRun(c, { outDir: dir, resume: true, progress: false });
+  model.dispose();
+  assert.ok(fs.existsSync(path.join(dir, 'metrics.json')));
+});
+
+test('#44.1 a lock that cannot be written whole is removed again, naming it', async () => {
+  const dir = path.join(tmp, 'full-lock');
+  fs.mkdirSync(dir);
+  const file = path.join(dir, LOCK_FILE);
+  await withFullDisk(/train\.lock/, () =>
+    assert.throws(
+      () => acquireRunLock(dir),
+      (e: Error) => e.message === `${file}: cannot write (ENOSPC: no space left on device); nothing written`,
+    ),
+  );
+  assert.deepEqual(fs.readdirSync(dir), [], 'no empty train.lock left behind');
+  acquireRunLock(dir).release();
+});
+
+/** A small tmpfs at `dir` (root with mount rights only); false where it cannot be mounted. */
+function mountTmpfs(dir: string, size: string): boolean {
+  fs.mkdirSync(dir, { recursive: true });
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { encoding: 'utf8' });
+  return r.status === 0;
+}
+
+/** Fill the file system of `dir` until `free` bytes are left. */
+function fillUntil(dir: string, free: number): void {
+  const st = fs.statfsSync(dir);
+  const avail = st.bavail * st.bsize;
+  if (avail > free) fs.writeFileSync(path.join(dir, 'filler'), Buffer.alloc(avail - free));
+}
+
+test('#44.1 CLI on a real full disk (3 MiB tmpfs): resume and a fresh run exit 1 naming the file; the good checkpoint stays', (t) => {
+  const mnt = path.join(tmp, 'tmpfs');
+  if (!mountTmpfs(mnt, '3m')) {
+    t.skip(
+      'cannot mount a tmpfs here (not root, or no mount rights); the injected short writes above cover it',
+    );
+    return;
+  }
+  try {
+    const part = path.join(mnt, 'part');
+    const args = ['train', '--protocol', 'smoke', '--method', 'nclpp', '--set', 'optim.epochs=4'];
+    const first = ncl([...args, '--out', part, '--time-limit', '0.00001']);
+    assert.equal(first.status, 0, first.stderr);
+    const ckpt = path.join(part, 'checkpoint.bin');
+    const good = fs.readFileSync(ckpt);
+    fillUntil(mnt, good.length >> 1);
+    const r = ncl([...args, '--resume', '--out', part]);
+    failedWith(
+      r,
+      new RegExp(
+        `^ncl: error: ${ckpt}: cannot write \\(ENOSPC: no space left on device\\); the previous file is kept$`,
+      ),
+    );
+    assert.deepEqual(fs.readFileSync(ckpt), good);
+    assert.deepEqual(fs.readdirSync(part).sort(), ['checkpoint.bin', 'config.json', 'subset.json']);
+    // A fresh run with about a checkpoint's room: it stops at the first file that does not fit; every file there is
+    // whole (config.json parses, subset.json loads), nothing half-written, no lock.
+    fs.rmSync(path.join(mnt, 'filler'));
+    const fresh = path.join(mnt, 'fresh');
+    fillUntil(mnt, good.length + (good.length >> 1));
+    const f = ncl([...args, '--out', fresh]);
+    assert.equal(f.status, 1, f.stderr);
+    assert.match(
+      f.stderr.trim().split('\n').pop()!,
+      new RegExp(`^ncl: error: ${fresh}/[a-z_.]+: cannot write \\(ENOSPC`),
+    );
+    const left = fs.readdirSync(fresh).sort();
+    assert.ok(!left.includes(LOCK_FILE) && !left.some((n) => n.includes('.tmp-')), left.join(' '));
+    for (const n of left) {
+      if (n.endsWith('.json')) JSON.parse(fs.readFileSync(path.join(fresh, n), 'utf8'));
+      if (n === 'checkpoint.bin') train.loadCheckpoint(path.join(fresh, n));
+    }
+  } finally {
+    spawnSync('umount', [mnt]);
+  }
+});
+
+/** A zombie: a process that has exited while its parent (a `sleep`) never reaps it. Returns its pid and the parent. */
+async function zombie(): Promise<{ pid: number; parent: ReturnType<typeof spawn> }> {
+  const parent = spawn('/bin/sh', ['-c', '/bin/sh -c "exit 0" & echo $!; exec sleep 60'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const pid = await new Promise<number>((resolve) =>
+    parent.stdout!.once('data', (b: Buffer) => resolve(Number(b.toString().trim()))),
+  );
+  for (let t = 0; t < 100 && !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')); t++)
+    await new Promise((r) => setTimeout(r, 50));
+  return { pid, parent };
+}
+
+test('#44.4 a zombie owner counts as dead: its lock is taken over and its temp files removed', async (t) => {
+  if (process.platform !== 'linux') return t.skip('zombies are read from /proc');
+  const { pid, parent } = await zombie();
+  try {
+    assert.match(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'), /\) Z /, 'a real zombie');
+    assert.doesNotThrow(() => process.kill(pid, 0), 'signal 0 still reaches it');
+    const dir = path.join(tmp, 'zombie');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(
+      path.join(dir, LOCK_FILE),
+      JSON.stringify({ pid, host: os.hostname(), since: '2024-01-01T00:00:00.000Z' }),
+    );
+    fs.writeFileSync(path.join(dir, `checkpoint.bin.tmp-${pid}`), 'half');
+    const lock = acquireRunLock(dir);
+    assert.equal(JSON.parse(fs.readFileSync(lock.file, 'utf8')).pid, process.pid);
+    assert.deepEqual(removeStaleTemps(dir), [`checkpoint.bin.tmp-${pid}`]);
+    lock.release();
+  } finally {
+    parent.kill('SIGKILL');
+  }
+});
+
+test('#44.4 a pid used by another process since (start tick differs) is not the owner; the owner itself is', async (t) => {
+  if (process.platform !== 'linux') return t.skip('start ticks are read from /proc');
+  const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+  try {
+    const start = fs.readFileSync(`/proc/${other.pid}/stat`, 'utf8').split(') ')[1].split(' ')[19];
+    const dir = path.join(tmp, 'recycled');
+    fs.mkdirSync(dir);
+    const write = (s: string) =>
+      fs.writeFileSync(
+        path.join(dir, LOCK_FILE),
+        JSON.stringify({ pid: other.pid, host: os.hostname(), since: 'x', start: s }),
+      );
+    write(start);
+    assert.throws(() => acquireRunLock(dir), /another training \(process \d+/);
+    write(String(Number(start) - 1));
+    const lock = acquireRunLock(dir);
+    const mine = JSON.parse(fs.readFileSync(lock.file, 'utf8'));
+    assert.equal(mine.pid, process.pid);
+    assert.equal(mine.start, fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')[19]);
+    lock.release();
+  } finally {
+    other.kill('SIGKILL');
+  }
+});
+
+test('#44.4 CLI: a trainer killed but not reaped (a zombie) does not block --resume', async (t) => {
+  if (process.platform !== 'linux') return t.skip('zombies are read from /proc');
+  const out = path.join(tmp, 'cli-zombie');
+  const args = ['train', '--protocol', 'smoke', '--method', 'ce', '--out', out, '--epochs', '300'];
+  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const cmd = [process.execPath, '--import', TSX, CLI, ...args].map(q).join(' ');
+  // The trainer's parent is `sleep` after exec: it never reaps the trainer once it is killed.
+  const parent = spawn('/bin/sh', ['-c', `${cmd} >/dev/null 2>&1 & echo $!; exec sleep 120`], {
+    cwd: ROOT,
+    env: ENV,
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  try {
+    const pid = await new Promise<number>((resolve) =>
+      parent.stdout!.once('data', (b: Buffer) => resolve(Number(b.toString().trim()))),
+    );
+    const lock = path.join(out, LOCK_FILE);
+    for (let i = 0; i < 600 && !fs.existsSync(lock); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(JSON.parse(fs.readFileSync(lock, 'utf8')).pid, pid);
+    process.kill(pid, 'SIGKILL');
+    for (let i = 0; i < 100 && !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    assert.match(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'), /\) Z /);
+    const r = ncl([...args, '--resume', '--time-limit', '0.00001']); // takes the folder, trains an epoch, stops
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /stopped after epoch \d+\/300 \(time limit\)/);
+  } finally {
+    parent.kill('SIGKILL');
+  }
+});
+
+test('#44.2 empty paths, and files where a folder is expected, are refused before anything is written, naming the option', async () => {
+  const cwd = path.join(tmp, 'cwd'); // '' would be this folder
+  fs.mkdirSync(cwd);
+  const file = path.join(tmp, 'a-file.txt');
+  fs.writeFileSync(file, 'keep\n');
+  const tr = ['train', '--protocol', 'smoke', '--method', 'ce'];
+  const rp = ['reproduce', 'fig8', '--protocol', 'smoke', '--seeds', '1', '--no-png', '--workers', '1'];
+  const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const cases: [string[], string][] = [
+    [[...tr, '--out', ''], "--out: expected a path, got ''"],
+    [[...tr, '--out', '  '], "--out: expected a path, got '  '"],
+    [[...tr, '--out', file], `--out ${file}: is a file, not a folder`],
+    [[...tr, '--out', path.join(file, 'run')], `--out ${file}/run: ${file} is a file, not a folder`],
+    [[...tr, '--results', ''], "--results: expected a path, got ''"],
+    [['train', '--config', ''], "--config: expected a path, got ''"],
+    [['eval', '--run', ''], "--run: expected a path, got ''"],
+    [[...rp, '--results', ''], "--results: expected a path, got ''"],
+    [[...rp, '--results', file], `--results ${file}: is a file, not a folder`],
+    [[...rp, '--results', '', '--plan'], "--results: expected a path, got ''"],
+    [['start', '--protocol', 'smoke', '--root', ''], "--root: expected a path, got ''"],
+    [['start', '--protocol', 'smoke', '--results', file], `--results ${file}: is a file, not a folder`],
+    [['data', 'fetch', 'fashion-mnist', '--data-dir', ''], "--data-dir: expected a folder, got ''"],
+    [['data', 'info', 'fashion-mnist', '--data-dir', file], `--data-dir ${file}: is a file, not a folder`],
+    [['data', 'subset', 'fashion-mnist', '-o', ''], "--out: expected a file, got ''"],
+  ];
+  for (const [args, line] of cases) assert.match(await errorOf(args, cwd), new RegExp(`^${esc(line)}$`));
+  assert.deepEqual(fs.readdirSync(cwd), [], 'nothing written to the working directory');
+  assert.equal(fs.readFileSync(file, 'utf8'), 'keep\n');
+});
+
+test('#44.10 numbers are decimal and bounded before anything is allocated or written, one line naming the option', async () => {
+  const cwd = path.join(tmp, 'numbers');
+  fs.mkdirSync(cwd);
+  const tr = ['train', '--protocol', 'smoke', '--method', 'ce', '--out', path.join(cwd, 'run')];
+  const rp = ['reproduce', 'fig8', '--protocol', 'smoke', '--plan', '--results', path.join(cwd, 'results')];
+  const cases: [string[], string | RegExp][] = [
+    [[...tr, '--seed', '0x10'], "--seed: expected a non-negative integer, got '0x10'"],
+    [[...tr, '--seed', ''], "--seed: expected a non-negative integer, got ''"],
+    [[...tr, '--seed', '1e3'], "--seed: expected a non-negative integer, got '1e3'"],
+    [[...tr, '--seed', '2147483648'], '--seed: at most 2147483647, got 2147483648'],
+    [
+      [...tr, '--imbalance', '1e9'],
+      '--imbalance: 1000000000 leaves the tail classes of fashion-mnist without an image (its head class has 6000); at most 6000',
+    ],
+    [[...tr, '--experts', '100000'], /^--experts: Number must be less than or equal to 64$/],
+    [[...tr, '--width', '100000'], /^--width: Number must be less than or equal to 256$/],
+    [[...tr, '--copies', '1e9'], /^--copies: Number must be less than or equal to 64$/],
+    [[...tr, '--batch', '1e9'], /^--batch: Number must be less than or equal to 65536$/],
+    [[...tr, '--epochs', '0x10'], /^--epochs: Expected number, received string$/],
+    [[...rp, '--seeds', '0x10'], "--seeds: expected a positive integer, got '0x10'"],
+    [[...rp, '--seeds', '1e9'], "--seeds: expected a positive integer, got '1e9'"],
+    [[...rp, '--seeds', '1e300'], "--seeds: expected a positive integer, got '1e300'"],
+    [[...rp, '--seeds', '100000'], '--seeds: at most 100, got 100000'],
+    [[...rp, '--workers', '1e9'], "--workers: expected a positive integer, got '1e9'"],
+    [[...rp, '--workers', '100000'], '--workers: at most 256, got 100000'],
+    [
+      ['start', '--protocol', 'smoke', '--seed', '0x10', '--root', cwd],
+      "--seed: expected a non-negative integer, got '0x10'",
+    ],
+    [['bench', '--width', '100000'], '--width: at most 256, got 100000'],
+    [['bench', '--experts', '1e9'], "--experts: expected a positive integer, got '1e9'"],
+    [
+      ['data', 'subset', 'fashion-mnist', '-o', path.join(cwd, 's.json'), '--if', '1e9'],
+      "--if: expected a number from 1 to 6000, got '1e9'",
+    ],
+    [
+      ['data', 'subset', 'fashion-mnist', '-o', path.join(cwd, 's.json'), '--seed', '0x10'],
+      "--seed: expected an integer from 0 to 2147483647, got '0x10'",
+    ],
+  ];
+  for (const [args, want] of cases) {
+    const got = await errorOf(args, cwd);
+    if (typeof want === 'string') assert.equal(got, want, args.join(' '));
+    else assert.match(got, want, args.join(' '));
+  }
+  assert.deepEqual(
+    fs.readdirSync(cwd),
+    [],
+    'nothing written: no config.json or subset.json of a refused run',
+  );
+  // The bounds keep every committed run valid (their keys do not move): the largest values any of them uses.
+  const c = smoke('nclpp', (c) => {
+    c.seed = 1023;
+    c.model.numExperts = 4;
+    c.loss.numCopies = 4;
+    c.data.batchSize = 128;
+    c.eval.batchSize = 1000;
+  });
+  assert.equal(train.TrainConfig.parse(c).seed, 1023);
+});
+
+test('#44.11 --set refuses __proto__, constructor and prototype; nothing reaches Object.prototype', async () => {
+  const cwd = path.join(tmp, 'proto');
+  fs.mkdirSync(cwd);
+  const tr = ['train', '--protocol', 'smoke', '--method', 'ce', '--out', path.join(cwd, 'run')];
+  const cases: [string, string][] = [
+    ['__proto__.x=1', "--set __proto__.x: '__proto__' in '__proto__.x' is not a config key"],
+    [
+      'constructor.prototype.x=1',
+      "--set constructor.prototype.x: 'constructor' in 'constructor.prototype.x' is not a config key",
+    ],
+    ['data.__proto__.x=1', "--set data.__proto__.x: '__proto__' in 'data.__proto__.x' is not a config key"],
+    ['prototype=1', "--set prototype: 'prototype' in 'prototype' is not a config key"],
+    ['loss.options={"__proto__":{"x":1}}', "--set loss.options: '__proto__' is not a config key"],
+  ];
+  for (const [set, want] of cases) assert.equal(await errorOf([...tr, '--set', set], cwd), want);
+  assert.equal(({} as Record<string, unknown>).x, undefined, 'Object.prototype untouched');
+  // An unknown section: one line naming the flag and the key, not every section of the config.
+  assert.equal(
+    await errorOf([...tr, '--set', 'foo.x=1'], cwd),
+    "--set foo.x: (config): Unrecognized key(s) in object: 'foo'",
+  );
+  assert.deepEqual(fs.readdirSync(cwd), []);
+});
