@@ -6,10 +6,13 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { tf, initBackend, losses, train, experiments, z } from '../lib/src';
 
 const ROOT = path.resolve(__dirname, '..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-methods-'));
+// tsx by file (the children run in folders without node_modules).
+const TSX = pathToFileURL(path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
 const key = (c: train.TrainConfig) => `${c.method}-${train.configHash(c)}`;
 
 before(async () => {
@@ -54,7 +57,7 @@ if (!r.success) {
 console.log(r.data.method + '-' + train.configHash(r.data));
 `,
   );
-  const r = spawnSync(process.execPath, ['--import', 'tsx', file], { cwd: ROOT, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--import', TSX, file], { cwd: ROOT, encoding: 'utf8' });
   return { out: r.stdout.trim(), err: r.stderr.trim(), status: r.status };
 }
 
@@ -129,7 +132,10 @@ test('a method registered in a notebook: its options in the config, its own keys
   assert.notEqual(train.configHash(c), train.configHash(train.getProtocol('smoke', 'ce', 0)));
   // Unknown options are an error naming them; at temperature 1 the runs are CE's (one key).
   const input = train.protocolConfig('smoke', 'tempered', 0);
-  assert.throws(() => train.TrainConfig.parse({ ...input, loss: { temprature: 3 } }), /loss.*temprature/);
+  assert.throws(
+    () => train.TrainConfig.parse({ ...input, loss: { temprature: 3 } }),
+    (e: unknown) => /^loss: .*'temprature'/.test(train.formatConfigError(e as z.ZodError)),
+  );
   const one = train.TrainConfig.parse({ ...input, loss: { temperature: 1 } });
   assert.equal(key(one), key(train.getProtocol('smoke', 'ce', 0)));
   assert.equal(one.methodSource, undefined);
@@ -150,6 +156,54 @@ test('a method registered in a notebook: its options in the config, its own keys
   const r = inFreshProcess(c);
   assert.notEqual(r.status, 0);
   assert.match(r.err, /methodSource: method 'tempered' was registered in another process/);
+});
+
+test('a method registered here trains through the real trainer: the loss it logs is w·Σ_k CE of the logits it saw, by hand', async () => {
+  // The loss records the logits and labels of each call, so the value the trainer logs can be recomputed in float64.
+  const seen: { logits: number[][][]; labels: number[] }[] = [];
+  losses.registerMethod(
+    losses.defineMethod({
+      name: 'weighted-ce',
+      label: 'Weighted CE',
+      options: z.object({ weight: z.number().positive().default(1) }),
+      loss:
+        ({ weight }) =>
+        (logits, labels) => {
+          seen.push({ logits: logits.map((l) => l.arraySync()), labels: Array.from(labels.dataSync()) });
+          return tf.tidy(() => {
+            const ce = tf.addN(logits.map((l) => losses.crossEntropy(l, labels))) as tf.Scalar;
+            const total = tf.mul(ce, weight) as tf.Scalar;
+            return { total, terms: { ce: tf.clone(ce) } };
+          });
+        },
+    }),
+  );
+  const input = train.protocolConfig('smoke', 'weighted-ce', 0);
+  const c = train.TrainConfig.parse({
+    ...input,
+    model: { ...(input.model as object), numExperts: 2 },
+    loss: { weight: 3 },
+    optim: { ...(input.optim as object), epochs: 1, maxStepsPerEpoch: 1 },
+  });
+  assert.equal(c.method, 'weighted-ce');
+  const { metrics, model } = await train.trainRun(c, { progress: false });
+  model.dispose();
+  assert.equal(metrics.config.method, 'weighted-ce');
+  assert.ok(seen.length >= 1);
+  const { logits, labels } = seen[seen.length - 1];
+  assert.equal(logits.length, 2); // K = 2 experts
+  const ce = (z: number[][]) =>
+    z.reduce((sum, row, i) => {
+      const mx = Math.max(...row);
+      const lse = mx + Math.log(row.reduce((a, v) => a + Math.exp(v - mx), 0));
+      return sum + lse - row[labels[i]];
+    }, 0) / z.length;
+  const want = logits.reduce((a, z) => a + ce(z), 0);
+  const [epoch] = metrics.train.epochs;
+  assert.ok(Math.abs(epoch.losses.ce - want) < 1e-4 * want, `ce ${epoch.losses.ce} vs ${want}`);
+  assert.ok(Math.abs(epoch.losses.total - 3 * want) < 3e-4 * want, `total ${epoch.losses.total} vs ${3 * want}`);
+  // It trained: the test accuracy is a real evaluation of the updated network.
+  assert.ok(metrics.test.experts[0].top1 >= 0 && metrics.test.experts[0].top1 <= 1);
 });
 
 test('a method file: content hash of it and its relative imports; editing either retrains it and only it', () => {
@@ -211,7 +265,7 @@ test('method files that cannot be used say why in one line, naming the file', ()
       process.execPath,
       [
         '--import',
-        'tsx',
+        TSX,
         path.join(ROOT, 'lib/src/cli/main.ts'),
         'train',
         '--protocol',
