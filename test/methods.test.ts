@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { tf, initBackend, losses, train, experiments, z } from '../lib/src';
+import { tf, initBackend, losses, train, experiments, showFigure, z } from '../lib/src';
 
 const ROOT = path.resolve(__dirname, '..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-methods-'));
@@ -201,7 +201,10 @@ test('a method registered here trains through the real trainer: the loss it logs
   const want = logits.reduce((a, z) => a + ce(z), 0);
   const [epoch] = metrics.train.epochs;
   assert.ok(Math.abs(epoch.losses.ce - want) < 1e-4 * want, `ce ${epoch.losses.ce} vs ${want}`);
-  assert.ok(Math.abs(epoch.losses.total - 3 * want) < 3e-4 * want, `total ${epoch.losses.total} vs ${3 * want}`);
+  assert.ok(
+    Math.abs(epoch.losses.total - 3 * want) < 3e-4 * want,
+    `total ${epoch.losses.total} vs ${3 * want}`,
+  );
   // It trained: the test accuracy is a real evaluation of the updated network.
   assert.ok(metrics.test.experts[0].top1 >= 0 && metrics.test.experts[0].top1 <= 1);
 });
@@ -363,18 +366,21 @@ test('a method file trains in a worker process and through compare(): cached run
       `${m}: ${r.table}`,
     );
   }
-  // The verdict is the rule's (experiments.judge) on the same numbers.
+  // The verdict is the rule's (experiments.judge) on the same numbers, paired by seed (same subset, same batches).
   const st = (m: string) =>
     experiments.stat(
       [0, 1].map(
         (s) => experiments.loadRun(root, train.getProtocol('smoke', m, s))!.metrics.test.experts[0].top1,
       ),
+      ['seed 0', 'seed 1'],
     );
   const j = experiments.judge([experiments.greater('Scaled CE', 'BSCE')], {
     'Scaled CE': st('scaled2'),
     BSCE: st('bsce'),
   });
   assert.equal(r.verdict, j.verdict);
+  assert.match(r.reading, /paired over 2 seeds/);
+  assert.ok(r.table!.includes(j.reading.replace(/\.$/, '')), r.table);
   assert.ok(fs.existsSync(r.files.html!) && fs.existsSync(r.files.json!));
   assert.equal(r.files.png, null);
   // Again: nothing to train, the same verdict.
@@ -382,4 +388,45 @@ test('a method file trains in a worker process and through compare(): cached run
   const again = await experiments.compare(file, o);
   assert.match(lines.join('\n'), /nothing to train/);
   assert.equal(again!.verdict, r.verdict);
+});
+
+test('figures are open: a comparison spec of your own through registerFigure, reproduce, buildFigure and showFigure', async () => {
+  // The runs of the compare() test above are under <tmp>/work/runs: a results folder whose runs are all finished.
+  const root = path.join(tmp, 'work');
+  const { file } = methodFolder('scaled2', 3);
+  const spec = experiments.comparisonSpec(losses.resolveMethod(file).name, {
+    against: ['bsce'],
+    id: 'my-compare',
+  });
+  assert.throws(() => experiments.registerFigure({ ...spec, id: 'fig8' }), /'fig8' is one of the lib's own/);
+  assert.throws(() => experiments.resolveIds(['my-compare']), /unknown figure id\(s\) my-compare/);
+  experiments.registerFigure(spec);
+  const lines: string[] = [];
+  const o = {
+    protocol: 'smoke',
+    seeds: 2,
+    workers: 1,
+    resultsDir: root,
+    png: false,
+    log: (l: string) => lines.push(l),
+  };
+  const [entry] = await experiments.reproduce({ ...o, ids: ['my-compare'] });
+  assert.match(lines.join('\n'), /2 runs needed|4 runs needed, 4 cached, 0 to train/);
+  assert.equal(entry.id, 'my-compare');
+  const written = JSON.parse(fs.readFileSync(path.join(root, 'my-compare.json'), 'utf8')) as {
+    verdict: string;
+  };
+  // The spec itself (not registered by id) builds the same figure, in a notebook too.
+  const built = await experiments.buildFigure(spec, { protocol: 'smoke', seeds: 2, resultsDir: root });
+  assert.equal(built.verdict, entry.verdict);
+  assert.equal(written.verdict, entry.verdict);
+  const shown = await showFigure(spec, {
+    protocol: 'smoke',
+    seeds: 2,
+    resultsDir: root,
+    train: false,
+    log: () => {},
+  });
+  assert.equal(shown!.verdict, entry.verdict);
+  assert.equal(shown!.entry?.id, 'my-compare');
 });

@@ -82,7 +82,8 @@ export {
 export type { Arm } from './decomposition';
 export { SWEEP_FIGURES } from './sweeps';
 export { TWIN, TWIN_TOLERANCE, readTwinRun, twinFile } from './twin';
-export { FIGURES, FIGURE_IDS, resolveIds } from './registry';
+export { FIGURES, FIGURE_IDS, registerFigure, resolveIds } from './registry';
+export type { FigureRef } from './registry';
 export {
   readManifest,
   withResultsLock,
