@@ -414,12 +414,13 @@ test('figures are open: a comparison spec of your own through registerFigure, re
   assert.match(lines.join('\n'), /2 runs needed|4 runs needed, 4 cached, 0 to train/);
   assert.equal(entry.id, 'my-compare');
   const written = JSON.parse(fs.readFileSync(path.join(root, 'my-compare.json'), 'utf8')) as {
-    verdict: string;
+    table: string;
   };
   // The spec itself (not registered by id) builds the same figure, in a notebook too.
   const built = await experiments.buildFigure(spec, { protocol: 'smoke', seeds: 2, resultsDir: root });
   assert.equal(built.verdict, entry.verdict);
-  assert.equal(written.verdict, entry.verdict);
+  assert.equal(written.table, built.table);
+  assert.match(written.table, /^- Scaled CE vs BSCE: \*\*(higher|lower|not settled)\*\*/m);
   const shown = await showFigure(spec, {
     protocol: 'smoke',
     seeds: 2,
