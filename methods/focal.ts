@@ -52,6 +52,8 @@ if (require.main === module) {
     const config = train.getProtocol('smoke', __filename);
     const { metrics, model } = await train.trainRun(config, { progress: false });
     model.dispose();
-    console.log(`${config.method} on smoke: top-1 ${(100 * metrics.test.top1).toFixed(2)}% (key ${train.configHash(config)})`);
+    console.log(
+      `${config.method} on smoke: top-1 ${(100 * metrics.test.top1).toFixed(2)}% (key ${train.configHash(config)})`,
+    );
   })();
 }

@@ -98,7 +98,9 @@ export function settingsLabel(configs: TrainConfig[]): string {
   const shares = [...new Set(configs.map((c) => c.data.fraction))];
   const share = (f: number) => `${+(100 * f).toPrecision(3)}%`;
   // T of the runs whose method trains on the protocol's copies (NCL++'s IntraCL), where they train more than one.
-  const withIntraCL = configs.filter((c) => getMethod(c.method).copies === 'protocol' && c.loss.numCopies > 1);
+  const withIntraCL = configs.filter(
+    (c) => getMethod(c.method).copies === 'protocol' && c.loss.numCopies > 1,
+  );
   return [
     `${values((c) => c.data.dataset)} IF ${values((c) => c.data.imbalanceFactor, down)}` +
       (shares.length > 1 || shares[0] !== 1 ? ` (data ${shares.sort(down).map(share).join(' + ')})` : ''),

@@ -220,8 +220,7 @@ export async function compare(
   const where = (c: TrainConfig) =>
     o.retrain ? null : ([resultsDir, root].find((r) => isFinished(r, c)) ?? null);
   log(`[ncl-lab] ${spec.title}: protocol ${protocol}, seeds ${seeds.join(', ')}`);
-  for (const line of planLines(configs, where, { resultsDir, root, workers: o.workers ?? 2 }))
-    log(line);
+  for (const line of planLines(configs, where, { resultsDir, root, workers: o.workers ?? 2 })) log(line);
   if (o.plan) return null;
 
   const todo = configs.filter((c) => !where(c));
@@ -278,7 +277,9 @@ function planLines(
       found
         ? `  ${tag} reusing the finished run ${rel(runDir(found, c))} (same config)`
         : `  ${tag} trains into ${rel(runDir(o.root, c))}: ` +
-            (m == null ? 'no finished run of this model size to estimate from' : `~${m.toFixed(0)} CPU-minutes`),
+            (m == null
+              ? 'no finished run of this model size to estimate from'
+              : `~${m.toFixed(0)} CPU-minutes`),
     );
   });
   const todo = rows.filter((_, i) => !where(configs[i]));
