@@ -431,3 +431,36 @@ test('figures are open: a comparison spec of your own through registerFigure, re
   assert.equal(shown!.verdict, entry.verdict);
   assert.equal(shown!.entry?.id, 'my-compare');
 });
+
+test('ncl reproduce FILE: a figure file of your own (its default export) is planned like the paper figures; a bad one is one line', () => {
+  const dir = path.join(tmp, 'figures');
+  fs.mkdirSync(dir, { recursive: true });
+  const good = path.join(dir, 'mine.ts');
+  fs.writeFileSync(
+    good,
+    "import { experiments } from 'ncl-lab';\nexport default experiments.comparisonSpec('bsce', { against: ['ce'], id: 'file-compare' });\n",
+  );
+  const bad = path.join(dir, 'none.ts');
+  fs.writeFileSync(bad, 'export const x = 1;\n');
+  const results = path.join(tmp, 'figure-results');
+  const cli = (args: string[]) =>
+    spawnSync(
+      process.execPath,
+      ['--import', TSX, path.join(ROOT, 'lib/src/cli/main.ts'), 'reproduce', ...args],
+      { cwd: tmp, encoding: 'utf8' },
+    );
+  const r = cli([good, '--protocol', 'smoke', '--seeds', '2', '--plan', '--results', results]);
+  assert.equal(r.status, 0, r.stderr);
+  // Its runs: CE and BSCE, seeds 0 and 1, each with its own run folder under runs/smoke/.
+  for (const m of ['ce', 'bsce'])
+    for (const s of [0, 1]) {
+      const c = train.getProtocol('smoke', m, s);
+      assert.ok(r.stdout.includes(`${m}-${train.configHash(c)}`), `${m} seed ${s}: ${r.stdout}`);
+    }
+  assert.match(r.stdout, /file-compare/);
+  const e = cli([bad, '--protocol', 'smoke', '--plan', '--results', results]);
+  assert.equal(e.status, 1);
+  assert.equal(e.stderr.trim().split('\n').length, 1, e.stderr);
+  assert.match(e.stderr, /^ncl: error: .*none\.ts: exports no figure/);
+  assert.ok(!fs.existsSync(results));
+});

@@ -35,7 +35,16 @@ import {
   UsageError,
 } from './options';
 import { evalRun, openEvalRun } from './eval';
-import { FIGURE_IDS, formatPlan, planRuns, reproduce, resolveIds } from '../experiments/reproduce';
+import {
+  FIGURE_IDS,
+  formatPlan,
+  planRuns,
+  reproduce,
+  resolveIds,
+  type FigureRef,
+} from '../experiments/reproduce';
+import { loadFigureFile } from '../experiments/figure-file';
+import { looksLikePath } from '../losses/method-file';
 import { SweepStopped } from '../experiments/runner';
 import type { FollowProgress, Submission } from '../experiments/slurm';
 import { DEFAULT_PROTOCOL, DEFAULT_SEEDS } from '../experiments/spec';
@@ -253,7 +262,10 @@ export function buildProgram(): Command {
     .description(
       'train the runs a paper figure needs (cached by config hash) and write results/<id>.{png,html,json}',
     )
-    .argument('<ids...>', `figure ids (${FIGURE_IDS.join(', ')}) or 'all'`)
+    .argument(
+      '<ids...>',
+      `figure ids (${FIGURE_IDS.join(', ')}), 'all', or a file exporting a figure (./figures/mine.ts)`,
+    )
     .option('--protocol <name>', 'protocol of the runs', DEFAULT_PROTOCOL)
     .option('--seeds <n>', 'seeds per configuration', String(DEFAULT_SEEDS))
     .option('--workers <n>', 'parallel training processes', '2')
@@ -268,9 +280,12 @@ export function buildProgram(): Command {
     .addOption(
       threadsOption('threads per worker (default: the cores divided among the workers; env NCL_THREADS)'),
     );
-  addExecutorOptions(reproduceCmd).action(async (ids: string[], opts) => {
+  addExecutorOptions(reproduceCmd).action(async (args: string[], opts) => {
     protocolOption(opts.protocol);
+    let ids: FigureRef[];
     try {
+      // A path is a figure file of your own (experiments/figure-file.ts): the FigureSpec it exports.
+      ids = args.map((a) => (looksLikePath(a) ? loadFigureFile(a) : a));
       resolveIds(ids);
     } catch (e) {
       throw new UsageError((e as Error).message);

@@ -106,6 +106,24 @@ function runModule(code: string, file: string): Record<string, unknown> {
 }
 
 /**
+ * Bundle and run a module file of the workspace (a method, or a figure: experiments/figure-file.ts), 'ncl-lab'
+ * being this lib: its exports and content hash. One-line errors name the file: missing, not compiling, throwing.
+ */
+export function loadModuleFile(
+  file: string,
+  what: string,
+): { exports: Record<string, unknown>; sha256: string } {
+  const abs = path.resolve(file);
+  if (!fs.existsSync(abs) || !fs.statSync(abs).isFile()) throw new Error(`${file}: no such ${what} file`);
+  const { code, sha256 } = bundle(abs);
+  try {
+    return { exports: runModule(code, abs), sha256 };
+  } catch (e) {
+    throw new Error(`${displayed(abs)}: ${(e as Error).message.split('\n')[0]}`);
+  }
+}
+
+/**
  * Load the method of a file and register it with its source (`{ file, sha256 }`), replacing an earlier version.
  * One-line errors name the file: missing, not compiling, throwing on import, or exporting no method.
  */
