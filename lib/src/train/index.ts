@@ -3,6 +3,7 @@ export {
   TrainConfig,
   TrainConfigFields,
   canonicalConfig,
+  keyedConfig,
   configHash,
   canonicalJSON,
   formatConfigError,
