@@ -282,6 +282,8 @@ test('method files that cannot be used say why in one line, naming the file', ()
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     assert.match(r.stderr, /^ncl: error: --method: /);
   }
+  // Nothing was written (the default --out is under runs/ of the working directory).
+  assert.ok(!fs.existsSync(path.join(tmp, 'runs')));
 });
 
 test('methods/focal.ts: the shipped example, by name (methods/NAME.ts) and against hand-computed focal values', () => {
