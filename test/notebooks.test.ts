@@ -18,6 +18,7 @@ import * as path from 'node:path';
 import { entryStatus } from '../lib/src/experiments/reproduce';
 import type { Manifest } from '../lib/src/experiments/reproduce';
 import { DATA_ATTR, FIGURE_ATTR, PROTOCOL_ATTR } from '../lib/src/notebook';
+import { figureDiv } from '../lib/src/viz';
 
 const root = path.resolve(__dirname, '..');
 const dir = path.join(root, 'notebooks');
@@ -67,8 +68,12 @@ function comparableOutputs(outputs: Output[]): unknown[] {
   for (const o of outputs) {
     if (o.output_type === 'stream') {
       const last = out[out.length - 1] as { stream?: string; text: string } | undefined;
-      if (last?.stream === o.name) last.text += join(o.text);
+      if (last && last.stream === o.name) last.text += join(o.text);
       else out.push({ stream: o.name, text: join(o.text) });
+      continue;
+    }
+    if (o.output_type === 'error') {
+      out.push({ error: o });
       continue;
     }
     const data: Record<string, unknown> = {};
@@ -80,11 +85,41 @@ function comparableOutputs(outputs: Output[]): unknown[] {
       data[mime] =
         mime === 'text/html' && div && spec ? { plot: div, spec: JSON.parse(spec) as unknown } : text;
     }
-    if (o.output_type === 'error' || Object.keys(data).length > 0)
-      out.push({ [o.output_type]: data, ...(o.output_type === 'error' ? { error: o } : {}) });
+    if (Object.keys(data).length > 0) out.push({ [o.output_type]: data });
   }
   return out;
 }
+
+test('the committed-vs-executed comparison sees a changed digit or point, not PNGs, chunking or the PNG-hiding script', () => {
+  const fig = { data: [{ type: 'scatter', y: [1, 2.5] }], layout: {} };
+  const html = (y: number[], hidesStaticTwin: boolean) => ({
+    output_type: 'display_data',
+    data: {
+      'text/html': figureDiv({ ...fig, data: [{ ...fig.data[0], y }] }, { id: 'p1', hidesStaticTwin }).html,
+    },
+  });
+  const committed: Output[] = [
+    { output_type: 'stream', name: 'stdout', text: ['top-1 12.5%\n', 'done\n'] },
+    { output_type: 'display_data', data: { 'image/png': 'iVBORw0KGgo=' } },
+    html([1, 2.5], true),
+  ];
+  const ran: Output[] = [
+    { output_type: 'stream', name: 'stdout', text: 'top-1 12.5%\n' },
+    { output_type: 'stream', name: 'stdout', text: 'done\n' },
+    html([1, 2.5], false),
+  ];
+  assert.notEqual(join(committed[2].data?.['text/html']), join(ran[2].data?.['text/html']));
+  assert.deepEqual(comparableOutputs(committed), comparableOutputs(ran));
+  const digit = [{ ...ran[0], text: 'top-1 12.6%\n' }, ran[1], ran[2]];
+  assert.notDeepEqual(comparableOutputs(committed), comparableOutputs(digit));
+  assert.notDeepEqual(
+    comparableOutputs(committed),
+    comparableOutputs([ran[0], ran[1], html([1, 2.4], false)]),
+  );
+  assert.notDeepEqual(comparableOutputs(committed), comparableOutputs(ran.slice(0, 2)));
+  const stderr = [ran[0], { output_type: 'stream', name: 'stderr', text: 'done\n' }, ran[2]];
+  assert.notDeepEqual(comparableOutputs(committed), comparableOutputs(stderr));
+});
 
 test('there is a setup notebook', () => {
   assert.ok(notebooks.includes('00_setup.ipynb'), `notebooks/: ${notebooks.join(', ')}`);
