@@ -131,8 +131,10 @@ echo "run-notebooks: all ${#notebooks[@]} passed in $((SECONDS - total_start))s"
 # 4. Committed outputs (notebooks 00-03) against what the code printed now.
 if [ ${#checked[@]} -gt 0 ] && [ "${NCL_NB_CHECK:-1}" != 0 ]; then
   echo "run-notebooks: comparing the committed outputs of ${#checked[@]} notebook(s) with this run" >&2
-  NCL_NB_EXECUTED=$(IFS=:; echo "${checked[*]}") node --import tsx --test --test-reporter=dot \
-    --test-name-pattern='committed outputs are what its code prints now' test/notebooks.test.ts >&2 ||
+  if ! log=$(NCL_NB_EXECUTED=$(IFS=:; echo "${checked[*]}") node --import tsx --test --test-reporter=dot \
+    --test-name-pattern='committed outputs are what its code prints now' test/notebooks.test.ts 2>&1); then
+    printf '%s\n' "$log" | sed -n '/^Failed tests:/,$p' >&2
     die "committed outputs differ from this run (above); if the change is meant, \`npm run notebooks:render\` rewrites them"
+  fi
   echo "run-notebooks: committed outputs match" >&2
 fi
