@@ -33,6 +33,14 @@ test('finished students need no teacher checkpoint: nothing is retrained, nothin
     metrics.map((f) => fs.readFileSync(f, 'utf8')),
     before,
   );
+  // The entry of a distillation figure lists the runs its build reads: without the teachers it is current, without
+  // one of its students it is not.
+  const students = configs
+    .filter((c) => !teachers.has(path.relative(tmp, experiments.runDir(tmp, c))))
+    .map((c) => path.relative(tmp, experiments.runDir(tmp, c)));
+  const entry = { id: 'fig12b', protocol: 'smoke', seeds: [0], runs: students } as experiments.ManifestEntry;
+  assert.deepEqual(experiments.entryStatus(tmp, entry), { stale: false });
+  assert.equal(experiments.entryStatus(tmp, { ...entry, runs: students.slice(1) }).stale, true);
   if (ENV_DATA === undefined) delete process.env.NCL_DATA_DIR;
   else process.env.NCL_DATA_DIR = ENV_DATA;
 });

@@ -341,7 +341,7 @@ export function resultsReadme(
       '',
       ...(st.stale
         ? [
-            `- **Stale:** built from runs that \`${f.protocol}\` no longer trains for this figure; ${st.finished} of the ${st.needed} runs of today are finished (\`${cmd}\` rebuilds it).`,
+            `- **Stale:** built from other runs than \`${f.protocol}\` trains for this figure today (its settings changed, or it gained a series); ${st.finished} of the ${st.needed} runs of today are finished (\`${cmd}\` rebuilds it).`,
           ]
         : []),
       `- **Claim:** ${f.claim}`,
