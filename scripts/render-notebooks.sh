@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `npm run notebooks:render [-- notebooks/NAME.ipynb ...]`: execute the figure notebooks (those that call
-# showFigure('<id>')) against the committed results and write them back into notebooks/ with their outputs, so that
-# GitHub, nbviewer and any preview show the figures. Run it again whenever results/ changes: test/notebooks.test.ts
+# showFigure('<id>')) against the committed results, and the tutorials 00-03, and write them back into notebooks/
+# with their outputs, so that GitHub, nbviewer and any preview show the figures and what each cell prints. Run it again whenever results/ changes: test/notebooks.test.ts
 # fails while a committed notebook shows other numbers than results/manifest.json and results/<id>.json.
 #
 #   - Protocol mini (the committed runs in results/runs/mini; nothing is trained). Strict: a figure whose runs are
@@ -9,6 +9,10 @@
 #   - Each figure is written twice: a PNG (rendered by headless Chromium, NCL_NB_STATIC=png) for viewers that run no
 #     scripts, and the interactive Plotly figure, which hides the PNG once drawn. The Plotly bundle itself is not
 #     in the notebooks: a Jupyter page loads it from the nbextension `npm run kernel` installs.
+#   - Notebooks committed with their outputs (metadata.ncl.outputs = { protocol, backend }: the tutorials 00-03) are
+#     executed under that protocol and backend (smoke on the pure-JS cpu backend: the same digits on every machine),
+#     also with a PNG before each interactive figure. `npm run notebooks` runs them the same way and fails while a
+#     committed output differs from what the code prints (test/notebooks.test.ts): run this after editing them.
 #   - Executes into .scratch/render/ through scripts/run-notebooks.sh; the notebooks in notebooks/ are replaced only
 #     when every one of them ran without error.
 # Needs: apt-get install jupyter-nbconvert python3-ipykernel chromium.
@@ -32,29 +36,55 @@ if [ $# -gt 0 ]; then
     esac
   done
 else
-  # A figure notebook: a code cell calls showFigure('<id>') (as test/notebooks.test.ts tells them apart).
-  while IFS= read -r nb; do notebooks+=("$root/$nb"); done < <(python3 -c '
-import json, re, sys
-for f in sys.argv[1:]:
-    cells = json.load(open(f))["cells"]
-    if any(c["cell_type"] == "code" and re.search(r"showFigure\(\x27\w+", "".join(c["source"])) for c in cells):
-        print(f)
-' notebooks/*.ipynb)
+  for nb in notebooks/*.ipynb; do notebooks+=("$root/$nb"); done
 fi
-[ ${#notebooks[@]} -gt 0 ] || die "no figure notebooks (calling showFigure('<id>')) in notebooks/"
+# kind NOTEBOOK: 'figure' (a code cell calls showFigure('<id>'), as test/notebooks.test.ts tells them apart),
+# 'recorded PROTOCOL BACKEND' (metadata.ncl.outputs), or 'tutorial' (committed without outputs).
+kind() {
+  python3 -c '
+import json, re, sys
+nb = json.load(open(sys.argv[1]))
+o = nb.get("metadata", {}).get("ncl", {}).get("outputs")
+if any(c["cell_type"] == "code" and re.search(r"showFigure\(\x27\w+", "".join(c["source"])) for c in nb["cells"]):
+    print("figure")
+elif o:
+    print("recorded", o["protocol"], o["backend"])
+else:
+    print("tutorial")
+' "$1"
+}
+figures=()
+recorded=()
 for nb in "${notebooks[@]}"; do
   [ -f "$nb" ] || die "no such notebook: $nb"
   case $(cd "$(dirname "$nb")" && pwd) in
     "$root/notebooks") ;;
     *) die "$nb is not in notebooks/" ;;
   esac
+  read -r what protocol backend < <(kind "$nb")
+  case $what in
+    figure) figures+=("$nb") ;;
+    recorded)
+      [ "$protocol $backend" = "smoke cpu" ] || die "$nb: metadata.ncl.outputs is $protocol, $backend; renders know smoke, cpu"
+      recorded+=("$nb")
+      ;;
+    *) [ $# -eq 0 ] || die "$nb has no outputs to render (no showFigure('<id>'), no metadata.ncl.outputs)" ;;
+  esac
 done
+notebooks=("${figures[@]}" "${recorded[@]}")
+[ ${#notebooks[@]} -gt 0 ] || die "no notebooks to render in notebooks/"
 
 out="$root/.scratch/render"
 rm -rf "$out"
 mkdir -p "$out"
-NCL_PROTOCOL=mini NCL_NB_STATIC=png NCL_NB_STRICT=1 NCL_NB_OUT="$out" \
-  bash "$root/scripts/run-notebooks.sh" "${notebooks[@]}"
+if [ ${#figures[@]} -gt 0 ]; then
+  NCL_PROTOCOL=mini NCL_NB_STATIC=png NCL_NB_STRICT=1 NCL_NB_OUT="$out" \
+    bash "$root/scripts/run-notebooks.sh" "${figures[@]}"
+fi
+if [ ${#recorded[@]} -gt 0 ]; then
+  NCL_PROTOCOL=smoke NCL_BACKEND=cpu NCL_NB_STATIC=png NCL_NB_CHECK=0 NCL_NB_OUT="$out" \
+    bash "$root/scripts/run-notebooks.sh" "${recorded[@]}"
+fi
 
 # Back into notebooks/: outputs kept, nbconvert's per-cell execution metadata dropped, written as nbformat writes
 # (sorted keys, one-space indent), each through a temporary file.

@@ -13,6 +13,11 @@
 #     .scratch/jupyter with scripts/kernel.sh (found through JUPYTER_PATH; nothing is written to the user's Jupyter
 #     folders).
 #   - NCL_NB_OUT: where the executed copies go (default .scratch/notebooks; scripts/render-notebooks.sh sets it).
+#   - A notebook committed with its outputs (metadata.ncl.outputs = { protocol, backend }: notebooks 00-03) runs on
+#     that backend (NCL_BACKEND, unless set) when NCL_PROTOCOL is its protocol; afterwards test/notebooks.test.ts
+#     compares each such executed copy cell by cell with the committed notebook and fails when the committed outputs
+#     are not what the code prints now (`npm run notebooks:render` rewrites them). NCL_NB_CHECK=0 skips that check
+#     (the render does: it is about to replace them).
 # Needs: apt-get install jupyter-nbconvert python3-ipykernel (and chromium for PNG export).
 set -euo pipefail
 
@@ -65,7 +70,7 @@ echo "run-notebooks: ${#notebooks[@]} notebook(s), NCL_PROTOCOL=$NCL_PROTOCOL, o
 # execute NOTEBOOK NAME: run it into $out. The hooks in nbconvert_config.py report progress and the failing cell on
 # stdout; nbconvert's own log (a Python traceback on failure) goes to $out/NAME.log and only its last lines are shown.
 execute() {
-  jupyter nbconvert --to notebook --execute --log-level=WARN \
+  env "${backend_env[@]}" jupyter nbconvert --to notebook --execute --log-level=WARN \
     --config="$root/scripts/nbconvert_config.py" \
     --ExecutePreprocessor.record_timing=False \
     --ExecutePreprocessor.kernel_name=tslab \
@@ -73,10 +78,26 @@ execute() {
     --ExecutePreprocessor.startup_timeout="$startup" \
     --output-dir="$out" "$1" 2>"$out/$2.log"
 }
+# recorded NOTEBOOK: "PROTOCOL BACKEND" its committed outputs were executed with (metadata.ncl.outputs), or nothing.
+recorded() {
+  python3 -c '
+import json, sys
+o = json.load(open(sys.argv[1])).get("metadata", {}).get("ncl", {}).get("outputs")
+if o: print(o["protocol"], o["backend"])
+' "$1"
+}
+checked=() # executed copies of notebooks with recorded outputs, run under the recorded settings
 total_start=$SECONDS
 for nb in "${notebooks[@]}"; do
   [ -f "$nb" ] || die "no such notebook: $nb"
   name=$(basename "$nb" .ipynb)
+  read -r want_protocol want_backend < <(recorded "$nb") || true
+  backend_env=()
+  if [ -n "${want_protocol:-}" ] && [ "$want_protocol" = "$NCL_PROTOCOL" ] &&
+    [ "${NCL_BACKEND:-$want_backend}" = "$want_backend" ]; then
+    backend_env=(NCL_BACKEND="$want_backend")
+    checked+=("$out/$name.ipynb")
+  fi
   export NCL_NB_SOURCE="$nb" NCL_NB_FAILED_OUT="$out/$name.failed.ipynb"
   rm -f "$NCL_NB_FAILED_OUT" "$NCL_NB_PROGRESS"
   echo "== $nb" >&2
@@ -106,3 +127,14 @@ for nb in "${notebooks[@]}"; do
 done
 rm -f "$NCL_NB_PROGRESS"
 echo "run-notebooks: all ${#notebooks[@]} passed in $((SECONDS - total_start))s" >&2
+
+# 4. Committed outputs (notebooks 00-03) against what the code printed now.
+if [ ${#checked[@]} -gt 0 ] && [ "${NCL_NB_CHECK:-1}" != 0 ]; then
+  echo "run-notebooks: comparing the committed outputs of ${#checked[@]} notebook(s) with this run" >&2
+  if ! log=$(NCL_NB_EXECUTED=$(IFS=:; echo "${checked[*]}") node --import tsx --test --test-reporter=dot \
+    --test-name-pattern='committed outputs are what its code prints now' test/notebooks.test.ts 2>&1); then
+    printf '%s\n' "$log" | sed -n '/^Failed tests:/,$p' >&2
+    die "committed outputs differ from this run (above); if the change is meant, \`npm run notebooks:render\` rewrites them"
+  fi
+  echo "run-notebooks: committed outputs match" >&2
+fi

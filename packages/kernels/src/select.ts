@@ -161,6 +161,9 @@ async function attempt(
     }
     case 'cpu': {
       await tf.setBackend('cpu');
+      // tfjs-backend-cpu warns on stderr at its first tensor to install tfjs-node; initBackend has tried it already
+      // (`skipped` says why it was not taken), so the warning only clutters a notebook's output.
+      (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
       return { ok: true, info: { device: 'CPU (pure JS)', threads: 1 } };
     }
   }
