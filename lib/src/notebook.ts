@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { workspaceRoot } from './data/locate';
-import { buildFigure, entryStatus, readManifest, ManifestEntry } from './experiments/reproduce';
+import { buildFigure, entryStatus, planRuns, readManifest, ManifestEntry } from './experiments/reproduce';
 import { DEFAULT_PROTOCOL, DEFAULT_SEEDS, type FigureOutput, type FigureSpec } from './experiments/spec';
 import { Figure, show, ShowOptions, tslabDisplay } from './viz';
 
@@ -108,6 +108,15 @@ export async function showFigure(
         `${id}: not shown: ${rel(resultsDir)} holds a build from runs that ${protocol} no longer trains (stale); ` +
           `${status.finished} of the ${status.needed} runs of today are finished; \`ncl reproduce ${id} ` +
           `--protocol ${protocol} --seeds ${seeds}\` rebuilds it (the last build: ${rel(resultsDir)}/README.md#${id})`,
+      );
+      return null;
+    }
+    if (missing && !entry && typeof what === 'string') {
+      // Never built under this protocol, its runs still being trained: one line, also in a strict render.
+      const plan = planRuns({ ids: [id], protocol, seeds, resultsDir });
+      log(
+        `${id}: not built yet: ${plan.filter((r) => r.cached).length} of the ${plan.length} runs of ${protocol} ` +
+          `are finished; \`ncl reproduce ${id} --protocol ${protocol} --seeds ${seeds}\` builds it`,
       );
       return null;
     }
