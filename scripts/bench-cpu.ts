@@ -12,7 +12,8 @@
  *   6. `ncl bench` mini's NCL++ step with --threads 1
  * and the order of ours and PyTorch's alternates between rounds. Every result is a JSON line in OUT.jsonl; OUT.md
  * is the summary: per round img/s (images, not rows: an NCL++ step of batch 64 × 2 copies is 64 images) and the
- * ratios ncl / PyTorch and N threads / 1 thread, then their median and range over the rounds.
+ * ratios ncl / PyTorch and N threads / 1 thread, then their median and range over the rounds, with the highest
+ * 1-minute load average seen in the round (above the thread count, other work shared the cores).
  *
  * PyTorch: Debian's python3-torch (`apt-get install -y python3-torch`), run with /usr/bin/python3 (PYTHON=...).
  * PAUSE_PIDS="pid ..." pauses those processes (SIGSTOP) for the rounds and resumes them (SIGCONT) when the script
@@ -61,6 +62,8 @@ interface Result {
   /** Images (not rows) per second, from the median step. */
   imagesPerSec: number;
   msPerStep: number;
+  /** 1-minute load average when this result was recorded: other work on the machine makes it noisier. */
+  load: number;
   raw: Record<string, unknown>;
 }
 
@@ -68,12 +71,14 @@ function run(cmd: string, args: string[], env: Record<string, string> = {}): Rec
   const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...env } });
   const line = r.stdout.trim().split('\n').pop() ?? '';
   if (r.status !== 0 || !line.startsWith('{')) {
-    throw new Error(`${cmd} ${args.join(' ')} failed (exit ${r.status}): ${r.stderr.trim().split('\n').pop()}`);
+    throw new Error(
+      `${cmd} ${args.join(' ')} failed (exit ${r.status}): ${r.stderr.trim().split('\n').pop()}`,
+    );
   }
   return JSON.parse(line) as Record<string, unknown>;
 }
 
-function ncl(bench: Result['bench'], threads: number, round: number): Result {
+function ncl(bench: Result['bench'], threads: number, round: number): Omit<Result, 'load'> {
   const args = bench === 'resnet32' ? [...RESNET, '--steps', '5'] : [...NCLPP, '--steps', '10'];
   const raw = run(process.execPath, [
     '--import',
@@ -92,10 +97,18 @@ function ncl(bench: Result['bench'], threads: number, round: number): Result {
   const copies = Number(raw.copies ?? 1);
   const msPerStep = Number(raw.msPerStep);
   const batch = Number(raw.batch);
-  return { round, side: 'ncl', bench, threads, imagesPerSec: (batch * 1000) / msPerStep, msPerStep, raw: { ...raw, copies } };
+  return {
+    round,
+    side: 'ncl',
+    bench,
+    threads,
+    imagesPerSec: (batch * 1000) / msPerStep,
+    msPerStep,
+    raw: { ...raw, copies },
+  };
 }
 
-function torch(bench: Result['bench'], threads: number, round: number): Result {
+function torch(bench: Result['bench'], threads: number, round: number): Omit<Result, 'load'> {
   const args = bench === 'resnet32' ? [...RESNET, '--steps', '10'] : [...NCLPP, '--steps', '20'];
   const raw = run(PYTHON, ['scripts/bench_torch.py', ...args, '--threads', String(threads), '--json']);
   const msPerStep = Number(raw.msPerStep);
@@ -134,9 +147,9 @@ function summary(results: Result[], a: Args): string {
         : "mini's NCL++ step (ResNet-8 w16, 28×28×1, K = 2, T = 2, batch 64)";
     lines.push(`## ${title}`, '');
     lines.push(
-      `| round | ncl ${a.threads} thr img/s | PyTorch img/s | ncl 1 thr img/s | ncl / PyTorch | ${a.threads} thr / 1 thr |`,
+      `| round | ncl ${a.threads} thr img/s | PyTorch img/s | ncl 1 thr img/s | ncl / PyTorch | ${a.threads} thr / 1 thr | load |`,
     );
-    lines.push('| --- | --- | --- | --- | --- | --- |');
+    lines.push('| --- | --- | --- | --- | --- | --- | --- |');
     const ratios: number[] = [];
     const scaling: number[] = [];
     for (let round = 1; round <= a.rounds; round++) {
@@ -148,14 +161,15 @@ function summary(results: Result[], a: Args): string {
       scaling.push(n.imagesPerSec / one.imagesPerSec);
       lines.push(
         `| ${round} | ${n.imagesPerSec.toFixed(1)} | ${t.imagesPerSec.toFixed(1)} | ${one.imagesPerSec.toFixed(1)} | ` +
-          `${ratios[ratios.length - 1].toFixed(2)} | ${scaling[scaling.length - 1].toFixed(2)} |`,
+          `${ratios[ratios.length - 1].toFixed(2)} | ${scaling[scaling.length - 1].toFixed(2)} | ` +
+          `${Math.max(n.load, t.load, one.load).toFixed(1)} |`,
       );
     }
     if (ratios.length) {
       const range = (xs: number[]) => `${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)}`;
       lines.push(
         `| **median (range)** | | | | **${median(ratios).toFixed(2)}** (${range(ratios)}) | ` +
-          `**${median(scaling).toFixed(2)}** (${range(scaling)}) |`,
+          `**${median(scaling).toFixed(2)}** (${range(scaling)}) | |`,
       );
     }
     lines.push('');
@@ -182,10 +196,12 @@ function main(): void {
   const jsonl = `${a.out}.jsonl`;
   fs.writeFileSync(jsonl, '');
   const results: Result[] = [];
-  const record = (r: Result) => {
-    results.push(r);
-    fs.appendFileSync(jsonl, JSON.stringify(r) + '\n');
-    console.error(`round ${r.round} ${r.bench} ${r.side} ${r.threads} thr: ${r.imagesPerSec.toFixed(1)} img/s`);
+  const record = (r: Omit<Result, 'load'>) => {
+    results.push({ ...r, load: os.loadavg()[0] });
+    fs.appendFileSync(jsonl, JSON.stringify(results[results.length - 1]) + '\n');
+    console.error(
+      `round ${r.round} ${r.bench} ${r.side} ${r.threads} thr: ${r.imagesPerSec.toFixed(1)} img/s`,
+    );
   };
   for (let round = 1; round <= a.rounds; round++) {
     for (const bench of ['resnet32', 'mini-nclpp'] as const) {
