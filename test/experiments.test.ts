@@ -233,8 +233,12 @@ test('an entry built from runs its figure no longer trains is marked stale, with
   const manifest = experiments.readManifest(results);
   const e = manifest.figures.find((f) => f.id === 'fig8')!;
   assert.deepEqual(experiments.entryStatus(results, e), { stale: false });
-  // Listing fewer of today's runs (a build that read only some, as a distillation figure skips its teachers) is current.
-  assert.deepEqual(experiments.entryStatus(results, { ...e, runs: e.runs.slice(1) }), { stale: false });
+  // Lacking one of today's runs (a figure that gained a series since) is stale (teachers: test/teachers.test.ts).
+  assert.deepEqual(experiments.entryStatus(results, { ...e, runs: e.runs.slice(1) }), {
+    stale: true,
+    finished: 3,
+    needed: 3,
+  });
   assert.equal(experiments.settingsOfRuns(results, e.runs), e.settings);
   const old = path.join(results, 'runs/smoke/old-run');
   fs.mkdirSync(old, { recursive: true });
@@ -254,7 +258,7 @@ test('an entry built from runs its figure no longer trains is marked stale, with
   assert.match(readme, /\| \*\*[a-z ]+\*\* \(stale\) \|/);
   assert.ok(
     readme.includes(
-      '- **Stale:** built from runs that `smoke` no longer trains for this figure; 3 of the 3 runs of today are finished',
+      '- **Stale:** built from other runs than `smoke` trains for this figure today (its settings changed, or it gained a series); 3 of the 3 runs of today are finished',
     ),
     readme,
   );
@@ -362,7 +366,7 @@ test('readAnalysis reads analysis.json.gz (new runs) and analysis.json (older ru
 });
 
 test('the runner starts the costliest run first (relativeCost: experts × copies × epochs × width²) within a rank', async () => {
-  const cfg = (m: train.Method) => {
+  const cfg = (m: string) => {
     const c = train.getProtocol('smoke', m, 7);
     c.optim.epochs = 1;
     return train.TrainConfig.parse(c);
@@ -661,13 +665,13 @@ test('twin: our Table 1 runs beside results/twin/*.json; a missing, unreadable o
   const first = experiments.readManifest(results).figures.find((f) => f.id === 'twin')!;
   assert.equal(first.verdict, 'inconclusive');
   assert.match(first.reading!, /No twin run to compare with yet/);
-  const ours = (m: train.Method, s: number) =>
+  const ours = (m: string, s: number) =>
     experiments.runConfig('smoke', s, { method: m, experts: 2, imbalanceFactor: 100 });
-  const top1 = (m: train.Method, s: number) =>
+  const top1 = (m: string, s: number) =>
     JSON.parse(fs.readFileSync(path.join(experiments.runDir(results, ours(m, s)), 'metrics.json'), 'utf8'))
       .test.experts[0].top1 as number;
   // The twin's CE trains one network (K = 1) with otherwise our settings; twin.sh writes these fields.
-  const twinRun = (m: train.Method, s: number, acc: number, config: unknown) => ({
+  const twinRun = (m: string, s: number, acc: number, config: unknown) => ({
     method: m,
     seed: s,
     epochs: 2,
@@ -678,7 +682,7 @@ test('twin: our Table 1 runs beside results/twin/*.json; a missing, unreadable o
     config,
   });
   fs.mkdirSync(path.join(results, 'twin'));
-  const write = (m: train.Method, s: number, body: unknown) =>
+  const write = (m: string, s: number, body: unknown) =>
     fs.writeFileSync(
       experiments.twinFile(results, m, s),
       typeof body === 'string' ? body : JSON.stringify(body),
@@ -726,8 +730,8 @@ test('decomposition: each arm trains what it says; each step is the paired inter
     c.model.numExperts,
     c.loss.numCopies,
     c.optim.epochs,
-    c.loss.options.intraCL,
-    c.loss.options.interCL,
+    (c.loss as losses.PaperLoss).options.intraCL,
+    (c.loss as losses.PaperLoss).options.interCL,
     c.loss.lambda,
   ];
   assert.deepEqual(shape(cfg('A')), ['bsce', 1, 1, 20, true, true, 0.6]); // ce/bsce: switches at their defaults

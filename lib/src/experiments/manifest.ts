@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TrainConfig } from '../train/config';
+import { getMethod } from '../losses/registry';
 import { acquireRunLock, RunLocked, type RunLock } from '../train/lock';
 import { isFinished, runDir } from './runs';
 import { resolveIds } from './registry';
@@ -96,7 +97,10 @@ export function settingsLabel(configs: TrainConfig[]): string {
   const up = (a: number, b: number) => a - b;
   const shares = [...new Set(configs.map((c) => c.data.fraction))];
   const share = (f: number) => `${+(100 * f).toPrecision(3)}%`;
-  const withIntraCL = configs.filter((c) => c.loss.options.intraCL && c.method === 'nclpp');
+  // T of the runs whose method trains on the protocol's copies (NCL++'s IntraCL), where they train more than one.
+  const withIntraCL = configs.filter(
+    (c) => getMethod(c.method).copies === 'protocol' && c.loss.numCopies > 1,
+  );
   return [
     `${values((c) => c.data.dataset)} IF ${values((c) => c.data.imbalanceFactor, down)}` +
       (shares.length > 1 || shares[0] !== 1 ? ` (data ${shares.sort(down).map(share).join(' + ')})` : ''),
@@ -186,7 +190,13 @@ export function entryStatus(
       .filter((r) => trainings.has(seedlessKey(r.config)))
       .map((r) => r.dir),
   );
-  if (f.runs.every((r) => today.has(r) || replicate.has(r))) return { stale: false };
+  // Every run the build reads (all but the teachers) must be listed: a figure that gained a series is stale until
+  // its new runs are finished and it is built again.
+  const listed = new Set(f.runs);
+  const teachers = new Set(configs.flatMap((c) => c.loss.teachers.map((t) => path.normalize(t))));
+  const read = dirs.filter((d) => !teachers.has(path.normalize(d)));
+  if (f.runs.every((r) => today.has(r) || replicate.has(r)) && read.every((d) => listed.has(d)))
+    return { stale: false };
   return {
     stale: true,
     finished: configs.filter((c) => isFinished(resultsDir, c)).length,
