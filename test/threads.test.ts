@@ -1,9 +1,14 @@
 // One run on every core (ncl-kernels' threads.ts, shared-heap.ts): the wasm kernels split across worker threads give
 // bit-identical results for 1, 2 and 3 threads (convolutions and both gradients, fused batch norm forward and
 // backward, SGD, a whole ResNet step), the shared heap is a real SharedArrayBuffer, and a kernel that fails in a
-// worker thread fails the call on the main thread.
+// worker thread fails the call on the main thread. A fresh process takes its thread count from NCL_THREADS or the
+// cores; a bad --threads or NCL_THREADS is refused by `ncl` in one line naming it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { tf, initBackend, models } from '../lib/src';
 import {
   batchNormTrain,
@@ -13,6 +18,7 @@ import {
   sgdMomentumUpdate,
   shareMemory,
   threadsPerWorker,
+  cores,
 } from 'ncl-kernels';
 import { kernelModule, runParts } from '../packages/kernels/src/threads';
 import { Fn, I32 } from '../packages/kernels/src/wasm-asm';
@@ -245,4 +251,71 @@ test('a kernel that traps in a worker thread fails the call on the main thread, 
     /kernel thread 2: unreachable/,
   );
   runParts(memory, [[{ c: trapIf, args: [0] }], [{ c: trapIf, args: [0] }], [{ c: trapIf, args: [0] }]]);
+});
+
+const ROOT = path.resolve(__dirname, '..');
+
+/** A fresh Node process (tsx) with `env` added; its status, stdout and stderr. */
+function fresh(args: string[], env: Record<string, string | undefined>) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, NCL_THREADS: undefined, NCL_BACKEND: undefined, ...env },
+  });
+  return { status: r.status, stdout: r.stdout.trim(), stderr: r.stderr.trim() };
+}
+
+const PROBE = `
+const { initBackend, tf } = require('./lib/src');
+const k = require('ncl-kernels');
+initBackend({ backend: 'wasm', quiet: true }).then(async (info) => {
+  const y = tf.conv2d(tf.ones([8, 16, 16, 16]), tf.ones([3, 3, 16, 16]), 1, 'same');
+  await y.data();
+  console.log(JSON.stringify({ info: info.threads, kernel: k.kernelThreads(), parallel: k.parallelKernelCalls() }));
+});`;
+
+test('a fresh process: NCL_THREADS=1 runs the kernels on one thread, unset on every core', () => {
+  for (const [env, want] of [
+    ['1', 1],
+    [undefined, cores()],
+  ] as const) {
+    const r = fresh(['-e', PROBE], { NCL_THREADS: env });
+    assert.equal(r.status, 0, r.stderr);
+    const got = JSON.parse(r.stdout.split('\n').pop()!) as { info: number; kernel: number; parallel: number };
+    assert.equal(got.info, want, `NCL_THREADS=${env}: initBackend's threads`);
+    assert.equal(got.kernel, want, `NCL_THREADS=${env}: kernel threads`);
+    assert.equal(got.parallel > 0, want > 1, `NCL_THREADS=${env}: the convolution split across threads`);
+  }
+});
+
+test('ncl train --threads 0 / abc and a bad NCL_THREADS: one line naming the option, exit 1, no run folder', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-threads-'));
+  try {
+    const cases: [string[], Record<string, string>, RegExp][] = [
+      [['--threads', '0'], {}, /^ncl: error: --threads: expected a positive integer, got '0'$/],
+      [['--threads', 'abc'], {}, /^ncl: error: --threads: expected a positive integer, got 'abc'$/],
+      [[], { NCL_THREADS: 'abc' }, /^ncl: error: NCL_THREADS: expected a positive integer, got 'abc'$/],
+      [[], { NCL_THREADS: '0' }, /^ncl: error: NCL_THREADS: expected a positive integer, got '0'$/],
+    ];
+    for (const [i, [flags, env, want]] of cases.entries()) {
+      const out = path.join(tmp, `run${i}`);
+      const args = [
+        'lib/src/cli/main.ts',
+        'train',
+        '--protocol',
+        'smoke',
+        '--method',
+        'ce',
+        '--out',
+        out,
+        ...flags,
+      ];
+      const r = fresh(args, env);
+      assert.equal(r.status, 1, `${flags.join(' ')} ${JSON.stringify(env)}: exit status`);
+      assert.match(r.stderr, want);
+      assert.ok(!fs.existsSync(out), `${flags.join(' ')} ${JSON.stringify(env)}: a run folder was made`);
+    }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 });

@@ -5,6 +5,7 @@
  *
  *   NCL_DAWN_FLAGS=backend=null npx tsx scripts/gpu/roofline.ts [--model resnet32] [--classes 100] [--batch 128]
  *       [--experts 1] [--copies 1] [--tflops 60] [--tbps 3.3] [--launch-us 3]
+ * img/s counts images (the batch); with --copies T the rows per second (batch × T) are given beside them.
  *
  * Bytes assume each operand crosses DRAM once per dispatch (tiles re-read from cache are not counted); FLOPs count a
  * multiply-add as 2 and, for the input gradient of a strided convolution, the taps that read zeros. The estimate of a
@@ -66,7 +67,8 @@ async function main(): Promise<void> {
   lines.push(
     `| **step** | ${plan.dispatchesPerStep} | ${(flops / 1e9).toFixed(2)} | ${(bytes / 1e6).toFixed(1)} | | ` +
       `${(flops / bytes).toFixed(1)} | ${(est * 1e3).toFixed(3)} + ${(gaps * 1e3).toFixed(2)} gaps = ` +
-      `**${(step * 1e3).toFixed(2)}** (${((rows / step) | 0).toLocaleString('en')} img/s) |`,
+      `**${(step * 1e3).toFixed(2)}** (${((batch / step) | 0).toLocaleString('en')} img/s` +
+      `${copies > 1 ? `, ${((rows / step) | 0).toLocaleString('en')} rows/s` : ''}) |`,
   );
   console.log(lines.join('\n'));
   m.dispose();

@@ -8,7 +8,8 @@
 #
 #   OUT=/tmp/out bash scripts/gpu/run.sh            # NCL_GPU_BUDGET=seconds for all steps (default 420)
 #   NCL_GPU_ALLOW_SOFTWARE=1 ...                    # no GPU: fall back to Dawn on Mesa llvmpipe (tests this script)
-#   NCL_GPU_STEPS=stepcheck,bench,torch             # only these steps (default: all)
+#   NCL_GPU_STEPS=stepcheck,bench,torch             # only these steps (default: all but baseline)
+#   NCL_GPU_STEPS=baseline NCL_GPU_BUDGET=420 ...   # issue #43's baseline: ours and PyTorch's best modes, 3 rounds
 #
 # Every step runs under `timeout` and within the overall budget (the whole script within 8 minutes), so one that
 # fails or hangs leaves the others their turn. Steps: unpack; Vulkan loader (from .gpu/gl when the machine has none);
@@ -16,6 +17,7 @@
 # backend choice; the compiled training step against cpu (stepcheck) and tfjs-webgpu's kernels' gradients
 # (gradcheck); ResNet-32 batch 128 training steps, compiled and eager; NCL++ in the paper's setting (K = 2, T = 4,
 # batch 64); PyTorch on CUDA, same model and step (where python3 has torch); 2 epochs of the `mini` protocol's NCL++.
+# Or (NCL_GPU_STEPS=baseline) the fair baseline: our compiled step and every PyTorch mode in alternating rounds.
 set -u
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 OUT=${OUT:-/tmp/ncl-gpu-out}
@@ -158,12 +160,48 @@ if [ -n "$chosen" ]; then
     --copies 4 --method nclpp --steps 10 --warmup 2
   want bench-eager && step bench-eager 30 "$NODE" "$B" bench "${R32[@]}" --compiled false --steps 5 --warmup 1 --profile false
 fi
+HAS_TORCH=$(python3 -c 'import torch' 2>/dev/null && echo 1)
 if want torch; then
-  if python3 -c 'import torch' 2>/dev/null; then
-    PYTHONUNBUFFERED=1 step torch 80 python3 scripts/gpu/bench_torch_gpu.py --json "${R32[@]}"
+  if [ -n "$HAS_TORCH" ]; then
+    PYTHONUNBUFFERED=1 step torch 80 python3 scripts/gpu/bench_torch_gpu.py "${R32[@]}" --budget 50 \
+      --modes eager-fp32,eager-tf32,graph-tf32
   else
     echo '{"kind":"step","step":"torch","skipped":"python3 has no torch"}' >>"$RES"
   fi
+fi
+# The fair baseline (NCL_GPU_STEPS=baseline): NCL_GPU_ROUNDS rounds (3), ours and PyTorch's in turn, ours first in
+# odd rounds. Ours: `gpubench` (ResNet-32 b128, then the NCL++ paper step), pipelined + synced + GPU ms per pass.
+# PyTorch: bench_torch_gpu.py's modes, cheap ones first, the torch.compile ones last (their compile time is
+# unknown until measured: the script starts no mode past its --budget, and what did not run is a "skipped" line).
+# Each round gets an equal share of the time left; within it PyTorch ~55 %, ours ~45 %. NCL_TORCH_MODES replaces
+# the list (e.g. only the compile modes, with NCL_GPU_ROUNDS=1, when they did not fit).
+TORCH_MODES=eager-fp32,eager-tf32,eager-tf32-bench-cl,eager-bf16-bench-cl,graph-fp32,graph-tf32,graph-bf16-cl
+TORCH_MODES=${NCL_TORCH_MODES:-$TORCH_MODES,nclpp-eager,nclpp-graph,compile-default,compile-reduce-overhead,compile-max-autotune}
+ours_round() {
+  local r=$1 per=$2
+  step "gpubench-r$r" $((per / 5)) "$NODE" "$B" gpubench --round "$r" "${R32[@]}"
+  step "gpubench-nclpp-r$r" $((per / 4)) "$NODE" "$B" gpubench --round "$r" --model resnet32 --classes 100 \
+    --batch 64 --experts 2 --copies 4 --method nclpp
+}
+torch_round() {
+  local r=$1 per=$2 budget=$(($2 * 11 / 20 - 25))
+  [ "$budget" -lt 1 ] && budget=1 # 0 would be no limit
+  PYTHONUNBUFFERED=1 step "torch-r$r" $((per * 11 / 20)) python3 scripts/gpu/bench_torch_gpu.py --round "$r" \
+    "${R32[@]}" --modes "$TORCH_MODES" --budget "$budget"
+}
+if want baseline && [ -n "$chosen" ]; then
+  rounds=${NCL_GPU_ROUNDS:-3}
+  [ -n "$HAS_TORCH" ] || echo '{"kind":"step","step":"torch-rounds","skipped":"python3 has no torch"}' >>"$RES"
+  for r in $(seq "$rounds"); do
+    per=$(((DEADLINE - SECONDS) / (rounds - r + 1)))
+    if [ $((r % 2)) -eq 1 ]; then
+      ours_round "$r" "$per"
+      [ -n "$HAS_TORCH" ] && torch_round "$r" "$per"
+    else
+      [ -n "$HAS_TORCH" ] && torch_round "$r" "$per"
+      ours_round "$r" "$per"
+    fi
+  done
 fi
 if [ -n "$chosen" ]; then
   want mini && step mini 110 "$NODE" "$B" trainrun --protocol mini --method nclpp --epochs 2

@@ -73,9 +73,16 @@ function threadsOption(
   return new Option('--threads <n>', what);
 }
 
-/** --threads as a number, or undefined when not given (initBackend then uses NCL_THREADS or every core). */
+/**
+ * --threads as a number, or undefined when not given (initBackend then uses NCL_THREADS or every core). A bad
+ * NCL_THREADS is refused here, as a usage error naming it, before anything starts.
+ */
 function threadsFlag(v: unknown): number | undefined {
-  return v === undefined ? undefined : intOption(String(v), 'threads');
+  if (v !== undefined) return intOption(String(v), 'threads');
+  const env = process.env.NCL_THREADS;
+  if (env !== undefined && env !== '' && !/^[1-9]\d{0,5}$/.test(env))
+    throw new UsageError(`NCL_THREADS: expected a positive integer, got '${env}'`);
+  return undefined;
 }
 
 /**
