@@ -7,7 +7,8 @@ import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { initBackend, train } from '../lib/src';
+import * as zlib from 'node:zlib';
+import { initBackend, train, experiments } from '../lib/src';
 import type { TrainConfig } from '../lib/src/train';
 import { acquireRunLock, LOCK_FILE } from '../lib/src/train/lock';
 import { removeStaleTemps } from '../lib/src/train/checkpoint';
@@ -438,3 +439,139 @@ test('#44.11 --set refuses __proto__, constructor and prototype; nothing reaches
   );
   assert.deepEqual(fs.readdirSync(cwd), []);
 });
+
+/** A results folder with fig8's three smoke runs and the fig8 and table5 entries (trained once, then copied). */
+let builtResults: string | null = null;
+async function resultsCopy(name: string): Promise<string> {
+  if (!builtResults) {
+    builtResults = path.join(tmp, 'results-built');
+    await experiments.reproduce({
+      ids: ['fig8', 'table5'],
+      protocol: 'smoke',
+      seeds: 1,
+      workers: 1,
+      resultsDir: builtResults,
+      png: false,
+      log: () => {},
+    });
+  }
+  const dir = path.join(tmp, name);
+  fs.cpSync(builtResults, dir, { recursive: true });
+  return dir;
+}
+
+const reproduceOpts = (resultsDir: string, ids: string[]) => ({
+  ids,
+  protocol: 'smoke',
+  seeds: 1,
+  workers: 1,
+  resultsDir,
+  png: false,
+  log: () => {},
+});
+
+/** Rejects with exactly `message`, printed by the CLI as that one line. */
+async function rejectsWith(p: Promise<unknown>, message: string): Promise<void> {
+  await assert.rejects(p, (e: Error) => {
+    assert.equal(e.message, message);
+    assert.equal(errorLine(e), message);
+    return true;
+  });
+}
+
+test('#44.5 metrics.json of a cached run is schema-checked: an edited value is refused naming the file and field, nothing written', async () => {
+  const results = await resultsCopy('results-metrics');
+  const entry = experiments.readManifest(results).figures.find((f) => f.id === 'fig8')!;
+  const file = path.join(results, entry.runs[0], 'metrics.json');
+  const good = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const before = snapshot(results);
+  const edits: [(m: Record<string, any>) => void, string][] = [
+    [(m) => (m.test.perClass[3] = '0.5'), 'test.perClass.3: Expected number, received string'],
+    [(m) => (m.test = { top1: 0.5 }), 'test.perClass: Required (and 6 more)'],
+    [(m) => m.test.perClass.pop(), 'test.perClass: 9 values for 10 classes (classCounts)'],
+    [(m) => (m.train.epochs[0].seconds = null), 'train.epochs.0.seconds: Expected number, received null'],
+    [(m) => (m.configHash = 'abc'), 'configHash: expected 16 hex digits'],
+  ];
+  for (const [edit, field] of edits) {
+    const m = structuredClone(good);
+    edit(m);
+    fs.writeFileSync(file, JSON.stringify(m));
+    await rejectsWith(
+      experiments.reproduce(reproduceOpts(results, ['fig8'])),
+      `${file}: not a run's metrics: ${field}`,
+    );
+  }
+  fs.writeFileSync(file, fs.readFileSync(file).subarray(0, 100));
+  await rejectsWith(
+    experiments.reproduce(reproduceOpts(results, ['fig8'])),
+    `${file}: not valid JSON (Unterminated string in JSON at position 100); truncated or edited?`,
+  );
+  fs.writeFileSync(file, JSON.stringify(good, null, 1) + '\n');
+  const after = snapshot(results);
+  after.delete(path.relative(results, file));
+  before.delete(path.relative(results, file));
+  assert.deepEqual(after, before, 'no figure, manifest or README written from a misread run');
+});
+
+test('#44.7 manifest.json, figure JSON and analysis.json.gz are schema-checked: one line naming the file; README and manifest stay in step', async () => {
+  const results = await resultsCopy('results-files');
+  const manifestFile = path.join(results, 'manifest.json');
+  const fig8 = path.join(results, 'fig8.json');
+  // A truncated fig8.json while table5 is rebuilt: named before table5's files, the manifest or the README change.
+  fs.rmSync(path.join(results, 'table5.json'));
+  const good8 = fs.readFileSync(fig8);
+  fs.writeFileSync(fig8, good8.subarray(0, 100));
+  const before = snapshot(results);
+  await rejectsWith(
+    experiments.reproduce(reproduceOpts(results, ['table5'])),
+    `${fig8}: not valid JSON (${jsonError(good8.subarray(0, 100))}); truncated or edited?`,
+  );
+  assert.deepEqual(snapshot(results), before);
+  fs.writeFileSync(fig8, '{}');
+  await rejectsWith(
+    experiments.reproduce(reproduceOpts(results, ['table5'])),
+    `${fig8}: not a figure's data: id: Required (and 6 more)`,
+  );
+  assert.deepEqual(snapshot(results).get('manifest.json'), before.get('manifest.json'));
+  fs.writeFileSync(fig8, good8);
+  // A truncated or empty manifest.
+  const goodManifest = fs.readFileSync(manifestFile);
+  fs.writeFileSync(manifestFile, '{}');
+  await rejectsWith(
+    experiments.reproduce(reproduceOpts(results, ['table5'])),
+    `${manifestFile}: not a results manifest: description: Required (and 1 more)`,
+  );
+  fs.writeFileSync(manifestFile, goodManifest.subarray(0, 50));
+  await assert.rejects(
+    experiments.reproduce(reproduceOpts(results, ['table5'])),
+    new RegExp(`^Error: ${manifestFile}: not valid JSON \\(.*\\); truncated or edited\\?$`),
+  );
+  fs.writeFileSync(manifestFile, goodManifest);
+  // A truncated analysis.json.gz, and one that is gzip but not an analysis.
+  const entry = experiments.readManifest(results).figures.find((f) => f.id === 'fig8')!;
+  const runDir = path.join(results, entry.runs[0]);
+  const gz = path.join(runDir, 'analysis.json.gz');
+  const goodGz = fs.readFileSync(gz);
+  fs.writeFileSync(gz, goodGz.subarray(0, goodGz.length >> 1));
+  assert.throws(
+    () => experiments.readAnalysis(runDir),
+    (e: Error) => e.message === `${gz}: not valid gzip (unexpected end of file); truncated or edited?`,
+  );
+  fs.writeFileSync(gz, zlib.gzipSync('{"klCopies": [0.1, "x"]}'));
+  assert.throws(
+    () => experiments.readAnalysis(runDir),
+    (e: Error) => e.message.startsWith(`${gz}: not a run's analysis: klExperts: Required`),
+  );
+  fs.writeFileSync(gz, goodGz);
+  assert.ok(experiments.readAnalysis(runDir)!.klCopies.length === 10);
+});
+
+/** The message JSON.parse gives for `bytes`. */
+function jsonError(bytes: Buffer): string {
+  try {
+    JSON.parse(bytes.toString('utf8'));
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return '';
+}

@@ -20,6 +20,7 @@ import {
   RunResult,
 } from './runs';
 import { ANALYSIS_FIGURES } from './figures';
+import { readFigureData, readManifest as readManifestFile } from './files';
 import { SWEEP_FIGURES } from './sweeps';
 import { TWIN } from './twin';
 import { DEFAULT_PROTOCOL, DEFAULT_SEEDS, FigureSpec, FigureOutput } from './spec';
@@ -190,14 +191,9 @@ export function entryStatus(
   };
 }
 
+/** The manifest of a results folder, schema-checked (./files.ts); an empty one when there is none yet. */
 export function readManifest(resultsDir: string): Manifest {
-  const f = path.join(resultsDir, 'manifest.json');
-  if (!fs.existsSync(f))
-    return {
-      description: 'Every figure and table in this folder, with the runs it comes from.',
-      figures: [],
-    };
-  return JSON.parse(fs.readFileSync(f, 'utf8')) as Manifest;
+  return readManifestFile(resultsDir) as Manifest;
 }
 
 export interface PlanRow {
@@ -447,6 +443,9 @@ function writeFigure(
   // Rebuilt from the same runs with the same result: keep the files and the entry (its commit and date) as they are,
   // so that resuming a long `reproduce` does not rewrite every finished figure.
   const manifest = readManifest(o.resultsDir);
+  // The README is rebuilt from every entry's data file: one that is damaged is named before anything is written.
+  for (const f of manifest.figures)
+    if (f.id !== spec.id || f.protocol !== o.protocol) readFigureData(path.join(o.resultsDir, f.data));
   const previous = manifest.figures.find((f) => f.id === spec.id && f.protocol === o.protocol);
   const sameFile = (file: string, text: string) =>
     fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text;
@@ -493,8 +492,10 @@ function writeFigure(
   ].sort(
     (a, b) => FIGURE_IDS.indexOf(a.id) - FIGURE_IDS.indexOf(b.id) || a.protocol.localeCompare(b.protocol),
   );
+  // The README first (it reads every entry's files), so that manifest.json and README.md are written together or not.
+  const readme = resultsReadme(o.resultsDir, manifest, { protocol: o.protocol, seeds: seeds.length });
   atomicWrite(path.join(o.resultsDir, 'manifest.json'), JSON.stringify(manifest, null, 1) + '\n');
-  writeResultsReadme(o.resultsDir, manifest, { protocol: o.protocol, seeds: seeds.length });
+  atomicWrite(path.join(o.resultsDir, 'README.md'), readme);
   log(`[reproduce] ${spec.id}: ${out.verdict} — ${out.measured}`);
   return entry;
 }
@@ -544,6 +545,15 @@ export function writeResultsReadme(
   m: Manifest,
   pending: { protocol: string; seeds: number } = { protocol: DEFAULT_PROTOCOL, seeds: DEFAULT_SEEDS },
 ): void {
+  atomicWrite(path.join(resultsDir, 'README.md'), resultsReadme(resultsDir, m, pending));
+}
+
+/** The text of results/README.md (`writeResultsReadme`). */
+export function resultsReadme(
+  resultsDir: string,
+  m: Manifest,
+  pending: { protocol: string; seeds: number } = { protocol: DEFAULT_PROTOCOL, seeds: DEFAULT_SEEDS },
+): string {
   const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
   const heading = (f: ManifestEntry) => (f.protocol === DEFAULT_PROTOCOL ? f.id : `${f.id} (${f.protocol})`);
   const anchor = (f: ManifestEntry) => heading(f).replace(/[()]/g, '').replace(/ /g, '-');
@@ -583,7 +593,7 @@ export function writeResultsReadme(
     '',
   ];
   const sections = m.figures.map((f) => {
-    const d = JSON.parse(fs.readFileSync(path.join(resultsDir, f.data), 'utf8')) as { table: string | null };
+    const d = readFigureData(path.join(resultsDir, f.data));
     const st = status.get(f)!;
     const cmd = `ncl reproduce ${f.id} --protocol ${f.protocol} --seeds ${f.seeds.length}`;
     return [
@@ -623,5 +633,5 @@ export function writeResultsReadme(
         '',
       ]
     : [];
-  atomicWrite(path.join(resultsDir, 'README.md'), [...lines, ...sections, ...todo].join('\n'));
+  return [...lines, ...sections, ...todo].join('\n');
 }

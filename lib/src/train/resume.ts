@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { canonicalJSON, configHash, TrainConfig } from './config';
 import { checkpointState, loadCheckpoint, LoadedCheckpoint, removeStaleTemps } from './checkpoint';
 import { TrainingError } from './errors';
+import { readMetricsFile } from './files';
 import { acquireRunLock, lockHolder } from './lock';
 import type { EpochInfo, Metrics } from './types';
 
@@ -56,14 +57,14 @@ export function readJSON(file: string): unknown {
   }
 }
 
-/** Read a finished run's metrics (null when the run has not finished); a TrainingError naming a corrupt file. */
+/**
+ * Read a finished run's metrics (null when the run has not finished), checked against their schema (./files.ts); a
+ * TrainingError naming a corrupt or edited file.
+ */
 export function readMetrics(outDir: string): Metrics | null {
   const f = path.join(outDir, 'metrics.json');
   if (!fs.existsSync(f)) return null;
-  const m = readJSON(f) as Metrics;
-  if (!m || typeof m !== 'object' || typeof m.configHash !== 'string' || !m.test)
-    throw new TrainingError(`${f}: not the metrics of a finished run (no configHash or test results)`);
-  return m;
+  return readMetricsFile(f);
 }
 
 /**
