@@ -4,10 +4,14 @@
 CIFAR ResNet (He et al. 2016) with option-A shortcuts, as in the authors' `resnet_cifar.py` (LDAM-DRW / NCL):
 3x3 stem, three stages of n basic blocks (16w/32w/64w channels), global average pooling, linear head.
 One step = forward, softmax cross-entropy, backward, SGD (momentum 0.9, weight decay 2e-4) on random data.
+With --method nclpp: K expert networks (--experts) on T copies of each image (--copies; batch x T rows), the
+NCL++ loss of scripts/torch/ncl_loss.py ('official' semantics, lambda 0.6, C_hard = max(2, round(0.3 C)), class
+counts long-tailed at IF 100), as `ncl bench --method nclpp`. img/s counts images (the batch), not rows.
 
     /usr/bin/python3 scripts/bench_torch.py                      # ResNet-32, 100 classes, batch 128, 2 threads
     /usr/bin/python3 scripts/bench_torch.py --json               # one JSON line
     /usr/bin/python3 scripts/bench_torch.py --model mini         # ResNet-8 width 16, 28x28x1, 10 classes
+    /usr/bin/python3 scripts/bench_torch.py --model mini --batch 64 --experts 2 --method nclpp --copies 2
 
 Debian: `apt-get install -y python3-torch` (torch 1.13 CPU); run it with /usr/bin/python3 if another Python
 comes first on PATH.
@@ -17,6 +21,8 @@ import json
 import statistics
 import sys
 import time
+
+import os
 
 import torch
 import torch.nn as nn
@@ -86,6 +92,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=20, help="timed steps")
     ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--experts", type=int, default=1, help="K expert networks (the loss sums over them)")
+    ap.add_argument("--method", default="ce", choices=["ce", "nclpp"])
+    ap.add_argument("--copies", type=int, default=1, help="T copies per image (NCL++): batch x T rows per step")
     ap.add_argument("--json", action="store_true", help="print one JSON line")
     a = ap.parse_args()
 
@@ -97,14 +106,29 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
 
-    model = ResNetCifar(BLOCKS[name], classes, cin, a.width).train()
-    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=2e-4)
-    x = torch.randn(a.batch, cin, size, size)
-    y = torch.randint(0, classes, (a.batch,))
+    experts = [ResNetCifar(BLOCKS[name], classes, cin, a.width).train() for _ in range(a.experts)]
+    params = [p for m in experts for p in m.parameters()]
+    opt = torch.optim.SGD(params, lr=0.1, momentum=0.9, weight_decay=2e-4)
+    rows = a.batch * a.copies
+    x = torch.randn(rows, cin, size, size)
+    y = torch.randint(0, classes, (a.batch,)).repeat(a.copies)  # copy-major: the T copies share a label
+    counts = [round(500 * 0.01 ** (i / max(1, classes - 1))) for i in range(classes)]
+    num_hard = min(classes, max(2, round(0.3 * classes)))
+    if a.method == "nclpp":
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "torch"))
+        from ncl_loss import loss as ncl_loss
+
+        def objective(logits):
+            return ncl_loss(logits, y, counts, a.copies, num_hard, 0.6, "official", "nclpp")["total"]
+
+    else:
+
+        def objective(logits):
+            return sum(F.cross_entropy(z, y) for z in logits)
 
     def step():
         opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(x), y)
+        loss = objective([m(x) for m in experts])
         loss.backward()
         opt.step()
         return loss.item()
@@ -126,6 +150,9 @@ def main():
         "model": name,
         "classes": classes,
         "batch": a.batch,
+        "experts": a.experts,
+        "method": a.method,
+        "copies": a.copies,
         "msPerStep": round(ms, 2),
         "imgPerSec": round(a.batch * 1000 / ms, 1),
         "bestImgPerSec": round(a.batch * 1000 / best, 1),
@@ -138,7 +165,8 @@ def main():
         print(json.dumps(r))
     else:
         print(
-            f"pytorch {r['torch']} cpu threads={r['threads']} {name} classes={classes} batch={a.batch}: "
+            f"pytorch {r['torch']} cpu threads={r['threads']} {name} classes={classes} batch={a.batch} "
+            f"experts={a.experts} {a.method} copies={a.copies}: "
             f"{r['imgPerSec']} img/s (median of {a.steps}), best {r['bestImgPerSec']} img/s, {ms:.1f} ms/step"
         )
     sys.stdout.flush()

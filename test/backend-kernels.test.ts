@@ -13,7 +13,8 @@ import {
   simdKernels,
   useRelaxedSimd,
 } from 'ncl-kernels';
-import { formatBench, runBench, sgdStep } from '../lib/src/train/bench';
+import { formatBench, runBench } from '../lib/src/train/bench';
+import { SGD } from '../lib/src/train/sgd';
 
 type Pad = 'same' | 'valid' | number;
 
@@ -255,18 +256,18 @@ test('SGD-momentum kernel equals the PyTorch formula, first and later steps', as
   await initBackend({ backend: 'wasm', quiet: true });
 });
 
-test('sgdStep updates variables by name and keeps one buffer per variable', async () => {
+test('SGD on wasm updates variables by name and keeps one buffer per variable', async () => {
   await initBackend({ backend: 'wasm', quiet: true });
   const v = tf.variable(tf.tensor1d([1, 2]), true, 'bench-test-v');
-  const bufs = new Map<string, tf.Tensor>();
+  const sgd = new SGD(new Map([['v', v]]), 0.9, 0);
   const before = tf.memory().numTensors;
   for (let i = 0; i < 3; i++) {
-    tf.tidy(() => sgdStep([v], { 'bench-test-v': tf.tensor1d([1, 1]) }, bufs, 0.1, 0.9, 0));
+    tf.tidy(() => sgd.step({ 'bench-test-v': tf.tensor1d([1, 1]) }, 0.1));
   }
   assert.equal(tf.memory().numTensors, before + 1);
   // buf: 1, 1.9, 2.71 → w: 2 − 0.1·(1 + 1.9 + 2.71)
   assert.ok(Math.abs((await v.data())[1] - (2 - 0.561)) < 1e-5);
-  for (const b of bufs.values()) b.dispose();
+  sgd.dispose();
   v.dispose();
 });
 

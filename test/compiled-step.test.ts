@@ -7,7 +7,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend, models } from '../lib/src';
 import { SGD } from '../lib/src/train/sgd';
-import { CompiledModelStep, compiledStepStats } from '../lib/src/train/compiled-step';
+import { CompiledModelStep, compiledStep, compiledStepStats } from '../lib/src/train/compiled-step';
+import { sgdStep } from '../lib/src/train/step';
+import { customLoss } from '../lib/src/train/loss';
+import type { LossFn } from '../lib/src/losses';
 import { batchOf, CLASSES, stepCheck, STEP_CASES, type Case } from '../scripts/gpu/stepcheck';
 import { inferShapes, type NetSpec } from 'ncl-kernels';
 import { formatBench, runBench } from '../lib/src/train/bench';
@@ -39,6 +42,70 @@ test('NetSpec shapes: option-A residual, pooling, linear; a misfit names its lay
   assert.equal(models.describeModel(cosine), null);
   model.dispose();
   cosine.dispose();
+});
+
+/**
+ * One mixup step through `step` ('eager' on cpu, or 'compiled' on webgpu) with a loss whose mixed value and head-bias
+ * gradient are known by hand: L(y) = −mean_i z[i, y_i] (the label's logit), so with mixup
+ *   total = λ·L(y) + (1 − λ)·L(y_b)   and   ∂total/∂b_c = −(λ·#{i: y_i = c} + (1 − λ)·#{i: y_b,i = c}) / N.
+ */
+async function mixupStep(kind: 'eager' | 'compiled') {
+  await initBackend({ backend: kind === 'eager' ? 'cpu' : 'webgpu', quiet: true });
+  const model = models.createModel({ name: 'resnet8', numClasses: 4, inChannels: 3, width: 4 }, 5);
+  const sgd = new SGD(new Map(model.store.trainable), 0.9, 0); // no weight decay: momentum after step 1 = gradient
+  const picked: LossFn = (logits, labels) =>
+    tf.tidy(() => {
+      const z = tf.sum(tf.mul(logits[0], tf.oneHot(labels, 4)), 1);
+      const total = tf.neg(tf.mean(z)) as tf.Scalar;
+      return { total, terms: { picked: tf.clone(total) } };
+    });
+  const loss = customLoss(picked);
+  const eager = sgdStep(model, loss, sgd, [...model.store.trainable.values()], [1, 1, 1, 1]);
+  const compiled = kind === 'compiled' ? compiledStep(model, loss, sgd, [1, 1, 1, 1], eager) : null;
+  const step = compiled ?? eager;
+  const c: Case = { model: 'resnet8', copies: 1, batch: 4, size: 8 };
+  const { x } = batchOf(c, 0);
+  const y = [0, 1, 2, 3];
+  const yB = [1, 1, 3, 0];
+  const lam = 0.3;
+  // The step's forward, computed apart (training mode: batch statistics, the same logits).
+  const z = tf.tidy(() => model.apply(x, true)[0].logits);
+  const logits = (await z.array()) as number[][];
+  z.dispose();
+  const before = compiledStepStats.steps;
+  const batch = {
+    x,
+    y: tf.tensor1d(y, 'int32'),
+    indices: new Int32Array(4),
+    mixup: { yB: tf.tensor1d(yB, 'int32'), lam },
+  };
+  const r = await step([batch], 0.1, 0);
+  const head = model.experts[0].head as models.Linear;
+  const biasKey = [...sgd.params].find(([, v]) => v === head.b)![0];
+  const biasGrad = Array.from(await sgd.buffers.get(biasKey)!.data());
+  const compiledSteps = compiledStepStats.steps - before;
+  compiled?.dispose();
+  sgd.dispose();
+  model.dispose();
+  return { r, logits, y, yB, lam, biasGrad, compiledSteps };
+}
+
+test('one mixup combiner: the eager and the compiled step train λ·L(y) + (1 − λ)·L(y_b)', async (t) => {
+  const unavailable = await webgpuUnavailable();
+  if (unavailable) t.diagnostic(`compiled step skipped: ${unavailable}`);
+  for (const kind of ['eager', 'compiled'] as const) {
+    await t.test(kind, { skip: kind === 'compiled' ? (unavailable ?? false) : false }, async () => {
+      const { r, logits, y, yB, lam, biasGrad, compiledSteps } = await mixupStep(kind);
+      assert.equal(compiledSteps, kind === 'compiled' ? 1 : 0, 'which step ran');
+      const mean = (labels: number[]) => labels.reduce((s, c, i) => s + logits[i][c], 0) / labels.length;
+      const want = lam * -mean(y) + (1 - lam) * -mean(yB);
+      assert.ok(Math.abs(r.terms.total - want) < 1e-5, `total ${r.terms.total}, by hand ${want}`);
+      assert.ok(Math.abs(r.terms.picked - want) < 1e-5, `term ${r.terms.picked}, by hand ${want}`);
+      // #{y = c} = 1, 1, 1, 1 and #{y_b = c} = 1, 2, 0, 1: −(0.3·1 + 0.7·#y_b) / 4.
+      const grad = [-0.25, -0.425, -0.075, -0.25];
+      biasGrad.forEach((g, k) => assert.ok(Math.abs(g - grad[k]) < 1e-6, `∂/∂b: ${biasGrad} vs ${grad}`));
+    });
+  }
 });
 
 test('compiled WebGPU step', async (t) => {

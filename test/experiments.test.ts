@@ -1,6 +1,7 @@
 // The experiment runner: runs cached by config hash, parallel workers, figures with verdicts, the manifest.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
+import seedrandom from 'seedrandom';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -13,22 +14,77 @@ before(async () => {
   await initBackend({ backend: 'wasm', quiet: true });
 });
 
-test('stat: mean and sample std; verdicts follow the gap against the spread', () => {
+test('stat: mean and sample std; the rule compares the 95 % interval of a − b with zero, paired over seeds', () => {
   const s = experiments.stat([1, 2, 3, 4]);
   assert.equal(s.mean, 2.5);
   assert.ok(Math.abs(s.std - Math.sqrt(5 / 3)) < 1e-12);
-  const a = experiments.stat([0.5, 0.52, 0.54]);
-  const b = experiments.stat([0.4, 0.41, 0.42]);
+  // t(0.975, 2) = 4.302653, t(0.975, 4) = 2.776445 (tables).
+  assert.ok(Math.abs(experiments.t975(2) - 4.302653) < 1e-5);
+  assert.ok(Math.abs(experiments.t975(4) - 2.776445) < 1e-5);
+  const seeds = ['s0', 's1', 's2'];
+  const a = experiments.stat([0.5, 0.52, 0.54], seeds);
+  const b = experiments.stat([0.4, 0.41, 0.42], seeds);
+  // Paired differences 0.10, 0.11, 0.12: mean 0.11, sd 0.01, half-width 4.302653 · 0.01 / √3 = 0.0248414.
+  const d = experiments.diffOf(a, b);
+  assert.equal(d.test, 'paired');
+  assert.equal(d.n, 3);
+  assert.ok(
+    Math.abs(d.mean - 0.11) < 1e-12 && Math.abs(d.lo - 0.0851586) < 1e-6 && Math.abs(d.hi - 0.1348414) < 1e-6,
+  );
+  assert.equal(experiments.formatDiff(d), '+11.00 [+8.52, +13.48]');
   assert.equal(experiments.verdictGreater(a, b), 'reproduced');
   assert.equal(experiments.verdictGreater(b, a), 'not reproduced');
-  assert.equal(
-    experiments.verdictGreater(experiments.stat([0.5, 0.6]), experiments.stat([0.52, 0.55])),
-    'inconclusive',
-  );
+  // The noise floor widens an interval whose differences happen to agree: sd 0 → 0.01 · t(0.975, 2) / √3.
+  const flat = experiments.pairedDiff([0.5, 0.6, 0.7], [0.4, 0.5, 0.6], 0.01);
+  assert.ok(Math.abs(flat.hi - flat.lo - 2 * 0.0248414) < 1e-6);
+  // Only the seeds both have are paired; without keys (or fewer than 2 shared) it is Welch's test.
+  const partial = experiments.diffOf(experiments.stat([0.5, 0.52, 0.54, 0.9], [...seeds, 's9']), b);
+  assert.equal(partial.n, 3);
+  assert.ok(Math.abs(partial.mean - 0.11) < 1e-12);
+  // Welch, [0.5, 0.6] vs [0.52, 0.55]: v = 0.0025 + 0.000225, ν = v² / (0.0025² + 0.000225²) = 1.1785.
+  const w = experiments.diffOf(experiments.stat([0.5, 0.6]), experiments.stat([0.52, 0.55]));
+  assert.equal(w.test, 'welch');
+  assert.ok(Math.abs(w.df - 1.17854) < 1e-4);
+  assert.equal(experiments.verdictOfDiff(w), 'inconclusive');
   assert.equal(experiments.combineVerdicts(['reproduced', 'inconclusive']), 'inconclusive');
-  // One seed has no spread: no verdict however large the gap.
+  // One run a side: no interval, no verdict however large the gap.
   assert.equal(experiments.verdictGreater(experiments.stat([0.9]), experiments.stat([0.1])), 'inconclusive');
   assert.equal(experiments.combineVerdicts(['reproduced', 'not reproduced']), 'not reproduced');
+});
+
+/** Standard normal draws from a seeded generator (Box–Muller). */
+function gaussian(seed: string): () => number {
+  const rng = seedrandom(seed);
+  return () => Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
+}
+
+test('the rule on simulated runs: false "holds" at most 5 % with no true difference (n = 3, 5), paired and Welch', () => {
+  const trials = 20000;
+  for (const n of [3, 5]) {
+    const z = gaussian(`null-${n}`);
+    let pairedHolds = 0;
+    let welchHolds = 0;
+    let powerHolds = 0;
+    for (let t = 0; t < trials; t++) {
+      // A seed moves both methods alike (subset, batches, init: sd 1), each run has its own noise (sd 0.5).
+      const seedEffect = Array.from({ length: n }, () => z());
+      const a = seedEffect.map((s) => 88 + s + 0.5 * z());
+      const b = seedEffect.map((s) => 88 + s + 0.5 * z());
+      const keys = a.map((_, i) => `seed${i}`);
+      if (experiments.verdictGreater(experiments.stat(a, keys), experiments.stat(b, keys)) === 'reproduced')
+        pairedHolds++;
+      if (experiments.verdictGreater(experiments.stat(a), experiments.stat(b)) === 'reproduced') welchHolds++;
+      // A true gap of 2 sd of a difference (0.5 · √2 each) with n = 5 is found most of the time.
+      const c = b.map((x) => x + 2 * 0.5 * Math.SQRT2);
+      if (experiments.verdictGreater(experiments.stat(c, keys), experiments.stat(b, keys)) === 'reproduced')
+        powerHolds++;
+    }
+    assert.ok(pairedHolds / trials <= 0.05, `paired, n = ${n}: false holds ${pairedHolds / trials}`);
+    assert.ok(welchHolds / trials <= 0.05, `Welch, n = ${n}: false holds ${welchHolds / trials}`);
+    // Two-sided 95 %: about 2.5 % false holds; a rule that ignored the spread would be near 50 %.
+    assert.ok(pairedHolds / trials > 0.015, `paired, n = ${n}: ${pairedHolds / trials} (expected ≈ 0.025)`);
+    if (n === 5) assert.ok(powerHolds / trials > 0.6, `power at n = 5: ${powerHolds / trials}`);
+  }
 });
 
 test('percentRange: a bar axis zoomed to the error bars, padded, in whole points within [0, 100]', () => {
@@ -115,7 +171,7 @@ test('reproduce: trains the runs a figure needs once, writes figure data, manife
   const section = readme.slice(readme.indexOf('## fig8 (smoke)'), readme.indexOf('## table5 (smoke)'));
   assert.ok(section.includes(`- **Claim:** ${e.claim}\n- **Measured:** ${e.measured}\n`), section);
   assert.ok(section.includes(`- **Verdict: ${e.verdict}.** ${e.reading}`), section);
-  assert.match(e.reading!, /^NCL\+\+ [\d.]+ vs CE [\d.]+: one seed, no spread to judge the gap by; /);
+  assert.match(e.reading!, /^NCL\+\+ [\d.]+ vs CE [\d.]+: one run, no interval to judge the gap by; /);
   // Figures not built yet are listed with their finished runs: fig9a needs CE, BSCE, NCL and NCL++, and fig8
   // trained all but NCL; fig12a (NCL with balanced and plain InterCL) has none of its 2.
   const pending = readme.slice(readme.indexOf('## Not built yet (smoke, 1 seed)'));
@@ -443,9 +499,10 @@ test('table7 rows that train what another figure trains share its run (same conf
   assert.equal(shared('fig12b'), 2);
   // fig7: K = 2 as above; K = 1 without nested terms has no collaboration left: BSCE, the BIL row.
   assert.equal(shared('fig7'), 2);
-  // fig12a's balanced NCL is the BIL + InterCL row; fig6a's T = 1 point is BSCE + HCM, the BIL + NFL_hard row.
+  // fig12a's balanced NCL is the BIL + InterCL row; fig6a's T = 1 point is BSCE + HCM, the BIL + NFL_hard row, and
+  // its copies-only series at T = 1 and T = 2 are the BIL and "BIL, T copies" rows.
   assert.equal(shared('fig12a'), 1);
-  assert.equal(shared('fig6a'), 1);
+  assert.equal(shared('fig6a'), 3);
 });
 
 test('--plan counts what a checkpoint holds: a run to resume after epoch k of N has (N − k) / N of its cost left', async () => {
@@ -522,32 +579,39 @@ test('settings labels name every value the runs use: Table 1 trains IF 100 and 5
   assert.equal(experiments.figureSettings('fig2a', 'mini'), `fashion-mnist IF 100, ${mini}, K 2`);
 });
 
-test('judge: a claim as comparisons, the verdict and the same in words', () => {
-  const st = (...v: number[]) => experiments.stat(v);
+test('judge: a claim as comparisons, each with its paired interval, the verdict and the same in words', () => {
+  const st = (...v: number[]) => experiments.stat(v, ['s0', 's1', 's2']);
   const stats = { a: st(0.8, 0.82, 0.84), b: st(0.7, 0.71, 0.72), c: st(0.81, 0.83, 0.79) };
-  // a − b = 0.11, spread max(0.02, 0.01) = 0.02: holds.
+  // a − b: differences 0.10, 0.11, 0.12 → +11.00 [+8.52, +13.48] points: holds.
   const holds = experiments.judge([experiments.greater('a', 'b')], stats);
   assert.equal(holds.verdict, 'reproduced');
-  assert.equal(holds.reading, "a > b holds: higher by 11.00 points, more than the seeds' spread (2.00).");
-  // b − a: reversed; a − c = 0.01 within 0.02: not settled.
+  assert.equal(
+    holds.reading,
+    'a > b holds: a − b = +11.00 [+8.52, +13.48] points (95 % interval, paired over 3 seeds).',
+  );
+  assert.equal(holds.checks[0].n, 3);
+  assert.ok(Math.abs(holds.checks[0].diff.lo - 0.0851586) < 1e-6);
+  // b − a: reversed. a − c: differences −0.01, −0.01, +0.05: mean 0.01, sd √0.0012, half 0.0860579: not settled.
   const mixed = experiments.judge([experiments.greater('b', 'a'), experiments.greater('a', 'c')], stats);
   assert.equal(mixed.verdict, 'not reproduced');
   assert.deepEqual(
     mixed.checks.map((c) => c.verdict),
     ['not reproduced', 'inconclusive'],
   );
-  assert.match(mixed.reading, /b > a is reversed: a is higher by 11\.00 points/);
-  assert.match(
-    mixed.reading,
-    /a > c is not settled: the gap \(\+1\.00 points\) is within the seeds' spread \(2\.00\)/,
-  );
+  assert.match(mixed.reading, /b > a is reversed: b − a = −11\.00 \[−13\.48, −8\.52\] points/);
+  assert.match(mixed.reading, /a > c is not settled: a − c = \+1\.00 \[−7\.61, \+9\.61\] points/);
+  // A noise floor of 0.02 widens a − b: half-width 4.302653 · 0.02 / √3 = 0.0496828.
+  const floored = experiments.judge([experiments.greater('a', 'b')], stats, experiments.POINTS, {
+    floor: 0.02,
+  });
+  assert.ok(Math.abs(floored.checks[0].diff.lo - (0.11 - 0.0496828)) < 1e-6);
   // within: |0.82 − 0.81| = 0.01 ≤ 0.005? no; ≤ 0.02: yes.
   assert.equal(experiments.judge([experiments.within('a', 'c', 0.005)], stats).verdict, 'not reproduced');
   assert.equal(experiments.judge([experiments.within('a', 'c', 0.02)], stats).verdict, 'reproduced');
   assert.throws(() => experiments.judge([experiments.greater('a', 'x')], stats), /no measured quantity 'x'/);
 });
 
-test("Table 7's rows are losses.TABLE7_ROWS: the paper's component marks, trained as the figure's runs", () => {
+test("Table 7's rows are losses.TABLE7_ROWS: the paper's component marks, trained as the figure's runs, plus BIL on T copies", () => {
   // Table 7 of the paper: BIL, InterCL, IntraCL, NFL_hard per row.
   const paper: Record<string, [boolean, boolean, boolean, boolean]> = {
     ce: [false, false, false, false],
@@ -573,8 +637,13 @@ test("Table 7's rows are losses.TABLE7_ROWS: the paper's component marks, traine
       [0, 1, 2].map((s) => experiments.runConfig('mini', s, experiments.variantRun(v))),
     ),
   );
+  // The compute-matched control: BSCE (K = 1, no mining, no KL) on the T = 2 copies NCL++ trains on.
+  const copies = [0, 1, 2].map((s) =>
+    experiments.runConfig('mini', s, { method: 'bsce', copies: p.loss.numCopies }),
+  );
+  for (const c of copies) assert.deepEqual([c.method, c.model.numExperts, c.loss.numCopies], ['bsce', 1, 2]);
   const table7 = experiments.FIGURES.find((f) => f.id === 'table7')!;
-  assert.deepEqual(hashes(table7.runs('mini', [0, 1, 2])), fromVariants);
+  assert.deepEqual(hashes(table7.runs('mini', [0, 1, 2])), new Set([...fromVariants, ...hashes(copies)]));
 });
 
 test('twin: our Table 1 runs beside results/twin/*.json; a missing, unreadable or foreign twin file is named and left out', async () => {
@@ -644,4 +713,77 @@ test('twin: our Table 1 runs beside results/twin/*.json; a missing, unreadable o
   const e = experiments.readManifest(results).figures.find((f) => f.id === 'twin')!;
   assert.equal(e.verdict, 'inconclusive'); // agreement so far, with twin runs missing
   assert.match(e.reading!, /Twin runs missing: twin\/nclpp-seed0\.json, twin\/nclpp-seed1\.json\./);
+});
+
+test('decomposition: each arm trains what it says; each step is the paired interval of expert 1, hand-computed', () => {
+  const spec = experiments.FIGURES.find((f) => f.id === 'decomposition')!;
+  const long = experiments.FIGURES.find((f) => f.id === 'decomposition-long')!;
+  const arm = (k: string) => experiments.DECOMPOSITION_ARMS.find((a) => a.key === k)!;
+  const cfg = (k: string, scale = 1, seed = 0) =>
+    experiments.runConfig('mini', seed, experiments.armRun(arm(k), scale));
+  const shape = (c: train.TrainConfig) => [
+    c.method,
+    c.model.numExperts,
+    c.loss.numCopies,
+    c.optim.epochs,
+    c.loss.options.intraCL,
+    c.loss.options.interCL,
+    c.loss.lambda,
+  ];
+  assert.deepEqual(shape(cfg('A')), ['bsce', 1, 1, 20, true, true, 0.6]); // ce/bsce: switches at their defaults
+  assert.deepEqual(shape(cfg('B')), ['bsce', 1, 2, 20, true, true, 0.6]);
+  assert.deepEqual(shape(cfg('C')), ['nclpp', 2, 2, 20, true, true, 0]);
+  assert.deepEqual(shape(cfg('D')), ['nclpp', 1, 2, 20, true, false, 0.6]);
+  assert.deepEqual(shape(cfg('E')), ['nclpp', 2, 2, 20, true, true, 0.6]);
+  assert.deepEqual(shape(cfg('A2')), ['bsce', 1, 1, 40, true, true, 0.6]);
+  assert.deepEqual(shape(cfg('E', 3)), ['nclpp', 2, 2, 60, true, true, 0.6]);
+  assert.equal(cfg('E', 3).optim.warmupEpochs, 1);
+  // A, B and E at the protocol's length are Table 7's BIL, "BIL, T copies" and NCL++ rows: one run each, shared.
+  const t7 = new Set(
+    experiments.FIGURES.find((f) => f.id === 'table7')!
+      .runs('mini', [0])
+      .map(train.configHash),
+  );
+  for (const k of ['A', 'B', 'E']) assert.ok(t7.has(train.configHash(cfg(k))), k);
+  assert.equal(spec.runs('mini', [0, 1]).length, 12);
+  assert.equal(long.runs('mini', [0, 1]).length, 24); // 3× the epochs, plus the shorter runs it compares with
+  // Fabricated runs: expert 1's top-1 per arm and seed; E − C per seed = +0.010, +0.012, +0.014.
+  const top1: Record<string, number[]> = {
+    A: [0.87, 0.875, 0.88],
+    B: [0.88, 0.886, 0.89],
+    C: [0.885, 0.889, 0.894],
+    D: [0.884, 0.888, 0.893],
+    E: [0.895, 0.901, 0.908],
+    A2: [0.872, 0.878, 0.881],
+  };
+  const byHash = new Map<string, number>();
+  for (const a of experiments.DECOMPOSITION_ARMS)
+    [0, 1, 2].forEach((s) => byHash.set(train.configHash(cfg(a.key, 1, s)), top1[a.key][s]));
+  const out = spec.build({
+    protocol: 'mini',
+    seeds: [0, 1, 2],
+    resultsDir: '/nowhere',
+    get: (c) => {
+      const v = byHash.get(train.configHash(c))!;
+      const t = { top1: v, experts: [{ top1: v }] };
+      return {
+        dir: `/nowhere/runs/mini/x-${train.configHash(c)}`,
+        config: c,
+        analysis: null,
+        metrics: { test: t, train: { epochs: [] } },
+      } as never;
+    },
+  });
+  const steps = (
+    out.data as { steps: { step: string; diff: { mean: number; lo: number; hi: number }; n: number }[] }
+  ).steps;
+  const kl = steps.find((s) => s.step === 'E − C')!;
+  // mean 0.012, sd 0.002, half-width 4.302653 · 0.002 / √3 = 0.0049683.
+  assert.equal(kl.n, 3);
+  assert.ok(Math.abs(kl.diff.mean - 0.012) < 1e-9 && Math.abs(kl.diff.lo - (0.012 - 0.0049683)) < 1e-6);
+  assert.match(
+    out.measured,
+    /the KL terms add accuracy beyond the copies and mining: NCL\+\+ − NCL\+\+ λ = 0 = \+1\.20 \[\+0\.70, \+1\.70\] points/,
+  );
+  assert.equal(out.verdict, 'reproduced');
 });

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { entryStatus } from '../lib/src/experiments/reproduce';
 import type { Manifest } from '../lib/src/experiments/reproduce';
-import { DATA_ATTR, FIGURE_ATTR, PROTOCOL_ATTR } from '../lib/src/viz/notebook';
+import { DATA_ATTR, FIGURE_ATTR, PROTOCOL_ATTR } from '../lib/src/notebook';
 
 const root = path.resolve(__dirname, '..');
 const dir = path.join(root, 'notebooks');

@@ -7,7 +7,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend, train, experiments } from '../lib/src';
 import { start, START_METHODS } from '../lib/src/cli/start';
-import { parseProgressLine, PROGRESS_PREFIX } from '../lib/src/train/progress';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-start-'));
 
@@ -68,11 +67,4 @@ test('committed results are reused before runs/; --retrain trains anyway; --plan
   await start({ ...o, ...retrain.o, root: o.root, resultsDir: o.resultsDir });
   assert.equal(retrain.lines.filter((l) => /trains into/.test(l)).length, 3);
   assert.ok(!fs.existsSync(path.join(o.root, 'runs')), '--plan wrote nothing');
-});
-
-test('a worker reports its progress as parseable lines', () => {
-  const p = { epoch: 2, epochs: 20, done: 150, total: 2320 };
-  assert.deepEqual(parseProgressLine(PROGRESS_PREFIX + JSON.stringify(p)), p);
-  assert.equal(parseProgressLine('epoch 2/20 lr=0.1'), null);
-  assert.equal(parseProgressLine(PROGRESS_PREFIX + '{broken'), null);
 });

@@ -90,6 +90,40 @@ test('the same seed gives bit-identical metrics; tensors do not leak across epoc
   r2.model.dispose();
 });
 
+test('a learning curve (eval.every) changes neither the key nor the training: same final metrics, curve recorded', async () => {
+  const plain = smoke('nclpp', (c) => (c.optim.epochs = 3));
+  const curve = smoke('nclpp', (c) => {
+    c.optim.epochs = 3;
+    c.eval.every = 1;
+  });
+  assert.equal(train.configHash(curve), train.configHash(plain));
+  const a = await train.trainRun(plain, { progress: false });
+  const b = await train.trainRun(curve, { progress: false });
+  assert.deepEqual(b.metrics.test, a.metrics.test);
+  assert.deepEqual(
+    b.metrics.train.epochs.map((e) => e.losses),
+    a.metrics.train.epochs.map((e) => e.losses),
+  );
+  // Epochs 1 and 2 carry the curve (the last epoch's accuracy is metrics.test), each expert's top-1 in [0, 1].
+  assert.deepEqual(
+    b.metrics.train.epochs.map((e) => e.test !== undefined),
+    [true, true, false],
+  );
+  for (const e of b.metrics.train.epochs.slice(0, 2)) {
+    assert.equal(e.test!.experts!.length, 2);
+    for (const t of [e.test!.top1, ...e.test!.experts!]) assert.ok(t >= 0 && t <= 1);
+  }
+  assert.equal(a.metrics.trainSet, undefined);
+  assert.ok(
+    b.metrics.trainSet!.top1 >= 0 && b.metrics.trainSet!.top1 <= 1,
+    'a curve run reports clean train accuracy',
+  );
+  const counts = b.metrics.train.epochs.map((e) => e.numTensors);
+  assert.equal(new Set(counts).size, 1, `tensor count changed across epochs: ${counts}`);
+  a.model.dispose();
+  b.model.dispose();
+});
+
 /** One epoch of smoke NCL++ with learnable λ (Table 6) into `dir`: its metrics and recorded loss variables. */
 async function trainLearnable(dir: string) {
   const c = smoke('nclpp', (c) => {

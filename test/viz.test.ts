@@ -8,6 +8,7 @@ import * as zlib from 'node:zlib';
 import { createHash } from 'node:crypto';
 import * as viz from '../lib/src/viz';
 import * as experiments from '../lib/src/experiments';
+import { showFigure, DATA_ATTR, FIGURE_ATTR, PROTOCOL_ATTR } from '../lib/src/notebook';
 
 const barFig: viz.Figure = {
   data: [{ type: 'bar', x: ['a', 'b', 'c'], y: [3, 1, 2], marker: { color: '#ff0000' } }],
@@ -232,18 +233,16 @@ test('showFigure(id) shows a paper figure with the numbers of results/, and refu
     fs.writeFileSync(dataFile, JSON.stringify({ id: 'fig1', data: built.data }, null, 1));
     const lines: string[] = [];
     const opts = { protocol: 'mini', resultsDir: dir, log: (l: string) => lines.push(l), png: false };
-    const { result, shown } = await inFakeKernel(() => viz.showFigure('fig1', opts));
+    const { result, shown } = await inFakeKernel(() => showFigure('fig1', opts));
     assert.equal(result?.entry?.commit, 'abc123');
     assert.deepEqual(
       shown.map((s) => s.type),
       ['html'],
     );
     const html = shown[0].value as string;
-    assert.ok(
-      html.includes(`data-${viz.FIGURE_ATTR}="fig1"`) && html.includes(`data-${viz.PROTOCOL_ATTR}="mini"`),
-    );
+    assert.ok(html.includes(`data-${FIGURE_ATTR}="fig1"`) && html.includes(`data-${PROTOCOL_ATTR}="mini"`));
     const digest = 'sha256:' + createHash('sha256').update(fs.readFileSync(dataFile)).digest('hex');
-    assert.ok(html.includes(`data-${viz.DATA_ATTR}="fig1.json ${digest}"`), 'the data file and its digest');
+    assert.ok(html.includes(`data-${DATA_ATTR}="fig1.json ${digest}"`), 'the data file and its digest');
     assert.ok(lines.includes(`measured:  ${entry.measured}`), lines.join('\n'));
     assert.ok(lines.some((l) => l.startsWith('from:') && l.includes('commit abc123, 2026-01-02')));
     assert.ok(!lines.some((l) => l.startsWith('note:')), 'no note when the numbers agree');
@@ -251,13 +250,13 @@ test('showFigure(id) shows a paper figure with the numbers of results/, and refu
     // results/ that holds other numbers than the runs give: a note, or an error when strict.
     fs.writeFileSync(dataFile, JSON.stringify({ id: 'fig1', data: { other: 1 } }));
     lines.length = 0;
-    await inFakeKernel(() => viz.showFigure('fig1', opts));
+    await inFakeKernel(() => showFigure('fig1', opts));
     assert.ok(
       lines.some((l) => /^note: .*other numbers than .*fig1\.json.*ncl reproduce fig1/.test(l)),
       lines.join('\n'),
     );
     await assert.rejects(
-      inFakeKernel(() => viz.showFigure('fig1', { ...opts, strict: true })),
+      inFakeKernel(() => showFigure('fig1', { ...opts, strict: true })),
       /fig1: the runs give other numbers than .*fig1\.json/,
     );
   } finally {
@@ -302,7 +301,7 @@ test('showFigure(id) of a stale entry whose new runs are not finished says so in
       path.join(dir, 'manifest.json'),
       JSON.stringify({ description: '', figures: [entry(old)] }),
     );
-    const { result, shown } = await inFakeKernel(() => viz.showFigure('fig12a', opts));
+    const { result, shown } = await inFakeKernel(() => showFigure('fig12a', opts));
     assert.equal(result, null);
     assert.deepEqual(shown, []);
     assert.equal(lines.length, 1, lines.join('\n'));
@@ -320,7 +319,7 @@ test('showFigure(id) of a stale entry whose new runs are not finished says so in
       JSON.stringify({ description: '', figures: [entry(today)] }),
     );
     await assert.rejects(
-      inFakeKernel(() => viz.showFigure('fig12a', opts)),
+      inFakeKernel(() => showFigure('fig12a', opts)),
       /fig12a: no finished run .*ncl reproduce fig12a/,
     );
   } finally {

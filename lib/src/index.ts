@@ -14,5 +14,6 @@ export * as models from './models';
 export * as train from './train';
 export * as evaluate from './eval';
 export * as viz from './viz';
-export { showFigure } from './viz/notebook';
+export { showFigure } from './notebook';
+export type { ShowFigureOptions, ShownFigure } from './notebook';
 export * as experiments from './experiments';

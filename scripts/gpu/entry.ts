@@ -11,6 +11,9 @@
  *   node ncl-gpu.js bench [--model resnet32] [--classes 100] [--batch 128] [--experts 1] [--copies 1]
  *       [--method ce|nclpp] [--compiled true|false] [--steps 20] [--warmup 3]
  *                                                full training steps (the lib's runBench, as `ncl bench`)
+ *   node ncl-gpu.js gpubench [--round 1] [bench's options] [--pipelined 200] [--synced 50] [--timed 20]
+ *                                                the compiled step timed as bench_torch_gpu.py times PyTorch:
+ *                                                pipelined and synced, GPU ms per pass (./gpubench.ts)
  *   node ncl-gpu.js trainrun [--protocol smoke] [--method nclpp] [--epochs N]
  *                                                the lib's trainRun (training, then evaluation)
  *
@@ -114,6 +117,25 @@ async function bench(a: Args): Promise<void> {
   emit('bench', { ...summary, ...r });
 }
 
+/** The compiled step timed as PyTorch is in bench_torch_gpu.py (./gpubench.ts). */
+async function gpubench(a: Args): Promise<void> {
+  const summary = await backendSummary();
+  const { gpuBench } = await import('./gpubench');
+  const r = await gpuBench({
+    model: a.model ?? 'resnet32',
+    classes: Number(a.classes ?? 100),
+    batch: Number(a.batch ?? 128),
+    experts: Number(a.experts ?? 1),
+    copies: Number(a.copies ?? 1),
+    method: (a.method ?? 'ce') as 'ce' | 'nclpp',
+    warmup: Number(a.warmup ?? 20),
+    pipelined: Number(a.pipelined ?? 200),
+    synced: Number(a.synced ?? 50),
+    timed: Number(a.timed ?? 20),
+  });
+  emit('gpubench', { round: Number(a.round ?? 1), ...summary, ...r });
+}
+
 /** The compiled step against the eager one on cpu (scripts/gpu/stepcheck.ts). */
 async function stepcheck(): Promise<void> {
   const info = await initBackend();
@@ -149,11 +171,16 @@ async function main(): Promise<void> {
     case 'bench':
       await bench(a);
       break;
+    case 'gpubench':
+      await gpubench(a);
+      break;
     case 'trainrun':
       await libTrainRun(a);
       break;
     default:
-      throw new Error(`unknown command '${cmd}'; use info, stepcheck, gradcheck, bench or trainrun`);
+      throw new Error(
+        `unknown command '${cmd}'; use info, stepcheck, gradcheck, bench, gpubench or trainrun`,
+      );
   }
 }
 

@@ -4,15 +4,19 @@
  *   ncl train --protocol mini --method nclpp [--seed 0] [--out DIR] [--resume | --restart] [--set key=value ...]
  *   ncl eval  --run DIR
  *   ncl bench --model resnet32 --classes 100 --batch 128 [--json]
- *   ncl reproduce fig8 table1 ... | all [--protocol mini] [--seeds 3] [--workers 2]
+ *   ncl reproduce fig8 table1 ... | all [--protocol mini] [--seeds 3] [--workers 2] [--executor local|slurm]
+ *   ncl status [fig8 ...] [--results DIR]
  *   ncl data fetch|info|subset|check-subset ...
  *   ncl start            (the main job: mini protocol, CE / BSCE / NCL++, then a comparison table)
  *
  * Errors are one line on stderr and a non-zero exit; nothing is written for an invalid configuration.
  */
+import * as os from 'node:os';
 import * as path from 'node:path';
+import * as cliProgress from 'cli-progress';
 import { Command, Option } from 'commander';
 import { initBackend, backendInfo, BACKENDS } from '../backend';
+import { cores, defaultThreads, threadsPerWorker } from 'ncl-kernels';
 import { ZodError } from 'zod';
 import { formatConfigError, METHODS } from '../train/config';
 import { PROTOCOL_NAMES, getProtocol } from '../train/protocols';
@@ -29,7 +33,11 @@ import {
 } from './options';
 import { evalRun, openEvalRun } from './eval';
 import { FIGURE_IDS, formatPlan, planRuns, reproduce, resolveIds } from '../experiments/reproduce';
+import { SweepStopped } from '../experiments/runner';
+import type { FollowProgress, Submission } from '../experiments/slurm';
 import { DEFAULT_PROTOCOL, DEFAULT_SEEDS } from '../experiments/spec';
+import { makeFolder } from '../train/folders';
+import { addExecutorOptions, executorFromFlags } from './executor';
 import { workspaceRoot } from '../data/locate';
 import { dataCommand } from '../data/cli';
 
@@ -40,8 +48,55 @@ function backendOption(): Option {
   ).choices([...BACKENDS]);
 }
 
+function threadsOption(
+  what = 'threads for the wasm kernels (default: env NCL_THREADS, else every core)',
+): Option {
+  return new Option('--threads <n>', what);
+}
+
+/** --threads as a number, or undefined when not given (initBackend then uses NCL_THREADS or every core). */
+function threadsFlag(v: unknown): number | undefined {
+  return v === undefined ? undefined : intOption(String(v), 'threads');
+}
+
+/**
+ * Kernel threads for each of `workers` training processes: --threads, else NCL_THREADS, else the cores divided
+ * among the workers. Set as NCL_THREADS, which the worker processes inherit, and said on stderr.
+ */
+function threadsForWorkers(flag: unknown, workers: number, what: string): number {
+  const threads =
+    threadsFlag(flag) ?? (process.env.NCL_THREADS ? defaultThreads() : threadsPerWorker(workers));
+  process.env.NCL_THREADS = String(threads);
+  console.error(`[${what}] ${workers} worker(s) × ${threads} kernel thread(s) each, on ${cores()} cores`);
+  return threads;
+}
+
 function defaultOut(protocol: string, method: string, seed: number | string): string {
   return path.join('runs', protocol, `${method}-seed${seed}`);
+}
+
+/**
+ * SIGINT and SIGTERM as an AbortSignal (its reason: the signal's name), for a command to stop at a checkpoint; a
+ * second SIGINT exits at once.
+ */
+function stopOnSignals(what: string): AbortSignal {
+  const controller = new AbortController();
+  const on = (sig: NodeJS.Signals) => {
+    if (controller.signal.aborted) {
+      if (sig === 'SIGINT') process.exit(130);
+      return;
+    }
+    console.error(`ncl: ${sig}: ${what} (SIGINT again: stop at once)`);
+    controller.abort(sig);
+  };
+  process.on('SIGINT', on);
+  process.on('SIGTERM', on);
+  return controller.signal;
+}
+
+/** The exit status of a process stopped by `signal`: 128 + its number. */
+function signalStatus(signal: string): number {
+  return 128 + (os.constants.signals[signal as NodeJS.Signals] ?? 15);
 }
 
 /** Train one run, or return its metrics when `out` already holds a finished run of the same config (--resume). */
@@ -59,12 +114,20 @@ async function trainCommand(flags: Record<string, unknown>): Promise<Metrics> {
   }
   const folder = { resume: Boolean(flags.resume), restart: Boolean(flags.restart) };
   checkRunFolder(out, config, folder); // refusals before loading anything (trainRun checks again, under the lock)
-  await initBackend({ backend: flags.backend as never, quiet: backendInfo() != null }); // once per process
+  const threads = threadsFlag(flags.threads);
+  await initBackend({ backend: flags.backend as never, quiet: backendInfo() != null, threads }); // once per process
+  const signal = stopOnSignals('stopping after this step; the last checkpoint is kept');
   const { metrics, model } = await trainRun(config, {
     outDir: out,
     ...folder,
     resultsRoot: flags.results as string | undefined,
     deadline,
+    signal,
+  }).catch((e: unknown) => {
+    // Stopped by a signal: exit as the signal would have (a time limit is a normal end: 0).
+    if (e instanceof TrainingStopped && e.by === 'signal')
+      process.exitCode = signalStatus(String(signal.reason));
+    throw e;
   });
   model.dispose();
   const t = metrics.test;
@@ -105,7 +168,8 @@ export function buildProgram(): Command {
       '--time-limit <minutes>',
       'stop at the last epoch boundary expected within this many minutes (checkpoint kept; exit 0); continue with --resume',
     )
-    .addOption(backendOption());
+    .addOption(backendOption())
+    .addOption(threadsOption());
   for (const [flag, p] of Object.entries(SHORTCUTS)) {
     if (flag === 'dataset') train.option(`--${flag} <name>`, `dataset (sets ${p})`);
     else train.option(`--${flag} <value>`, `sets ${p}`);
@@ -150,11 +214,13 @@ export function buildProgram(): Command {
     .option('--copies <n>', 'T augmented copies per image (NCL++: every step forwards batch × T rows)', '1')
     .option('--json', 'print one JSON line')
     .addOption(backendOption())
+    .addOption(threadsOption())
     .action(async (opts) => {
       const { runBench, formatBench } = await import('../train/bench');
       for (const f of ['classes', 'batch', 'width', 'steps', 'warmup', 'experts', 'copies'])
         if (opts[f] !== undefined) intOption(opts[f], f, f === 'warmup' ? 0 : 1); // before a backend starts
-      const info = await initBackend({ backend: opts.backend, quiet: Boolean(opts.json) });
+      const threads = threadsFlag(opts.threads);
+      const info = await initBackend({ backend: opts.backend, quiet: Boolean(opts.json), threads });
       const mini = opts.model === 'mini';
       const num = (v: string | undefined, flag: string) => (v === undefined ? undefined : intOption(v, flag));
       const r = await runBench({
@@ -176,7 +242,7 @@ export function buildProgram(): Command {
 
   program.addCommand(dataCommand());
 
-  program
+  const reproduceCmd = program
     .command('reproduce')
     .description(
       'train the runs a paper figure needs (cached by config hash) and write results/<id>.{png,html,json}',
@@ -188,28 +254,43 @@ export function buildProgram(): Command {
     .option('--results <dir>', 'results folder (default: the workspace results/)')
     .option('--no-png', 'skip PNG rendering (HTML and data only)')
     .option('--plan', 'list the runs to train with estimated CPU time, and stop (trains and writes nothing)')
+    .option(
+      '--no-train',
+      'train nothing: wait for the runs other processes train, build the figures, fail naming runs nobody trains',
+    )
     .addOption(backendOption())
-    .action(async (ids: string[], opts) => {
-      protocolOption(opts.protocol);
-      try {
-        resolveIds(ids);
-      } catch (e) {
-        throw new UsageError((e as Error).message);
-      }
-      const seeds = intOption(opts.seeds, 'seeds');
-      const workers = intOption(opts.workers, 'workers');
-      const root = workspaceRoot() ?? process.cwd();
-      const resultsDir = path.resolve(
-        opts.results === undefined ? path.join(root, 'results') : folderOption(opts.results, 'results'),
-      );
-      if (opts.plan) {
-        const order = resolveIds(ids).map((f) => f.id);
-        console.log(
-          formatPlan(planRuns({ ids, protocol: opts.protocol, seeds, resultsDir }), workers, order),
-        );
-        return;
-      }
-      await initBackend({ backend: opts.backend }); // figures build models too (FLOP counts), in this process
+    .addOption(
+      threadsOption('threads per worker (default: the cores divided among the workers; env NCL_THREADS)'),
+    );
+  addExecutorOptions(reproduceCmd).action(async (ids: string[], opts) => {
+    protocolOption(opts.protocol);
+    try {
+      resolveIds(ids);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    const seeds = intOption(opts.seeds, 'seeds');
+    const workers = intOption(opts.workers, 'workers');
+    const { executor, wait, slurm } = executorFromFlags(opts);
+    const root = workspaceRoot() ?? process.cwd();
+    const resultsDir = path.resolve(
+      opts.results === undefined ? path.join(root, 'results') : folderOption(opts.results, 'results'),
+    );
+    if (opts.plan) {
+      const order = resolveIds(ids).map((f) => f.id);
+      console.log(formatPlan(planRuns({ ids, protocol: opts.protocol, seeds, resultsDir }), workers, order));
+      return;
+    }
+    makeFolder(resultsDir); // a bad --results fails before anything starts
+    const threads = threadsForWorkers(opts.threads, workers, 'reproduce');
+    await initBackend({ backend: opts.backend, threads }); // figures build models too (FLOP counts), in this process
+    const signal = stopOnSignals(
+      executor === 'slurm'
+        ? 'no longer watching (the jobs go on; ncl status follows them)'
+        : 'stopping the runs in progress at their last checkpoint',
+    );
+    const bar = sweepBar();
+    try {
       await reproduce({
         ids,
         protocol: opts.protocol,
@@ -218,7 +299,62 @@ export function buildProgram(): Command {
         resultsDir,
         png: opts.png,
         backend: opts.backend,
+        executor,
+        slurm,
+        wait,
+        train: opts.train,
+        signal,
+        onSubmitted: (s) => console.log(submissionText(s)),
+        onSweepProgress: bar.update,
       });
+    } finally {
+      bar.stop();
+    }
+    if (signal.aborted && executor === 'slurm') process.exitCode = signalStatus(String(signal.reason));
+  });
+
+  program
+    .command('status')
+    .description(
+      'where the runs of each figure stand: finished, running (host, epoch), queued, failed (from run folders and squeue)',
+    )
+    .argument(
+      '[ids...]',
+      "figure ids or 'all' (default: the sweeps submitted to SLURM from --results, else all)",
+    )
+    .option('--protocol <name>', 'protocol of the runs (with ids)', DEFAULT_PROTOCOL)
+    .option('--seeds <n>', 'seeds per configuration (with ids)', String(DEFAULT_SEEDS))
+    .option('--results <dir>', 'results folder (default: the workspace results/)')
+    .option('--json', 'print the status as JSON')
+    .action(async (ids: string[], opts) => {
+      const root = workspaceRoot() ?? process.cwd();
+      const resultsDir = path.resolve(opts.results ?? path.join(root, 'results'));
+      const { sweepStatus, submittedGroups, formatStatus } = await import('../experiments/status');
+      const { queue, slurmAvailable } = await import('../experiments/slurm');
+      const { runDir } = await import('../experiments/runs');
+      let groups = ids.length ? [] : submittedGroups(resultsDir);
+      if (!groups.length) {
+        protocolOption(opts.protocol);
+        const seeds = Array.from({ length: intOption(opts.seeds, 'seeds') }, (_, i) => i);
+        let specs;
+        try {
+          specs = resolveIds(ids.length ? ids : ['all']);
+        } catch (e) {
+          throw new UsageError((e as Error).message);
+        }
+        groups = specs.map((s) => ({
+          id: s.id,
+          runs: [
+            ...new Set(
+              s.runs(opts.protocol, seeds).map((c) => path.relative(resultsDir, runDir(resultsDir, c))),
+            ),
+          ],
+        }));
+      }
+      const q = slurmAvailable() ? queue() : null;
+      const st = sweepStatus(resultsDir, groups, q);
+      console.log(opts.json ? JSON.stringify(st, null, 1) : formatStatus(st, resultsDir));
+      if (!q && !opts.json) console.log('(no squeue here: queued SLURM tasks are not shown)');
     });
 
   program
@@ -243,7 +379,8 @@ export function buildProgram(): Command {
       protocolOption(opts.protocol);
       if (opts.root !== undefined) folderOption(opts.root, 'root');
       if (opts.results !== undefined) folderOption(opts.results, 'results');
-      await initBackend({ backend: opts.backend });
+      const threads = threadsForWorkers(undefined, workers, 'start');
+      await initBackend({ backend: opts.backend, threads });
       const root = path.resolve(opts.root ?? workspaceRoot() ?? process.cwd());
       const resultsDir = path.resolve(opts.results ?? path.join(root, 'results'));
       const { start } = await import('./start');
@@ -261,17 +398,67 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** What `ncl reproduce --executor slurm` prints once it has submitted: the jobs, where their logs go, how to watch. */
+function submissionText(s: Submission): string {
+  const rel = (f: string) => path.relative(process.cwd(), f) || '.';
+  const runs = s.arrays.reduce((n, a) => n + a.runs.length, 0);
+  return [
+    `submitted ${runs} run(s) to SLURM: ` +
+      (s.arrays.length
+        ? s.arrays.map((a) => `job array ${a.job} (${a.runs.length} task(s))`).join(', then ')
+        : 'none (all are finished or already in the queue)'),
+    ...(s.followUp ? [`${s.followUp.name}: job ${s.followUp.job}, once every run has finished`] : []),
+    ...(s.skipped.finished.length ? [`${s.skipped.finished.length} run(s) already finished`] : []),
+    ...(s.skipped.inFlight.length
+      ? [
+          `${s.skipped.inFlight.length} run(s) already training or queued: ${s.skipped.inFlight.map((r) => r.job).join(', ')}`,
+        ]
+      : []),
+    `each run's log: <run folder>.log under ${rel(path.join(s.resultsDir, 'runs'))}; jobs: ${rel(s.dir)}`,
+    `watch: ncl status --results ${rel(s.resultsDir)}`,
+  ].join('\n');
+}
+
+/** `--wait`'s progress over the sweep's runs: a bar on a terminal, else a line whenever the counts change. */
+function sweepBar(): { update: (p: FollowProgress) => void; stop: () => void } {
+  let bar: cliProgress.SingleBar | null = null;
+  let last = '';
+  return {
+    update: (p) => {
+      const text = `${p.finished}/${p.total} runs finished, ${p.running} running, ${p.pending} pending`;
+      if (process.stderr.isTTY) {
+        if (!bar) {
+          bar = new cliProgress.SingleBar(
+            {
+              format: 'runs [{bar}] {value}/{total} | {running} running, {pending} pending',
+              stream: process.stderr,
+            },
+            cliProgress.Presets.shades_classic,
+          );
+          bar.start(p.total, p.finished, p);
+        }
+        bar.update(p.finished, p);
+      } else if (text !== last) console.error(`[slurm] ${text}`);
+      last = text;
+    },
+    stop: () => bar?.stop(),
+  };
+}
+
 /**
  * One line for an error: the message of the expected ones (bad options, data, a refused or failed run; a config
- * error as `path: problem`), the class and message of anything else (a bug; NCL_DEBUG=1 prints its stack).
+ * error as `path: problem`), the class and message of anything else (a bug; NCL_DEBUG=1 prints its stack). A failed
+ * sweep lists every run and figure that failed, one per line.
  */
 export function errorLine(e: unknown): string {
   if (e instanceof ZodError) return formatConfigError(e);
   if (!(e instanceof Error)) return String(e);
+  if (e.name === 'SweepFailed') return e.message;
   const known =
     e instanceof UsageError ||
     e instanceof TrainingError ||
     e.name === 'DataError' ||
+    e.name === 'IOError' ||
     e.name === 'FileWriteError';
   const line = (known ? e.message : `${e.name}: ${e.message}`).split('\n')[0];
   return known ? line : `${line} (NCL_DEBUG=1 shows where)`;
@@ -282,6 +469,10 @@ export function main(argv: string[]): void {
   buildProgram()
     .parseAsync(argv)
     .catch((e: unknown) => {
+      if (e instanceof SweepStopped) {
+        console.error(`ncl: ${e.message}`);
+        process.exit(signalStatus(e.signal));
+      }
       console.error(`ncl: error: ${errorLine(e)}`);
       if (process.env.NCL_DEBUG) console.error((e as Error).stack);
       process.exit(1);

@@ -14,7 +14,9 @@ import * as cliProgress from 'cli-progress';
 import { getProtocol } from '../train/protocols';
 import type { Method, TrainConfig } from '../train/config';
 import type { Metrics } from '../train/types';
-import { cpuMinutesEstimator, ensureRuns, isFinished, runDir } from '../experiments/runs';
+import { isFinished, runDir } from '../experiments/runs';
+import { ensureRuns } from '../experiments/runner';
+import { figureReadiness, planConfigs } from '../experiments/plan';
 import { readMetrics } from '../train/trainer';
 import { meanStdBarsFigure, savePlot, findChromium, type Figure } from '../viz';
 import { comparisonTable } from './table';
@@ -56,42 +58,41 @@ export function findFinished(o: StartOptions, configs: TrainConfig[]): (Finished
   });
 }
 
-/** The plan as lines: what is reused, what trains, and the estimated CPU and wall time. */
+/**
+ * The plan as lines: what is reused, what trains, and the estimated CPU and wall time (the planner of every sweep,
+ * experiments/plan.ts: estimates from the finished runs of the same model size, runs on the first free worker).
+ */
 export function startPlan(
   o: StartOptions,
   configs: TrainConfig[],
   finished: (FinishedRun | null)[],
 ): string[] {
-  const estimate = cpuMinutesEstimator(o.resultsDir, o.protocol);
+  const rows = planConfigs([{ id: 'start', configs }], o.root, {
+    cachedIn: [],
+    estimateFrom: o.resultsDir,
+  });
   const lines: string[] = [];
-  const todo: number[] = [];
   configs.forEach((c, i) => {
     const f = finished[i];
-    if (f) {
-      lines.push(
-        `  ${c.method.padEnd(6)} reusing the finished run ${rel(f.dir)} (same config; --retrain trains anyway)`,
-      );
-    } else {
-      const m = estimate(c);
-      todo.push(m ?? NaN);
-      lines.push(
-        `  ${c.method.padEnd(6)} trains into ${rel(runDir(o.root, c))}: ` +
-          (m == null
-            ? 'no finished run of this model size to estimate from'
-            : `~${m.toFixed(0)} CPU-minutes`),
-      );
-    }
+    const m = rows[i].cpuMinutes;
+    lines.push(
+      f
+        ? `  ${c.method.padEnd(6)} reusing the finished run ${rel(f.dir)} (same config; --retrain trains anyway)`
+        : `  ${c.method.padEnd(6)} trains into ${rel(runDir(o.root, c))}: ` +
+            (m == null
+              ? 'no finished run of this model size to estimate from'
+              : `~${m.toFixed(0)} CPU-minutes`),
+    );
   });
-  const known = todo.filter((m) => !Number.isNaN(m));
+  const todo = rows.filter((_, i) => !finished[i]);
+  const known = todo.filter((r) => r.cpuMinutes != null);
   if (todo.length && !known.length) {
     lines.push(`  ${todo.length} run(s) to train: no estimate yet (no finished run of this model size)`);
   } else if (todo.length) {
-    // Wall time with the runs spread over the workers, costliest first (a lane ends when its last run does).
-    const lanes = new Array<number>(Math.max(1, Math.min(o.workers, todo.length))).fill(0);
-    for (const m of [...known].sort((a, b) => b - a)) lanes[lanes.indexOf(Math.min(...lanes))] += m;
+    const [ready] = figureReadiness(todo, o.workers);
     lines.push(
-      `  ${todo.length} run(s) to train: ~${known.reduce((a, b) => a + b, 0).toFixed(0)} CPU-minutes, ` +
-        `~${Math.max(...lanes).toFixed(0)} minutes with ${o.workers} worker(s)` +
+      `  ${todo.length} run(s) to train: ~${known.reduce((a, r) => a + r.cpuMinutes!, 0).toFixed(0)} CPU-minutes, ` +
+        `~${ready.minutes.toFixed(0)} minutes with ${o.workers} worker(s)` +
         (known.length < todo.length ? ` (for the ${known.length} with an estimate)` : '') +
         ' (estimated from the finished runs of the same model size)',
     );

@@ -2,10 +2,11 @@
  * A claim of the paper as comparisons between measured quantities, and the code that judges them: the verdict and
  * the same in plain words. A quantity is a `Stat` over seeds under a name (e.g. "NCL++, IF 100").
  */
-import { combineVerdicts, verdictGreater, Stat, Verdict } from './stats';
+import { combineVerdicts, diffOf, formatDiff, verdictOfDiff, Diff, Stat, Verdict } from './stats';
 
 /**
- * `greater`: the paper says a > b; judged by `verdictGreater` (the gap against the seeds' spread).
+ * `greater`: the paper says a > b; judged by the 95 % interval of a − b (`stats.diffOf`: paired over seeds where
+ * the runs are paired, Welch's otherwise): it holds when the interval lies above zero.
  * `within`: a and b agree to `tolerance` (in the quantity's unit): |mean a − mean b| ≤ tolerance.
  */
 export type Check =
@@ -34,16 +35,31 @@ export interface Unit {
 export const POINTS: Unit = { scale: 100, digits: 2, name: 'points' };
 export const RAW = (digits: number): Unit => ({ scale: 1, digits, name: '' });
 
+/** One check as judged: its words, verdict, the interval of a − b and how many runs it rests on. */
+export interface CheckResult {
+  check: string;
+  verdict: Verdict;
+  /** a − b with its 95 % interval (in the quantities' own units, fractions for accuracies). */
+  diff: Pick<Diff, 'mean' | 'lo' | 'hi'>;
+  /** Pairs of runs (paired) or the smaller group's runs (Welch). */
+  n: number;
+  /** Whether the runs were paired over seeds, or compared unpaired (Welch). */
+  test: Diff['test'];
+}
+
 export interface Judgement {
   verdict: Verdict;
   /** Plain words: each comparison as measured. */
   reading: string;
-  checks: { check: string; verdict: Verdict; gap: number; spread: number }[];
+  checks: CheckResult[];
 }
 
-function checkVerdict(c: Check, a: Stat, b: Stat): Verdict {
-  if (c.kind === 'greater') return verdictGreater(a, b);
-  return Math.abs(a.mean - b.mean) <= c.tolerance ? 'reproduced' : 'not reproduced';
+export interface JudgeOptions {
+  /**
+   * The noise floor of an accuracy (a fraction): the std of one difference between runs of one config
+   * (`experiments.noiseFloor`). Intervals of quantities in points are never narrower than it allows.
+   */
+  floor?: number;
 }
 
 /**
@@ -54,6 +70,7 @@ export function judge(
   checks: Check[],
   stats: Record<string, Stat>,
   unit: Unit | ((name: string) => Unit) = POINTS,
+  opts: JudgeOptions = {},
 ): Judgement {
   const get = (name: string) => {
     const s = stats[name];
@@ -65,26 +82,27 @@ export function judge(
     const un = typeof unit === 'function' ? unit(c.a) : unit;
     const f = (x: number) => (un.scale * x).toFixed(un.digits);
     const u = un.name ? ` ${un.name}` : '';
-    const verdict = checkVerdict(c, a, b);
-    const gap = a.mean - b.mean;
-    const spread = Math.max(a.std, b.std);
+    const d = diffOf(a, b, un === POINTS ? (opts.floor ?? 0) : 0);
+    const iv = `${formatDiff(d, un.scale, un.digits)}${u}`;
+    const over =
+      d.test === 'paired'
+        ? `paired over ${d.n} seeds`
+        : `unpaired (Welch), ${a.values.length} vs ${b.values.length} runs`;
+    let verdict: Verdict;
     let words: string;
     if (c.kind === 'within') {
-      const d = `${c.a} − ${c.b} = ${gap >= 0 ? '+' : ''}${f(gap)}${u}`;
-      words = `${d}: ${verdict === 'reproduced' ? 'within' : 'not within'} ${f(c.tolerance)}${u}`;
+      verdict = Math.abs(d.mean) <= c.tolerance ? 'reproduced' : 'not reproduced';
+      words = `${c.a} − ${c.b} = ${iv}, ${over}: mean ${verdict === 'reproduced' ? 'within' : 'not within'} ${f(c.tolerance)}${u}`;
     } else if (a.values.length < 2 || b.values.length < 2) {
-      words = `${c.a} ${f(a.mean)} vs ${c.b} ${f(b.mean)}: one seed, no spread to judge the gap by`;
+      verdict = 'inconclusive';
+      words = `${c.a} ${f(a.mean)} vs ${c.b} ${f(b.mean)}: one run, no interval to judge the gap by`;
     } else {
-      const by = `${f(Math.abs(gap))}${u}`;
-      const sp = `the seeds' spread (${f(spread)})`;
-      words =
-        verdict === 'reproduced'
-          ? `${c.a} > ${c.b} holds: higher by ${by}, more than ${sp}`
-          : verdict === 'not reproduced'
-            ? `${c.a} > ${c.b} is reversed: ${c.b} is higher by ${by}, more than ${sp}`
-            : `${c.a} > ${c.b} is not settled: the gap (${gap >= 0 ? '+' : '−'}${by}) is within ${sp}`;
+      verdict = verdictOfDiff(d);
+      const state =
+        verdict === 'reproduced' ? 'holds' : verdict === 'not reproduced' ? 'is reversed' : 'is not settled';
+      words = `${c.a} > ${c.b} ${state}: ${c.a} − ${c.b} = ${iv} (95 % interval, ${over})`;
     }
-    return { check: words, verdict, gap, spread };
+    return { check: words, verdict, diff: { mean: d.mean, lo: d.lo, hi: d.hi }, n: d.n, test: d.test };
   });
   const verdict = combineVerdicts(results.map((r) => r.verdict));
   return { verdict, reading: `${results.map((r) => r.check).join('; ')}.`, checks: results };

@@ -4,8 +4,10 @@
  * turns such a declaration into a `FigureSpec`.
  */
 import { meanStdBarsFigure, meanStdLinesFigure } from '../viz/stat-plots';
-import { Claim, judge } from './claims';
-import { runDir } from './runs';
+import * as path from 'node:path';
+import { Claim, judge, POINTS } from './claims';
+import { pooledStat } from './replicates';
+import type { RunResult } from './runs';
 import {
   accuracy,
   configsOf,
@@ -16,7 +18,7 @@ import {
   RunSpec,
   PREDICTOR_LABEL,
 } from './spec';
-import { meanStd, percentRange, stat, Stat } from './stats';
+import { meanStd, percentRange, Stat } from './stats';
 
 export interface Point {
   /** Where it is plotted: a number on a line's x axis, or a category. */
@@ -58,6 +60,15 @@ export interface ComparisonSpec {
   more?(m: Measured, ctx: FigureContext): { data?: Record<string, unknown>; measured?: string };
 }
 
+/** `runs` and every replicate the context has of their trainings (each run once). */
+export function withReplicates(ctx: FigureContext, runs: RunResult[]): RunResult[] {
+  const seen = new Map(runs.map((r) => [path.resolve(r.dir), r]));
+  for (const r of runs)
+    for (const rep of ctx.replicates?.(r.config) ?? [])
+      if (!seen.has(path.resolve(rep.dir))) seen.set(path.resolve(rep.dir), rep);
+  return [...seen.values()];
+}
+
 export function comparisonFigure(spec: ComparisonSpec): FigureSpec {
   const several = spec.series.length > 1;
   const name = (s: Series, p: Point) => cellName(several ? s.name : null, p.label);
@@ -75,13 +86,19 @@ export function comparisonFigure(spec: ComparisonSpec): FigureSpec {
         name: s.name,
         metric: s.metric,
         points: s.points.map((p) => {
-          const runs = runsOf(ctx, p.run);
-          const st = stat(runs.map((r) => accuracy(r, p.metric ?? s.metric)));
+          const metric = p.metric ?? s.metric;
+          const own = runsOf(ctx, p.run);
+          // A replicate pools only where it measured the same set (clean train accuracy is recorded by some runs).
+          const runs = withReplicates(ctx, own).filter(
+            (r) => own.includes(r) || metric.set !== 'train' || r.metrics.trainSet !== undefined,
+          );
+          const st = pooledStat(runs, (r) => accuracy(r, metric));
           return {
             x: p.x,
             label: p.label,
             name: name(s, p),
-            runs: runs.map((r) => runDir('', r.config)),
+            runs: runs.map((r) => path.relative(ctx.resultsDir, r.dir)),
+            seeds: st.keys!.map((k) => Number(k.split('|')[0])),
             perSeed: st.values,
             mean: st.mean,
             std: st.std,
@@ -100,7 +117,7 @@ export function comparisonFigure(spec: ComparisonSpec): FigureSpec {
           return stats[key];
         },
       };
-      const judged = judge(spec.claim.checks, stats);
+      const judged = judge(spec.claim.checks, stats, POINTS, { floor: ctx.floor });
       const more = spec.more?.(measured, ctx) ?? {};
       const plotted = series.map((s) => ({
         name: s.name,

@@ -26,6 +26,8 @@ import {
   FigureSpec,
   Metric,
   Split,
+  runStat,
+  type FigureContext,
 } from './spec';
 import { stat, statArrays, meanStd, percentRange, Stat } from './stats';
 import { PAPER_FIG1, PAPER_FIG11B, PAPER_TABLE1, PAPER_TABLE5 } from './paper';
@@ -94,14 +96,15 @@ function perClassFigure(
   return { figure, data: rows };
 }
 
-/** A figure whose claim is judged on named quantities. */
+/** A figure whose claim is judged on named quantities (intervals of accuracies no narrower than `ctx.floor`). */
 function judged(
   out: Omit<FigureOutput, 'verdict' | 'reading'>,
   checks: Check[],
   stats: Record<string, Stat>,
   unit: Unit | ((name: string) => Unit) = POINTS,
+  ctx?: FigureContext,
 ): FigureOutput {
-  const j = judge(checks, stats, unit);
+  const j = judge(checks, stats, unit, { floor: ctx?.floor });
   return {
     ...out,
     data: { ...(out.data as object), checks: j.checks },
@@ -176,7 +179,7 @@ const fig2a: FigureSpec = {
     );
     const order = classOrder(counts);
     const half = (pick: (r: RunResult) => number[], idx: number[]) =>
-      stat(rs.map((r) => meanOver(pick(r), idx)));
+      runStat(rs, (r) => meanOver(pick(r), idx));
     const experts = (r: RunResult) => r.analysis!.klExperts!;
     const copies = (r: RunResult) => r.analysis!.klCopies;
     const s = {
@@ -200,6 +203,7 @@ const fig2a: FigureSpec = {
       ],
       s,
       KL,
+      ctx,
     );
   },
 };
@@ -265,13 +269,13 @@ const fig8: FigureSpec = {
     const s = Object.fromEntries(
       methods.map((m) => [
         METHOD_LABEL[m],
-        stat(runs[m].map((r) => meanOver(r.metrics.test.experts[0].perClass, tail))),
+        runStat(runs[m], (r) => meanOver(r.metrics.test.experts[0].perClass, tail)),
       ]),
     );
     const fewSplit = Object.fromEntries(
       methods.map((m) => [
         m,
-        stat(runs[m].map((r) => r.metrics.test.experts[0].few ?? r.metrics.test.experts[0].top1)),
+        runStat(runs[m], (r) => r.metrics.test.experts[0].few ?? r.metrics.test.experts[0].top1),
       ]),
     );
     return judged(
@@ -285,6 +289,8 @@ const fig8: FigureSpec = {
       },
       [greater('NCL++', 'CE'), greater('NCL++', 'BSCE')],
       s,
+      POINTS,
+      ctx,
     );
   },
 };
@@ -306,7 +312,7 @@ function fig9(what: 'experts' | 'copies'): FigureSpec {
       const s: Record<string, Stat> = Object.fromEntries(
         ALL_METHODS.map((m, i) => [
           METHOD_LABEL[m],
-          stat(runs[i].map((r) => pick(r).reduce((a, b) => a + b, 0) / pick(r).length)),
+          runStat(runs[i], (r) => pick(r).reduce((a, b) => a + b, 0) / pick(r).length),
         ]),
       );
       return judged(
@@ -326,6 +332,7 @@ function fig9(what: 'experts' | 'copies'): FigureSpec {
           : [greater('BSCE', 'NCL++'), greater('NCL', 'NCL++')],
         s,
         KL,
+        ctx,
       );
     },
   };
@@ -338,7 +345,7 @@ const fig10: FigureSpec = {
   build: (ctx) => {
     const pair = (['bsce', 'nclpp'] as Method[]).map((m) => runsOf(ctx, analysisRun(m)));
     const knn = pair.map((rs) =>
-      stat(rs.map((r) => knnAccuracy(r.analysis!.features.values, r.analysis!.features.labels, 5))),
+      runStat(rs, (r) => knnAccuracy(r.analysis!.features.values, r.analysis!.features.labels, 5)),
     );
     const first = pair.map((rs) => rs[0].analysis!.features);
     const emb = first.map((f) => tsne2d(f.values, ctx.seeds[0]));
@@ -386,6 +393,8 @@ const fig10: FigureSpec = {
       },
       [greater('NCL++', 'BSCE')],
       s,
+      POINTS,
+      ctx,
     );
   },
 };
@@ -403,9 +412,9 @@ const fig11a: FigureSpec = {
       return h.map((v) => v / n);
     };
     const hist = rs.map((list) => statArrays(list.map(share)));
-    const means = rs.map((list) => stat(list.map((r) => r.analysis!.hardestNegative.meanExpert)));
+    const means = rs.map((list) => runStat(list, (r) => r.analysis!.hardestNegative.meanExpert));
     const above = rs.map((list) =>
-      stat(list.map((r) => share(r).reduce((s, v, k) => s + (edges[k] >= 0.4 ? v : 0), 0))),
+      runStat(list, (r) => share(r).reduce((s, v, k) => s + (edges[k] >= 0.4 ? v : 0), 0)),
     );
     const mids = edges.slice(0, -1).map((e, k) => ((e + edges[k + 1]) / 2).toFixed(3));
     const s = {
@@ -441,6 +450,7 @@ const fig11a: FigureSpec = {
       [greater('BSCE mean', 'NCL++ mean'), greater('BSCE share ≥ 0.4', 'NCL++ share ≥ 0.4')],
       s,
       (name) => (name.endsWith('mean') ? RAW(3) : POINTS),
+      ctx,
     );
   },
 };
@@ -454,12 +464,10 @@ const fig11b: FigureSpec = {
       const rs = runsOf(ctx, analysisRun(m));
       return [EXPERT1, ENSEMBLE].map((metric) => {
         const of = (split: Split) =>
-          stat(
-            rs.map((r) => {
-              const t = r.metrics.test;
-              return (metric.predictor === 'ensemble' ? t.ensemble : t.experts[0])[split] ?? NaN;
-            }),
-          );
+          runStat(rs, (r) => {
+            const t = r.metrics.test;
+            return (metric.predictor === 'ensemble' ? t.ensemble : t.experts[0])[split] ?? NaN;
+          });
         return {
           name: `${METHOD_LABEL[m]} (${metric.predictor === 'ensemble' ? `ensemble of ${ANALYSIS_EXPERTS}` : 'expert 1'})`,
           many: of('many'),
@@ -501,6 +509,8 @@ const fig11b: FigureSpec = {
         greater(cellName('NCL++ (expert 1)', tail), cellName('CE (expert 1)', tail)),
       ],
       s,
+      POINTS,
+      ctx,
     );
   },
 };
@@ -653,6 +663,7 @@ const table5: FigureSpec = {
       [within('train/test ratio here', 'train/test ratio in the paper', 0.05)],
       { 'train/test ratio here': stat([ratio]), 'train/test ratio in the paper': stat([paperRatio]) },
       RAW(2),
+      ctx,
     );
   },
 };

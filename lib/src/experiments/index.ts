@@ -1,20 +1,56 @@
 // Experiments: cached runs, the paper's figures and tables, and the reproduce command behind `ncl reproduce`.
+export { runDir, finishedRuns, loadRun, isFinished, readAnalysis } from './runs';
+export type { RunResult } from './runs';
+export { ensureRuns, nextRunnable, SweepFailed, SweepStopped } from './runner';
+export type { QueuedRun, EnsureOptions } from './runner';
+export { startWorker } from './worker';
+export type { TrainRequest, FromWorker, WorkerOutcome, FailureCode } from './worker';
 export {
-  runDir,
-  finishedRuns,
-  loadRun,
-  isFinished,
-  readAnalysis,
-  ensureRuns,
   relativeCost,
-  nextRunnable,
-} from './runs';
-export type { QueuedRun } from './runs';
-export type { RunResult, EnsureOptions } from './runs';
-export { stat, statArrays, verdictGreater, combineVerdicts, percentRange, meanStd } from './stats';
-export type { Stat, Verdict } from './stats';
+  cpuMinutesEstimator,
+  startOrder,
+  laneFinish,
+  planConfigs,
+  planRuns,
+  formatPlan,
+  figureReadiness,
+  epochsInCheckpoint,
+} from './plan';
+export type { PlanRow } from './plan';
+export { EXECUTORS, localExecutor, slurmExecutor } from './executor';
+export type { Executor, ExecutorName, Sweep, SweepOutcome } from './executor';
+export {
+  SlurmOptions,
+  submitRuns,
+  followSubmission,
+  submissions,
+  queuedRuns,
+  slurmAvailable,
+  jobState,
+} from './slurm';
+export type { SlurmOptionsInput, Submission, SweepLabel, FollowProgress, QueueEntry } from './slurm';
+export { runStatuses, sweepStatus, submittedGroups, formatStatus, lastAttempt } from './status';
+export type { RunStatus, GroupStatus, RunStateName } from './status';
+export {
+  stat,
+  statArrays,
+  verdictGreater,
+  verdictOfDiff,
+  diffOf,
+  pairedDiff,
+  welchDiff,
+  pairedValues,
+  formatDiff,
+  t975,
+  combineVerdicts,
+  percentRange,
+  meanStd,
+} from './stats';
+export type { Stat, Verdict, Diff } from './stats';
 export {
   runConfig,
+  pairKey,
+  runStat,
   runConfigs,
   variantRun,
   analysisRun,
@@ -25,29 +61,37 @@ export {
   ANALYSIS_EXPERTS,
 } from './spec';
 export type { RunSpec, Metric, Predictor, FigureSpec, FigureOutput, FigureContext } from './spec';
-export { judge, greater, within } from './claims';
-export type { Check, Claim, Judgement } from './claims';
-export { comparisonFigure } from './compare';
+export { judge, greater, within, POINTS, RAW } from './claims';
+export type { Check, Claim, Judgement, CheckResult, JudgeOptions, Unit } from './claims';
+export { comparisonFigure, withReplicates } from './compare';
+export { noiseFloor, pooledStat, replicatesOf, runIndex, seedlessKey, trainingKey } from './replicates';
+export type { IndexedRun } from './replicates';
 export { ANALYSIS_FIGURES } from './figures';
+export {
+  DECOMPOSITION_ARMS,
+  DECOMPOSITION_FIGURES,
+  DECOMPOSITION_SCALES,
+  DECOMPOSITION_STEPS,
+  armRun,
+  expert1Curve,
+} from './decomposition';
+export type { Arm } from './decomposition';
 export { SWEEP_FIGURES } from './sweeps';
 export { TWIN, TWIN_TOLERANCE, readTwinRun, twinFile } from './twin';
+export { FIGURES, FIGURE_IDS, resolveIds } from './registry';
 export {
-  FIGURES,
-  FIGURE_IDS,
-  reproduce,
-  buildFigure,
   readManifest,
-  resolveIds,
-  writeResultsReadme,
+  withResultsLock,
+  MANIFEST_LOCK,
   entryStatus,
   settingsOfRuns,
   backendsOfRuns,
-  planRuns,
-  formatPlan,
-  figureReadiness,
   settingsLabel,
   figureSettings,
-} from './reproduce';
-export type { Manifest, ManifestEntry, ReproduceOptions, PlanRow } from './reproduce';
+} from './manifest';
+export type { Manifest, ManifestEntry } from './manifest';
+export { buildFigure, writeFigure, writeResultsReadme, resultsReadme } from './results';
+export { reproduce } from './reproduce';
+export type { ReproduceOptions } from './reproduce';
 export { tsne2d, knnAccuracy } from './embedding';
 export * from './paper';

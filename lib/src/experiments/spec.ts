@@ -8,7 +8,7 @@ import { configHash, TrainConfig, Method } from '../train/config';
 import { EXPERIMENT_VARIANTS, type VariantName } from '../losses/methods';
 import type { Figure } from '../viz';
 import { runDir, type RunResult } from './runs';
-import type { Verdict } from './stats';
+import { stat, type Stat, type Verdict } from './stats';
 
 /** The protocol and the number of seeds (0, 1, …) of `ncl reproduce` and the notebooks unless told otherwise. */
 export const DEFAULT_PROTOCOL = 'mini';
@@ -28,6 +28,8 @@ export interface RunSpec {
   experts?: number;
   /** Augmented copies T. */
   copies?: number;
+  /** T = the copies NCL++ trains on under the protocol (the compute-matched controls: BSCE on NCL++'s copies). */
+  protocolCopies?: boolean;
   /** `loss.options` switches, merged over the protocol's. */
   switches?: Partial<TrainConfig['loss']['options']>;
   lambda?: number;
@@ -39,6 +41,11 @@ export interface RunSpec {
   augment?: Augmentation;
   /** Also measure accuracy on the training set (Table 6). */
   trainAccuracy?: boolean;
+  /**
+   * Train this many times the protocol's epochs (the schedule stretched to match: warm-up kept, cosine or steps
+   * over the longer run): the longer schedules of the decomposition study and the compute-matched BSCE control.
+   */
+  epochScale?: number;
   /**
    * Offline distillation (Fig. 12b): the average of `count` runs of `run` as the teacher. The teachers of seed s
    * have seeds 1000 + 10 s + k, k = 1 … count, distinct from every student's.
@@ -56,6 +63,7 @@ export function runConfig(protocol: string, seed: number, run: RunSpec): TrainCo
   const c = getProtocol(protocol, run.method, seed);
   if (run.experts !== undefined) c.model.numExperts = run.experts;
   if (run.copies !== undefined) c.loss.numCopies = run.copies;
+  if (run.protocolCopies) c.loss.numCopies = getProtocol(protocol, 'nclpp', seed).loss.numCopies;
   if (run.switches) c.loss.options = { ...c.loss.options, ...run.switches };
   if (run.lambda !== undefined) c.loss.lambda = run.lambda;
   if (run.beta !== undefined) c.loss.beta = run.beta;
@@ -66,6 +74,12 @@ export function runConfig(protocol: string, seed: number, run: RunSpec): TrainCo
     c.data.mixup = 1;
   } else if (run.augment) c.data.augment = run.augment;
   if (run.trainAccuracy) c.eval.trainAccuracy = true;
+  if (run.epochScale !== undefined && run.epochScale !== 1) {
+    const scale = run.epochScale;
+    c.optim.epochs = Math.round(scale * c.optim.epochs);
+    c.optim.milestones = c.optim.milestones.map((m) => Math.round(scale * m));
+    c.eval.every = Math.round(scale * c.eval.every);
+  }
   if (run.teachers) {
     const { run: teacher, count } = run.teachers;
     c.loss.teachers = teacherSeeds(seed, count).map((s) => runDir('', runConfig(protocol, s, teacher)));
@@ -143,6 +157,13 @@ export interface FigureContext {
   resultsDir: string;
   /** The finished run of a config (the runner trained it before build() is called). */
   get(c: TrainConfig): RunResult;
+  /**
+   * Other finished runs of the training `c` describes (`replicates.replicatesOf`: other seeds, other keys), which a
+   * figure pools into the quantity of `c`; the runner lists them among the entry's runs. Absent: none pooled.
+   */
+  replicates?(c: TrainConfig): RunResult[];
+  /** The noise floor of a top-1 difference (`replicates.noiseFloor` of the results folder); absent: 0. */
+  floor?: number;
 }
 
 export interface FigureOutput {
@@ -173,6 +194,30 @@ export function configsOf(protocol: string, seeds: number[], runs: RunSpec[]): T
   for (const run of runs)
     for (const s of seeds) for (const c of runConfigs(protocol, s, run)) unique.set(configHash(c), c);
   return [...unique.values()];
+}
+
+/**
+ * What makes two runs paired: the same seed and the same long-tailed subset (dataset, imbalance, share, subset seed,
+ * test set), hence the same batch order and the same initial weights of expert 1 whatever the method.
+ */
+export function pairKey(c: TrainConfig): string {
+  const d = c.data;
+  return [
+    c.seed,
+    d.dataset,
+    d.imbalanceFactor,
+    d.fraction,
+    d.subsetSeed ?? c.seed,
+    d.testPerClass ?? 'all',
+  ].join('|');
+}
+
+/** A quantity read from each run, over seeds, with the runs' pairing keys (`pairKey`). */
+export function runStat(runs: RunResult[], f: (r: RunResult) => number): Stat {
+  return stat(
+    runs.map(f),
+    runs.map((r) => pairKey(r.config)),
+  );
 }
 
 /** The finished runs of `run`, one per seed of the context. */

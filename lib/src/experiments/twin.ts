@@ -21,6 +21,7 @@ import {
   METHOD_LABEL,
   FigureSpec,
   Metric,
+  runStat,
 } from './spec';
 import { meanStd, percentRange, stat, Stat, type Verdict } from './stats';
 
@@ -124,7 +125,7 @@ export const TWIN: FigureSpec = {
           method,
           metric,
           name: `${METHOD_LABEL[method]} (${ensemble ? 'ensemble' : 'expert 1'})`,
-          ours: stat(ours.map((r) => accuracy(r, metric))),
+          ours: runStat(ours, (r) => accuracy(r, metric)),
           twin: twins.length ? stat(twins.map((t) => (ensemble ? t.ensemble : t.top1))) : null,
           twinSeeds: twins.map((t) => t.seed),
           oursMinutes: minutes(ours.map((r) => r.metrics.train.seconds)),

@@ -1,19 +1,23 @@
 /**
- * `ncl bench`: time full training steps of a (K-expert) CIFAR ResNet on the current backend: forward, the loss
- * (softmax cross-entropy summed over experts, or NCL++ with T copies), backward, SGD momentum 0.9 + weight decay.
- * Random inputs and labels; after warm-up (XNNPACK operator set-up, shader compilation, JIT), each timed step is one
- * step waited for. Prints img/s, ms/step, CPU ms/step, effective GFLOP/s (the model's conv + linear FLOPs × 3 for
- * forward + both gradients) and the top kernels of one more, profiled step. On webgpu the step is the compiled one
- * (./compiled-step.ts: the network as one plan of WGSL dispatches, the loss in tfjs) unless `compiled: false`; the
- * result then also counts its dispatches per step. scripts/bench_torch.py (CPU) and scripts/gpu/bench_torch_gpu.py
- * (CUDA) are the PyTorch baselines of the same model and step.
+ * `ncl bench`: time the trainer's own training step (./step.ts: forward, the loss, backward, ./sgd.ts's SGD with
+ * momentum 0.9 and weight decay 2e-4) on a (K-expert) CIFAR ResNet on the current backend. The loss is the trainer's
+ * (./loss.ts, from the paper's CIFAR-100-LT config): softmax cross-entropy summed over experts, or NCL++ with T
+ * copies. Random inputs and labels; after warm-up (XNNPACK operator set-up, shader compilation, JIT), each timed step
+ * is one step waited for. Prints img/s, ms/step, CPU ms/step, effective GFLOP/s (the model's conv + linear FLOPs × 3
+ * for forward + both gradients) and the top kernels of one more, profiled step. On webgpu the step is the compiled
+ * one (./compiled-step.ts: the network as one plan of WGSL dispatches, the loss in tfjs) unless `compiled: false`;
+ * the result then also counts its dispatches per step. scripts/bench_torch.py (CPU) and
+ * scripts/gpu/bench_torch_gpu.py (CUDA) are the PyTorch baselines of the same model and step.
  */
 import { tf } from '../tf';
 import { BACKENDS, BackendChoice, backendInfo, initBackend } from '../backend';
-import { formatKernelProfile, profileKernelsAsync, sgdMomentumUpdate } from 'ncl-kernels';
+import { formatKernelProfile, profileKernelsAsync } from 'ncl-kernels';
 import { createModel, modelFlops, ModelName, MODEL_NAMES } from '../models';
-import { lossForMethod, numHardFromRatio } from '../losses';
-import { CompiledModelStep, compiledStepWanted } from './compiled-step';
+import { TrainConfig } from './config';
+import { protocolConfig } from './protocols';
+import { configLoss } from './loss';
+import { compiledStep, compiledStepStats, compiledStepWanted } from './compiled-step';
+import { sgdStep } from './step';
 import { SGD } from './sgd';
 
 export interface BenchOptions {
@@ -101,31 +105,6 @@ export interface BenchResult {
   kernelCallsPerStep: number | null;
 }
 
-/**
- * One SGD step (PyTorch semantics: d = g + wd·w; buf = momentum·buf + d, buf = d on the first step; w -= lr·buf)
- * over `vars` with `grads` by variable name. `bufs` holds the momentum buffers by variable name between calls
- * (kept out of any tidy); the caller disposes them at the end. Weights get new tensors (see ncl-kernels' sgd.ts).
- */
-export function sgdStep(
-  vars: tf.Variable[],
-  grads: Record<string, tf.Tensor>,
-  bufs: Map<string, tf.Tensor>,
-  lr: number,
-  momentum: number,
-  wd: number,
-): void {
-  for (const v of vars) {
-    const g = grads[v.name];
-    if (!g) continue;
-    const old = bufs.get(v.name);
-    const { w, buf } = sgdMomentumUpdate(v, g, old, { lr, momentum, wd });
-    v.assign(w);
-    w.dispose();
-    old?.dispose();
-    bufs.set(v.name, tf.keep(buf));
-  }
-}
-
 async function ensureBackend(name: string | undefined): Promise<void> {
   if (name === undefined) {
     if (!backendInfo()) await initBackend({ quiet: true });
@@ -172,38 +151,27 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const counts = Array.from({ length: opts.classes }, (_, i) =>
     Math.round(500 * Math.pow(0.01, i / Math.max(1, opts.classes - 1))),
   );
-  const lossFn =
-    method === 'nclpp'
-      ? lossForMethod('nclpp', { numCopies: copies, numHard: numHardFromRatio(0.3, opts.classes) })
-      : lossForMethod('ce');
-  const vars = [...model.store.trainable.values()];
-  const bufs = new Map<string, tf.Tensor>();
+  // The trainer's loss and step: the paper's CIFAR-100-LT loss settings (λ, β, mode) with T = `copies`.
+  const input = protocolConfig('paper-cifar100-lt', method);
+  const trainLoss = configLoss(
+    TrainConfig.parse({ ...input, loss: { ...input.loss, numCopies: copies } }),
+    opts.classes,
+  );
   const sgd = new SGD(new Map(model.store.trainable), 0.9, 2e-4);
-  const compiled = (opts.compiled ?? true) && compiledStepWanted() ? CompiledModelStep.of(model, sgd) : null;
-  // One training step; the loss is read asynchronously (WebGPU under Node has no synchronous reads).
-  const launch = (): tf.Scalar =>
-    tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(
-        () =>
-          lossFn(
-            model.apply(x, true).map((o) => o.logits),
-            labels,
-            counts,
-          ).total,
-        vars,
-      );
-      sgdStep(vars, grads, bufs, lr, 0.9, 2e-4);
-      return value;
-    });
-  const read = async (v: tf.Scalar): Promise<number> => {
-    const r = (await v.data())[0];
-    v.dispose();
-    return r;
+  const eager = sgdStep(model, trainLoss, sgd, [...model.store.trainable.values()], counts);
+  const compiled =
+    (opts.compiled ?? true) && compiledStepWanted()
+      ? compiledStep(model, trainLoss, sgd, counts, eager)
+      : null;
+  const trainStep = compiled ?? eager;
+  const compiledBefore = compiledStepStats.steps;
+  let globalStep = 0;
+  // The step disposes its batch: each step gets its own handles on the same data.
+  const step = async (): Promise<number> => {
+    const batch = { x: tf.clone(x), y: tf.clone(labels), indices: new Int32Array(opts.batch) };
+    const r = await trainStep([batch], lr, globalStep++);
+    return r.totals[r.totals.length - 1];
   };
-  const step = async (): Promise<number> =>
-    compiled
-      ? (await compiled.run(x, (logits) => lossFn(logits, labels, counts), [], lr)).total
-      : read(launch());
 
   try {
     for (let i = 0; i < warmup; i++) await step();
@@ -258,14 +226,15 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       loss,
       topKernels,
       method,
-      compiled: compiled != null,
-      dispatchesPerStep: compiled?.last?.dispatchesPerStep ?? null,
+      compiled: compiledStepStats.steps > compiledBefore,
+      dispatchesPerStep:
+        compiledStepStats.steps > compiledBefore ? compiledStepStats.dispatchesPerStep : null,
       kernelCallsPerStep: kernelCalls,
     };
   } finally {
-    for (const b of bufs.values()) b.dispose();
     compiled?.dispose();
     sgd.dispose();
+    trainLoss.dispose();
     tf.dispose([x, labels]);
     model.dispose();
   }

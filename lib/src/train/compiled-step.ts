@@ -2,7 +2,8 @@
  * The compiled WebGPU training step (ncl-kernels' `CompiledTrainStep`) behind the trainer's step contract: on the
  * webgpu backend the trunk and classifier of all K experts run as one fixed plan of WGSL dispatches (forward,
  * backward, SGD over a flat parameter buffer), and only the loss runs in tfjs, on the logits. The loss is the lib's
- * own (`LossFn`, with mixup and loss-owned variables as in ./step.ts); logits and their gradients stay on the GPU.
+ * own (`LossFn`, mixup combined by ./step.ts's `batchLoss`, loss-owned variables); logits and their gradients stay
+ * on the GPU.
  *
  * `compiledStep(...)` returns a StepFn that uses the plan when it can, and the eager step otherwise: another backend,
  * a model the plan does not describe (the cosine classifier), several micro-batches per step (`optim.accumulate`),
@@ -15,15 +16,17 @@
 import { CompiledTrainStep, type NetSpec, type StepTensors } from 'ncl-kernels';
 import { tf } from '../tf';
 import type * as data from '../data';
-import type { LossFn } from '../losses';
 import { describeModel } from '../models/describe';
 import type { MultiExpert } from '../models/experts';
 import type { SGD } from './sgd';
 import type { TrainLoss } from './loss';
-import type { StepFn, StepLosses } from './step';
+import { batchLoss, type StepFn, type StepLosses } from './step';
 
-/** Steps trained on a compiled plan in this process (how tests and `ncl bench` tell which step ran). */
-export const compiledStepStats = { steps: 0 };
+/**
+ * Steps trained on a compiled plan in this process, and the GPU dispatches of the last one (how tests and
+ * `ncl bench` tell which step ran).
+ */
+export const compiledStepStats = { steps: 0, dispatchesPerStep: null as number | null };
 
 /** Is the compiled step switched on (default) and on the webgpu backend? */
 export function compiledStepWanted(): boolean {
@@ -131,6 +134,7 @@ export class CompiledModelStep {
     }
     step.backward(out.grads.slice(0, K), lr, this.tensors);
     compiledStepStats.steps++;
+    compiledStepStats.dispatchesPerStep = step.dispatchesPerStep;
     tf.dispose(out.grads.slice(0, K));
     const lossGrads: Record<string, tf.Tensor> = {};
     lossVars.forEach((v, i) => (lossGrads[v.name] = out.grads[K + i]));
@@ -147,29 +151,10 @@ export class CompiledModelStep {
   }
 }
 
-/** The loss of one batch on given logits (mixup: λ·L(y) + (1−λ)·L(y_b)), as ./step.ts computes it. */
-export function batchLoss(
-  lossFn: LossFn,
-  batch: data.Batch,
-  classCounts: number[],
-): (logits: tf.Tensor2D[]) => { total: tf.Scalar; terms: Record<string, tf.Scalar> } {
-  return (logits) => {
-    const out = lossFn(logits, batch.y, classCounts);
-    if (!batch.mixup) return out;
-    const lam = batch.mixup.lam;
-    const outB = lossFn(logits, batch.mixup.yB, classCounts);
-    return {
-      total: out.total.mul(lam).add(outB.total.mul(1 - lam)),
-      terms: Object.fromEntries(
-        Object.entries(out.terms).map(([k, v]) => [k, v.mul(lam).add(outB.terms[k].mul(1 - lam))]),
-      ),
-    };
-  };
-}
-
 /**
  * The trainer's step on the compiled plan where it applies (see the file comment), else `eager`. The plan is made
- * at the first step (and per new input shape); its shader compilation is part of that step.
+ * at the first step (and per new input shape); its shader compilation is part of that step. `dispose()` frees the
+ * plans.
  */
 export function compiledStep(
   model: MultiExpert,
@@ -177,10 +162,10 @@ export function compiledStep(
   sgd: SGD,
   classCounts: number[],
   eager: StepFn,
-): StepFn {
+): StepFn & { dispose(): void } {
   let compiled: CompiledModelStep | null | undefined;
   const lossVars = [...loss.variables.values()];
-  return async (batches, lr, globalStep): Promise<StepLosses> => {
+  const step = async (batches: data.Batch[], lr: number, globalStep: number): Promise<StepLosses> => {
     if (batches.length !== 1 || !compiledStepWanted()) return eager(batches, lr, globalStep);
     if (compiled === undefined) compiled = CompiledModelStep.of(model, sgd);
     if (!compiled) return eager(batches, lr, globalStep);
@@ -197,4 +182,5 @@ export function compiledStep(
       tf.dispose([batch.x, batch.y, batch.mixup?.yB]);
     }
   };
+  return Object.assign(step, { dispose: () => compiled?.dispose() });
 }

@@ -80,9 +80,16 @@ export const OptimSection = z
 export const EvalSection = z
   .object({
     batchSize: z.number().int().min(1).max(65_536).default(500),
-    /** Evaluate on the test set every this many epochs (0 = only at the end). */
+    /**
+     * Learning curve: evaluate on the test set every this many epochs (0 = only at the end). It only changes what is
+     * evaluated, so it is not part of the run's key (`keyedConfig`): turning it on retrains nothing.
+     */
     every: z.number().int().min(0).default(0),
-    /** Also report accuracy on the (long-tailed, unaugmented) training set at the end (Table 6). */
+    /**
+     * Report accuracy on the (long-tailed, unaugmented) training set at the end. Runs with a learning curve
+     * (`every` > 0) report it too. Unlike `every` it is part of the key: the Table 6 runs were keyed with it and are
+     * replicates of Table 1's NCL++ runs under another key.
+     */
     trainAccuracy: z.boolean().default(false),
   })
   .strict();
@@ -225,9 +232,20 @@ export function canonicalJSON(v: unknown): string {
   return JSON.stringify(v);
 }
 
-/** Short content hash of a parsed (canonical) config: the cache key of a run. */
+/**
+ * What a run's key hashes: the canonical config less the settings that only change what is evaluated during
+ * training (`eval.every`, the learning curve), so that two runs that train the same networks share one key.
+ */
+export function keyedConfig(c: TrainConfig): TrainConfig {
+  return { ...c, eval: { ...c.eval, every: 0 } };
+}
+
+/** Short content hash of a parsed (canonical) config, as `keyedConfig`: the cache key of a run. */
 export function configHash(c: TrainConfig): string {
-  return createHash('sha256').update(canonicalJSON(c)).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(canonicalJSON(keyedConfig(c)))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 /** Format a zod error as one line naming the offending option. */

@@ -11,15 +11,25 @@ export class TrainingError extends Error {
   }
 }
 
-/** Thrown by `trainRun` when `deadline` stopped it at an epoch boundary; the checkpoint holds `epochsDone` epochs. */
+/**
+ * Thrown by `trainRun` when it stopped before the end: at an epoch boundary by `deadline` (`by` 'time limit'), or
+ * between two steps by `signal` (`by` 'signal', the epoch in progress dropped). The checkpoint holds `epochsDone`
+ * epochs (none when 0).
+ */
 export class TrainingStopped extends Error {
   constructor(
     readonly epochsDone: number,
     readonly epochs: number,
-    readonly checkpoint: string,
+    readonly checkpoint: string | null,
+    readonly by: 'time limit' | 'signal' = 'time limit',
   ) {
     super(
-      `stopped after epoch ${epochsDone}/${epochs} (time limit); ${checkpoint} continues it with --resume`,
+      by === 'time limit'
+        ? `stopped after epoch ${epochsDone}/${epochs} (time limit); ${checkpoint} continues it with --resume`
+        : `interrupted during epoch ${epochsDone + 1}/${epochs}; ` +
+            (epochsDone && checkpoint
+              ? `${checkpoint} (epoch ${epochsDone}) continues it with --resume`
+              : 'no epoch was finished, nothing to continue from'),
     );
     this.name = 'TrainingStopped';
   }

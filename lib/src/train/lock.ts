@@ -1,26 +1,67 @@
 /**
  * One trainer per run folder: `<dir>/train.lock`, created exclusively (O_EXCL) and holding the owner's pid, host,
- * start time and (on Linux) the kernel's start tick of that process. A second trainer finds it and refuses, naming
- * the owner. A lock whose owner is gone is stale and taken over: on this host, a pid no longer running, a zombie (a
- * killed process not yet reaped by its parent: `kill(pid, 0)` still succeeds on it), or a pid now used by another
- * process (its start tick differs from the one recorded). A lock from another host cannot be checked from here: it
- * is refused, and the message says which file to remove once that process is known dead. A lock that cannot be
- * written whole (full disk) is removed again, and the error names it.
+ * start time, (on Linux) the kernel's start tick of that process and, under SLURM, job id. A second trainer finds it
+ * and refuses, naming the owner. A lock whose owner is gone is stale and taken over: on the same host, a pid no longer
+ * running, a zombie (a killed process not yet reaped by its parent: `kill(pid, 0)` still succeeds on it), or a pid
+ * now used by another process (its start tick differs from the one recorded); on another host (nodes sharing a file
+ * system), the owner's SLURM job is no longer in `squeue`, or it is this very job (requeued: SLURM ends a job's
+ * processes before starting it again). A lock from another host without a job, or when `squeue` cannot be asked,
+ * cannot be checked from here: it is refused, and the message says which file to remove once that process is known
+ * dead. A lock that cannot be written whole (full disk) is removed again, and the error names it.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { errnoText, FileWriteError, writeAll, writeError } from '../atomic';
+import { FileWriteError, writeAll, writeError } from '../atomic';
 import { TrainingError } from './errors';
+import { ioError, makeFolder } from './folders';
 
 export const LOCK_FILE = 'train.lock';
 
-interface Owner {
+export interface LockOwner {
   pid: number;
   host: string;
   since: string;
   /** The process's start tick (`/proc/<pid>/stat` field 22), when the owner's system has /proc. */
   start?: string;
+  /** SLURM_JOB_ID of the owner, when it runs as a SLURM job (unchanged when the job is requeued). */
+  job?: string;
+}
+type Owner = LockOwner;
+
+/** A folder held by another live process: `owner` says which. */
+export class RunLocked extends TrainingError {
+  constructor(
+    message: string,
+    readonly owner: LockOwner,
+  ) {
+    super(message);
+  }
+}
+
+/** Whether SLURM job `job` is still pending or running (true when `squeue` cannot be asked: unknown). */
+function slurmJobAlive(job: string): boolean {
+  try {
+    return (
+      execFileSync('squeue', ['-h', '-j', job, '-o', '%T'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+        timeout: 30_000,
+      }).trim().length > 0
+    );
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException & { status?: number | null };
+    return err.code === 'ENOENT' || err.status == null; // no squeue here, or it timed out: cannot tell
+  }
+}
+
+/** Whether the owner of a lock may still be writing: see the file comment. */
+function ownerAlive(owner: Owner): boolean {
+  if (owner.host === os.hostname()) return processAlive(owner.pid, owner.start);
+  if (!owner.job) return true;
+  if (owner.job === process.env.SLURM_JOB_ID) return false; // an earlier run of this requeued job
+  return slurmJobAlive(owner.job);
 }
 
 /** State (R, S, D, Z, X, ...) and start tick of process `pid` from `/proc/<pid>/stat`; null when unreadable. */
@@ -71,19 +112,24 @@ function readOwner(file: string): Owner | null {
   }
 }
 
+/** The owner recorded in `dir`'s lock, alive or not (null without a readable lock). */
+export function lockOwner(dir: string, name = LOCK_FILE): LockOwner | null {
+  const file = path.join(dir, name);
+  return fs.existsSync(file) ? readOwner(file) : null;
+}
+
 /** Why `dir` cannot be taken now (another live trainer, or one on another host holds it), or null. */
-export function lockHolder(dir: string): string | null {
-  const file = path.join(dir, LOCK_FILE);
-  const owner = fs.existsSync(file) ? readOwner(file) : null;
-  if (!owner) return null;
-  if (owner.host !== os.hostname()) return foreignMessage(dir, file, owner);
-  return processAlive(owner.pid, owner.start) ? liveMessage(dir, owner) : null;
+export function lockHolder(dir: string, name = LOCK_FILE): string | null {
+  const file = path.join(dir, name);
+  const owner = lockOwner(dir, name);
+  if (!owner || !ownerAlive(owner)) return null;
+  return owner.host !== os.hostname() ? foreignMessage(dir, file, owner) : liveMessage(dir, owner);
 }
 
 function foreignMessage(dir: string, file: string, owner: Owner): string {
   return (
-    `${dir}: in use by process ${owner.pid} on ${owner.host} (since ${owner.since}); ` +
-    `if that process is gone, remove ${file}`
+    `${dir}: in use by process ${owner.pid} on ${owner.host}${owner.job ? ` (SLURM job ${owner.job})` : ''} ` +
+    `(since ${owner.since}); if that process is gone, remove ${file}`
   );
 }
 
@@ -100,16 +146,12 @@ export interface RunLock {
 }
 
 /**
- * Take the lock of run folder `dir` (created if needed). Throws a TrainingError naming the live owner when another
- * process holds it.
+ * Take the lock `name` of folder `dir` (created if needed). Throws a RunLocked naming the live owner when another
+ * process holds it, an IOError naming the file when it cannot be written (nothing is left behind).
  */
-export function acquireRunLock(dir: string): RunLock {
-  try {
-    fs.mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw new FileWriteError(dir, `${dir}: cannot create the run folder (${errnoText(e)})`);
-  }
-  const file = path.join(dir, LOCK_FILE);
+export function acquireRunLock(dir: string, name = LOCK_FILE): RunLock {
+  makeFolder(dir);
+  const file = path.join(dir, name);
   const start = procStat(process.pid)?.start;
   const me: Owner = {
     pid: process.pid,
@@ -117,17 +159,18 @@ export function acquireRunLock(dir: string): RunLock {
     since: new Date().toISOString(),
     ...(start ? { start } : {}),
   };
+  if (process.env.SLURM_JOB_ID) me.job = process.env.SLURM_JOB_ID;
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
       const fd = fs.openSync(file, 'wx');
       try {
         writeAll(fd, Buffer.from(JSON.stringify(me) + '\n'));
       } catch (e) {
+        fs.closeSync(fd);
         fs.rmSync(file, { force: true }); // never leave an empty or half-written lock behind
         throw writeError(file, e, false);
-      } finally {
-        fs.closeSync(fd);
       }
+      fs.closeSync(fd);
       let released = false;
       return {
         file,
@@ -139,12 +182,16 @@ export function acquireRunLock(dir: string): RunLock {
       };
     } catch (e) {
       if (e instanceof FileWriteError) throw e;
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw writeError(file, e, false);
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(e, file);
     }
     const owner = readOwner(file);
-    if (owner && owner.host !== me.host) throw new TrainingError(foreignMessage(dir, file, owner));
-    if (owner && (owner.pid === process.pid || processAlive(owner.pid, owner.start)))
-      throw new TrainingError(liveMessage(dir, owner));
+    if (owner && owner.host === me.host && owner.pid === process.pid)
+      throw new RunLocked(liveMessage(dir, owner), owner);
+    if (owner && ownerAlive(owner))
+      throw new RunLocked(
+        owner.host !== me.host ? foreignMessage(dir, file, owner) : liveMessage(dir, owner),
+        owner,
+      );
     if (!owner) {
       // Unreadable: being written right now, or garbage. Give a writer a moment, then treat it as stale.
       const age = Date.now() - (fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0);

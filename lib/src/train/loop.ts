@@ -29,12 +29,17 @@ export interface LoopContext {
   state: RunState;
   progress: Progress;
   deadline?: number;
+  /** Aborted: stop between two steps (the epoch in progress is dropped). */
+  signal?: AbortSignal;
   onStep?: (s: StepInfo) => void;
   onEpoch?: (e: EpochInfo) => void;
 }
 
-/** Train from `ctx.state.nextEpoch` to the last epoch; false when the deadline stopped it at an epoch boundary. */
-export async function trainEpochs(ctx: LoopContext): Promise<boolean> {
+/**
+ * Train from `ctx.state.nextEpoch` to the last epoch: 'finished', or where it stopped: 'deadline' at an epoch
+ * boundary, 'signal' between two steps (`state` then holds the last finished epoch, as the checkpoint does).
+ */
+export async function trainEpochs(ctx: LoopContext): Promise<'finished' | 'deadline' | 'signal'> {
   const { config: c, state, stepsPerEpoch, progress } = ctx;
   const perStep = c.data.batchSize * c.optim.accumulate;
   let globalStep = state.nextEpoch * stepsPerEpoch;
@@ -46,6 +51,15 @@ export async function trainEpochs(ctx: LoopContext): Promise<boolean> {
     let micro: data.Batch[] = [];
     progress.startEpoch(epoch);
     for (const batch of data.trainBatches(ctx.train, ctx.batchOptions, epoch)) {
+      if (ctx.signal) {
+        // Let signal handlers and messages run: a step's awaits settle as microtasks, which never yield to them.
+        await new Promise((r) => setImmediate(r));
+        if (ctx.signal.aborted) {
+          tf.dispose([batch.x, batch.y, batch.mixup?.yB]);
+          for (const b of micro) tf.dispose([b.x, b.y, b.mixup?.yB]);
+          return 'signal';
+        }
+      }
       if (steps >= stepsPerEpoch) {
         tf.dispose([batch.x, batch.y, batch.mixup?.yB]);
         break;
@@ -85,7 +99,7 @@ export async function trainEpochs(ctx: LoopContext): Promise<boolean> {
     progress.endEpoch(info);
     ctx.onEpoch?.(info);
     await ctx.save?.(state);
-    if (ctx.save && pastDeadline(ctx.deadline, seconds, c.optim.epochs - epoch - 1)) return false;
+    if (ctx.save && pastDeadline(ctx.deadline, seconds, c.optim.epochs - epoch - 1)) return 'deadline';
   }
-  return true;
+  return 'finished';
 }

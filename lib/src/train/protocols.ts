@@ -91,7 +91,7 @@ export const PROTOCOLS: Record<string, { description: string; base: Base }> = {
         schedule: 'cosine',
         minLr: 0,
       },
-      eval: { batchSize: 1000, every: 0 },
+      eval: { batchSize: 1000, every: 2 },
     },
   },
   smoke: {

@@ -90,9 +90,10 @@ export async function finishRun(a: {
   const evalOpts = { batchSize: c.eval.batchSize, mean: dataset.mean, std: dataset.std };
   const predictions = await predictAll(model, test, evalOpts);
   const result = evaluatePredictions(predictions, classCounts);
-  const trainSet = c.eval.trainAccuracy
-    ? await evaluateModel(model, train, classCounts, evalOpts)
-    : undefined;
+  const trainSet =
+    c.eval.trainAccuracy || c.eval.every > 0
+      ? await evaluateModel(model, train, classCounts, evalOpts)
+      : undefined;
   const lossVariables: Record<string, number[]> = {};
   for (const [n, v] of a.lossVariables) lossVariables[n] = Array.from(await v.data());
   const metrics: Metrics = {

@@ -67,7 +67,30 @@ export function sgdStep(
   };
 }
 
-/** Loss and gradients of one batch (mixup: λ·L(y) + (1−λ)·L(y_b)). Terms come back stacked in one tensor. */
+/**
+ * The loss of one batch as a function of its logits: `lossFn(logits, batch.y)`, or with mixup (the batch's images
+ * mixed with a permutation of themselves, see data/batches.ts) λ·L(y) + (1 − λ)·L(y_b), for the total and every
+ * term. The one mixup combiner of both steps: this file's and the compiled one (./compiled-step.ts).
+ */
+export function batchLoss(
+  lossFn: LossFn,
+  batch: data.Batch,
+  classCounts: number[],
+): (logits: tf.Tensor2D[]) => { total: tf.Scalar; terms: Record<string, tf.Scalar> } {
+  return (logits) => {
+    const out = lossFn(logits, batch.y, classCounts);
+    if (!batch.mixup) return out;
+    const lam = batch.mixup.lam;
+    const outB = lossFn(logits, batch.mixup.yB, classCounts);
+    const mix = (a: tf.Scalar, b: tf.Scalar): tf.Scalar => a.mul(lam).add(b.mul(1 - lam));
+    return {
+      total: mix(out.total, outB.total),
+      terms: Object.fromEntries(Object.entries(out.terms).map(([k, v]) => [k, mix(v, outB.terms[k])])),
+    };
+  };
+}
+
+/** Loss (`batchLoss`) and gradients of one batch. Terms come back stacked in one tensor. */
 function computeGrads(
   model: MultiExpert,
   lossFn: LossFn,
@@ -77,19 +100,9 @@ function computeGrads(
 ): { value: tf.Scalar; grads: Record<string, tf.Tensor>; terms: tf.Tensor1D; names: string[] } {
   let terms: tf.Tensor1D | null = null;
   let names: string[] = [];
+  const loss = batchLoss(lossFn, batch, classCounts);
   const { value, grads } = tf.variableGrads(() => {
-    const logits = model.apply(batch.x, true).map((o) => o.logits);
-    let out = lossFn(logits, batch.y, classCounts);
-    if (batch.mixup) {
-      const lam = batch.mixup.lam;
-      const outB = lossFn(logits, batch.mixup.yB, classCounts);
-      out = {
-        total: out.total.mul(lam).add(outB.total.mul(1 - lam)),
-        terms: Object.fromEntries(
-          Object.entries(out.terms).map(([k, v]) => [k, v.mul(lam).add(outB.terms[k].mul(1 - lam))]),
-        ),
-      };
-    }
+    const out = loss(model.apply(batch.x, true).map((o) => o.logits));
     names = Object.keys(out.terms);
     terms = tf.keep(names.length ? tf.stack(names.map((k) => out.terms[k])) : tf.zeros([0])) as tf.Tensor1D;
     return out.total;

@@ -106,7 +106,7 @@ export async function trainRun(
     for (const [n, b] of sgd.buffers) m.set(`sgd.${n}`, b);
     return m;
   };
-  const progress = new Progress(opts.progress ?? true, c.optim.epochs, stepsPerEpoch);
+  const progress = new Progress(opts.progress ?? true, c.optim.epochs, stepsPerEpoch, opts.onProgress);
   let folder: RunFolder | null = null;
   let ok = false;
   try {
@@ -136,7 +136,7 @@ export async function trainRun(
       atomicWrite(path.join(outDir, 'config.json'), JSON.stringify(c, null, 2) + '\n');
       data.saveSubset(path.join(outDir, 'subset.json'), prep.subset);
     }
-    const finished = await trainEpochs({
+    const ended = await trainEpochs({
       config: c,
       train,
       batchOptions: batchOpts,
@@ -156,17 +156,25 @@ export async function trainRun(
           mean: dataset.mean,
           std: dataset.std,
         });
-        return { top1: r.top1, many: r.many, medium: r.medium, few: r.few };
+        return {
+          top1: r.top1,
+          many: r.many,
+          medium: r.medium,
+          few: r.few,
+          experts: r.experts.map((e) => e.top1),
+        };
       },
       save: ckptFile ? (s) => saveCheckpoint(ckptFile, stateTensors(), s) : null,
       state,
       progress,
       deadline: opts.deadline,
+      signal: opts.signal,
       onStep: opts.onStep,
       onEpoch: opts.onEpoch,
     });
     progress.stop();
-    if (!finished) throw new TrainingStopped(state.nextEpoch, c.optim.epochs, ckptFile!);
+    if (ended === 'deadline') throw new TrainingStopped(state.nextEpoch, c.optim.epochs, ckptFile);
+    if (ended === 'signal') throw new TrainingStopped(state.nextEpoch, c.optim.epochs, ckptFile, 'signal');
     const metrics = await finishRun({
       config: c,
       hash,

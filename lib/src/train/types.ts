@@ -4,6 +4,7 @@ import type { EvalResult } from '../eval/metrics';
 import type { LossFn } from '../losses';
 import type { TrainConfig } from './config';
 import type { PreparedData } from './data';
+import type { ProgressInfo } from './progress';
 
 export interface StepInfo {
   epoch: number;
@@ -24,7 +25,15 @@ export interface EpochInfo {
   numTensors: number;
   /** The processor that trained this epoch (`os.cpus()[0].model`, then the backend): a resumed run says which epochs ran where. */
   host?: string;
-  test?: { top1: number; many: number | null; medium: number | null; few: number | null };
+  /** Test accuracy after this epoch (every `eval.every` epochs; the last epoch's is `Metrics.test`). */
+  test?: {
+    top1: number;
+    many: number | null;
+    medium: number | null;
+    few: number | null;
+    /** Top-1 of each expert (absent in runs recorded before it was). */
+    experts?: number[];
+  };
 }
 
 export interface Metrics {
@@ -46,7 +55,7 @@ export interface Metrics {
   /** 'checkpoint.bin' when `lossVariables` were read from the run's final checkpoint after training. */
   lossVariablesFrom?: string;
   test: EvalResult;
-  /** Accuracy on the long-tailed training set (no augmentation), when `eval.trainAccuracy`. */
+  /** Accuracy on the long-tailed training set (no augmentation), when `eval.trainAccuracy` or `eval.every` > 0. */
   trainSet?: EvalResult;
   train: { epochs: EpochInfo[]; seconds: number; imgPerSec: number };
 }
@@ -71,6 +80,13 @@ export interface TrainOptions {
   progress?: boolean;
   onStep?: (s: StepInfo) => void;
   onEpoch?: (e: EpochInfo) => void;
+  /** The run's step count, at most once a second and at every epoch boundary (e.g. for a parent's progress bar). */
+  onProgress?: (p: ProgressInfo) => void;
+  /**
+   * Stops the run within one step (between steps) when aborted: nothing of the epoch in progress is written, the
+   * checkpoint of the last finished epoch stays, the folder's lock is released, and `TrainingStopped` is thrown.
+   */
+  signal?: AbortSignal;
   /** Where warnings about the config go (also recorded in metrics.json); default: stderr. */
   onWarning?: (message: string) => void;
   /** Also write analysis.json.gz (per-class KL, hardest negatives, features; eval/analysis.ts); default true with outDir. */

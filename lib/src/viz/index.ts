@@ -334,8 +334,6 @@ export function savePlot(
   return { html, png };
 }
 
-export { showFigure, fileDigest, FIGURE_ATTR, PROTOCOL_ATTR, DATA_ATTR } from './notebook';
-export type { ShowFigureOptions, ShownFigure } from './notebook';
 export {
   classSizesFigure,
   splitSizes,

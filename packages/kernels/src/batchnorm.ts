@@ -17,7 +17,8 @@
  */
 import { tf } from './tf';
 import { AnyBackend, alloc, f32, isWasm, release, size, TensorInfo, WasmBackendLike } from './kernel-utils';
-import { SimdKernels, simdKernels } from './simd-kernels';
+import { BN_BLOCK_ROWS, SimdCallables, simdCallables } from './simd-kernels';
+import { partsFor, runParts, split, Task } from './threads';
 
 export const BN_KERNEL = 'NclBatchNormTrain';
 export const BN_GRAD_KERNEL = 'NclBatchNormTrainGrad';
@@ -201,13 +202,22 @@ function gradCoefficients(
 // ---------------------------------------------------------------------------------------------------------------
 // Kernels (the same code on wasm and cpu: only where the float32 data lives differs).
 
-/** Float64 / float32 scratch on the wasm heap for the SIMD path: [2C] f64 sums, then 3 × [C] f32 parameters. */
-function withScratch<T>(backend: WasmBackendLike, C: number, f: (sums: number, params: number) => T): T {
-  const t = alloc(backend, [4 * C + 3 * C + 4]);
+/**
+ * Scratch on the wasm heap for the SIMD path: per-block sums f64 [blocks][2C] (zeroed), then 3 × [C] f32
+ * parameters.
+ */
+function withScratch<T>(
+  backend: WasmBackendLike,
+  C: number,
+  blocks: number,
+  f: (sums: number, params: number) => T,
+): T {
+  const t = alloc(backend, [4 * C * blocks + 3 * C + 4]);
   try {
     const base = backend.dataIdMap.get(t.dataId).memoryOffset;
     const sums = (base + 7) & ~7;
-    return f(sums, sums + 16 * C);
+    heapF64(backend, sums, 2 * C * blocks).fill(0);
+    return f(sums, sums + 16 * C * blocks);
   } finally {
     release(backend, t);
   }
@@ -220,10 +230,36 @@ function heapF32(backend: WasmBackendLike, ptr: number, n: number): Float32Array
   return new Float32Array(backend.wasm.HEAPF32.buffer, ptr, n);
 }
 
+/** Below this many elements a batch-norm pass runs on one thread (waking the others costs more). */
+const MIN_PARALLEL = 1 << 15;
+
+/**
+ * The rows of a batch-norm pass split across the kernel threads in whole blocks of BN_BLOCK_ROWS rows:
+ * `call(r0, rows)` gives one thread's calls for rows [r0, r0 + rows).
+ */
+function rowParts(k: SimdCallables, P: number, C: number, call: (r0: number, rows: number) => Task): void {
+  const blocks = Math.ceil(P / BN_BLOCK_ROWS);
+  const T = P * C < MIN_PARALLEL ? 1 : partsFor(k.memory, blocks);
+  const parts: Task[][] = [];
+  for (let i = 0; i < T; i++) {
+    const [r0, r1] = split(P, T, i, BN_BLOCK_ROWS);
+    if (r1 > r0) parts.push([call(r0, r1 - r0)]);
+  }
+  runParts(k.memory, parts);
+}
+
+/** S[c] = Σ over blocks (in order) of the per-block sums [blocks][2C]: the same order on any number of threads. */
+function addBlocks(backend: WasmBackendLike, sums: number, C: number, blocks: number): Float64Array {
+  const B = heapF64(backend, sums, 2 * C * blocks);
+  const S = new Float64Array(2 * C);
+  for (let b = 0; b < blocks; b++) for (let c = 0; c < 2 * C; c++) S[c] += B[b * 2 * C + c];
+  return S;
+}
+
 /** Forward on wasm with the SIMD loops (C % 4 = 0); writes y and returns nothing. */
 function bnForwardSimd(
   backend: WasmBackendLike,
-  simd: SimdKernels,
+  simd: SimdCallables,
   x: TensorInfo,
   gamma: TensorInfo,
   beta: TensorInfo,
@@ -235,11 +271,15 @@ function bnForwardSimd(
 ): void {
   const C = x.shape[x.shape.length - 1];
   const P = size(x.shape) / C;
+  const blocks = Math.ceil(P / BN_BLOCK_ROWS);
   const off = (t: TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
-  withScratch(backend, C, (sums, params) => {
-    heapF64(backend, sums, 2 * C).fill(0);
-    simd.bnStats(off(x), P, C, sums);
-    const S = heapF64(backend, sums, 2 * C);
+  const row = 4 * C;
+  withScratch(backend, C, blocks, (sums, params) => {
+    rowParts(simd, P, C, (r0, rows) => ({
+      c: simd.bnStats,
+      args: [off(x) + r0 * row, rows, C, sums + (r0 / BN_BLOCK_ROWS) * 16 * C],
+    }));
+    const S = addBlocks(backend, sums, C, blocks);
     const G = f32(backend, gamma);
     const Bt = f32(backend, beta);
     const Mo = f32(backend, mean);
@@ -255,16 +295,19 @@ function bnForwardSimd(
       a[c] = ac;
       k[c] = Bt[c] - m * ac;
     }
-    simd.bnApply(
-      off(x),
-      off(y),
-      residual ? off(residual) : 0,
-      P,
-      C,
-      params,
-      params + 4 * C,
-      attrs.relu ? 1 : 0,
-    );
+    rowParts(simd, P, C, (r0, rows) => ({
+      c: simd.bnApply,
+      args: [
+        off(x) + r0 * row,
+        off(y) + r0 * row,
+        residual ? off(residual) + r0 * row : 0,
+        rows,
+        C,
+        params,
+        params + 4 * C,
+        attrs.relu ? 1 : 0,
+      ],
+    }));
   });
 }
 
@@ -280,7 +323,7 @@ function bnForwardKernel(args: {
   const y = alloc(backend, x.shape);
   const mean = alloc(backend, [C]);
   const variance = alloc(backend, [C]);
-  const simd = C % 4 === 0 && isWasm(backend) ? simdKernels(backend) : null;
+  const simd = C % 4 === 0 && isWasm(backend) ? simdCallables(backend) : null;
   if (simd && isWasm(backend)) {
     bnForwardSimd(backend, simd, x, gamma, beta, residual, y, mean, variance, attrs);
     return [y, mean, variance];
@@ -328,14 +371,26 @@ function bnGradKernel(args: {
   const dgamma = alloc(backend, [C]);
   const dbeta = alloc(backend, [C]);
   const dres = withG ? alloc(backend, x.shape) : null;
-  const simd = C % 4 === 0 && isWasm(backend) ? simdKernels(backend) : null;
+  const simd = C % 4 === 0 && isWasm(backend) ? simdCallables(backend) : null;
   if (simd && isWasm(backend)) {
     const off = (t: TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
     const relu = attrs.relu ? 1 : 0;
-    withScratch(backend, C, (sums, params) => {
-      heapF64(backend, sums, 2 * C).fill(0);
-      simd.bnGradSums(off(dy), off(x), off(y), P, C, relu, sums);
-      const S = heapF64(backend, sums, 2 * C);
+    const blocks = Math.ceil(P / BN_BLOCK_ROWS);
+    const row = 4 * C;
+    withScratch(backend, C, blocks, (sums, params) => {
+      rowParts(simd, P, C, (r0, rows) => ({
+        c: simd.bnGradSums,
+        args: [
+          off(dy) + r0 * row,
+          off(x) + r0 * row,
+          off(y) + r0 * row,
+          rows,
+          C,
+          relu,
+          sums + (r0 / BN_BLOCK_ROWS) * 16 * C,
+        ],
+      }));
+      const S = addBlocks(backend, sums, C, blocks);
       const A = heapF32(backend, params, C);
       const B = heapF32(backend, params + 4 * C, C);
       const K = heapF32(backend, params + 8 * C, C);
@@ -353,19 +408,22 @@ function bnGradKernel(args: {
         B,
         K,
       );
-      simd.bnGradApply(
-        off(dy),
-        off(x),
-        off(y),
-        off(dx),
-        dres ? off(dres) : 0,
-        P,
-        C,
-        relu,
-        params,
-        params + 4 * C,
-        params + 8 * C,
-      );
+      rowParts(simd, P, C, (r0, rows) => ({
+        c: simd.bnGradApply,
+        args: [
+          off(dy) + r0 * row,
+          off(x) + r0 * row,
+          off(y) + r0 * row,
+          off(dx) + r0 * row,
+          dres ? off(dres) + r0 * row : 0,
+          rows,
+          C,
+          relu,
+          params,
+          params + 4 * C,
+          params + 8 * C,
+        ],
+      }));
     });
     return dres ? [dx, dgamma, dbeta, dres] : [dx, dgamma, dbeta];
   }

@@ -15,8 +15,9 @@
  *
  * Requires Co % 8 = 0; any Ci, kernel size and stride.
  */
-import { assemble, Fn, I32, relaxedSimdAvailable, V128 } from './wasm-asm';
+import { Fn, I32, relaxedSimdAvailable, V128 } from './wasm-asm';
 import { WasmBackendLike } from './kernel-utils';
+import { Callable, kernelModule, partsFor, runParts, split, Task } from './threads';
 
 export interface ConvSpec {
   Ci: number;
@@ -37,10 +38,8 @@ export interface ConvSpec {
   pad1: boolean;
 }
 
-/** (xpad, wpack, y, N, Hp, Wp, OH, OW, yRow, yImg): pointers are heap byte offsets; yRow / yImg are bytes. */
-type ConvFn = (...args: number[]) => void;
-/** (x, xpad, N, H, Hp, Wp, pt, pl, copyPix, rightPad, pixBytes) */
-type PadFn = (...args: number[]) => void;
+// conv (xpad, wpack, y, N, Hp, Wp, OH, OW, yRow, yImg): pointers are heap byte offsets; yRow / yImg are bytes.
+// pad (x, xpad, N, H, Hp, Wp, pt, pl, copyPix, rightPad, pixBytes).
 
 function convFn(spec: ConvSpec): Fn {
   const { Ci, Co, KH, KW, sh, sw, yPix, fma, pad1 } = spec;
@@ -283,15 +282,20 @@ export interface FilterGradSpec {
 }
 
 /**
- * dW[kh,kw,ci,co] += Σ_{n,oh,ow} x[n, oh·sh + kh − pt, ow·sw + kw − pl, ci] · dy[n,oh,ow,co], (x, dy, dw, N).
- * Tiles of 4 input × 8 output channels in 8 accumulators; for each tap the valid rows and columns are constant
- * ranges (no bounds checks in the loops) and every tap / channel offset is an immediate. Ci % 4 = 0, Co % 8 = 0.
+ * dW[kh,kw,ci,co] += Σ_{n,oh,ow} x[n, oh·sh + kh − pt, ow·sw + kw − pl, ci] · dy[n,oh,ow,co], (x, dy, dw, N, t0, t1)
+ * for the filter tiles t0 ≤ t < t1 (tile t: input channels 4·⌊t / (Co/8)⌋ + [0, 4), output channels
+ * 8·(t mod Co/8) + [0, 8)); threads take disjoint tile ranges, and each dW element is summed in the same order
+ * (images, then rows, then columns) whichever thread computes it. Tiles of 4 input × 8 output channels in 8
+ * accumulators; for each tap the valid rows and columns are constant ranges (no bounds checks in the loops) and
+ * every tap / channel offset is an immediate. Ci % 4 = 0, Co % 8 = 0.
  */
 function filterGradFn(g: FilterGradSpec): Fn {
   const { H, W, Ci, OH, OW, Co, KH, KW, sh, sw, pt, pl, ohb, fma } = g;
-  const f = new Fn('filterGrad', ['x', 'dy', 'dw', 'N']);
+  const f = new Fn('filterGrad', ['x', 'dy', 'dw', 'N', 't0', 't1']);
   const P = (name: string) => f.p(name);
-  const [n, ob, ci0, co0, oh, oh1, xb, db, wb, xp, dp, j] = Array.from({ length: 12 }, () => f.local(I32));
+  const [n, ob, tile, ci0, co0, oh, oh1, xb, db, wb, xp, dp, j] = Array.from({ length: 13 }, () =>
+    f.local(I32),
+  );
   const acc = Array.from({ length: 8 }, () => f.local(V128));
   const b0 = f.local(V128);
   const b1 = f.local(V128);
@@ -313,119 +317,128 @@ function filterGradFn(g: FilterGradSpec): Fn {
         ohb,
         () => {
           f.forRange(
-            ci0,
-            () => f.i32(0),
-            () => f.i32(Ci),
-            4,
+            tile,
+            () => f.get(P('t0')),
+            () => f.get(P('t1')),
+            1,
             () => {
-              f.forRange(
-                co0,
-                () => f.i32(0),
-                () => f.i32(Co),
-                8,
-                () => {
-                  // xb = x + n·H·XROW + ci0·4; db = dy + n·OH·DROW + co0·4; wb = dw + (ci0·Co + co0)·4
-                  f.let(xb, () =>
-                    f
-                      .get(n)
-                      .i32(H * XROW)
-                      .mul()
-                      .get(P('x'))
-                      .add()
-                      .get(ci0)
-                      .i32(4)
-                      .mul()
-                      .add(),
-                  );
-                  f.let(db, () =>
-                    f
-                      .get(n)
-                      .i32(OH * DROW)
-                      .mul()
-                      .get(P('dy'))
-                      .add()
-                      .get(co0)
-                      .i32(4)
-                      .mul()
-                      .add(),
-                  );
-                  f.let(wb, () => f.get(ci0).i32(Co).mul().get(co0).add().i32(4).mul().get(P('dw')).add());
-                  for (let kh = 0; kh < KH; kh++) {
-                    // rows with 0 ≤ oh·sh + kh − pt < H
-                    const ohLo = Math.max(0, Math.ceil((pt - kh) / sh));
-                    const ohHi = Math.min(OH, Math.floor((H - 1 + pt - kh) / sh) + 1);
-                    if (ohHi <= ohLo) continue;
-                    for (let kw = 0; kw < KW; kw++) {
-                      const owLo = Math.max(0, Math.ceil((pl - kw) / sw));
-                      const owHi = Math.min(OW, Math.floor((W - 1 + pl - kw) / sw) + 1);
-                      const cnt = owHi - owLo;
-                      if (cnt <= 0) continue;
-                      const tapOff = (kh * KW + kw) * Ci * Co * 4;
-                      for (let r = 0; r < 4; r++) {
-                        for (let h = 0; h < 2; h++)
-                          f.get(wb)
-                            .vload(tapOff + r * Co * 4 + 16 * h)
-                            .set(acc[2 * r + h]);
-                      }
-                      // oh from max(ob, ohLo) to min(ob + ohb, ohHi)
-                      f.let(oh, () => {
-                        f.get(ob).i32(ohLo);
-                        f.get(ob).i32(ohLo).gtS();
-                        f.select();
-                      });
-                      f.let(oh1, () => {
-                        f.get(ob).i32(ohb).add();
-                        f.i32(ohHi);
-                        f.get(ob).i32(ohb).add().i32(ohHi).ltS();
-                        f.select();
-                      });
-                      // x column offset of ow = owLo for this tap, in bytes (may be negative only if owLo·sw + kw < pl,
-                      // which the range excludes)
-                      const xcol = (owLo * sw + kw - pl) * Ci * 4;
-                      const dcol = owLo * Co * 4;
-                      f.forRange(
-                        oh,
-                        () => f.get(oh),
-                        () => f.get(oh1),
-                        1,
-                        () => {
-                          f.let(xp, () =>
-                            f
-                              .get(oh)
-                              .i32(sh * XROW)
-                              .mul()
-                              .get(xb)
-                              .add()
-                              .i32(xcol + (kh - pt) * XROW)
-                              .add(),
-                          );
-                          f.let(dp, () => f.get(oh).i32(DROW).mul().get(db).add().i32(dcol).add());
-                          f.i32(cnt).set(j);
-                          f.countDown(j, () => {
-                            f.get(dp).vload(0).set(b0);
-                            f.get(dp).vload(16).set(b1);
-                            for (let r = 0; r < 4; r++) {
-                              f.get(xp)
-                                .vsplatLoad(4 * r)
-                                .set(a);
-                              f.madd(acc[2 * r], a, b0, fma).madd(acc[2 * r + 1], a, b1, fma);
-                            }
-                            f.inc(xp, () => f.i32(XSTEP));
-                            f.inc(dp, () => f.i32(DSTEP));
-                          });
-                        },
+              // tile = (ci0 / 4)·(Co / 8) + co0 / 8
+              f.let(ci0, () =>
+                f
+                  .get(tile)
+                  .i32(Co / 8)
+                  .divS()
+                  .i32(4)
+                  .mul(),
+              );
+              f.let(co0, () =>
+                f
+                  .get(tile)
+                  .i32(Co / 8)
+                  .remS()
+                  .i32(8)
+                  .mul(),
+              );
+              // xb = x + n·H·XROW + ci0·4; db = dy + n·OH·DROW + co0·4; wb = dw + (ci0·Co + co0)·4
+              f.let(xb, () =>
+                f
+                  .get(n)
+                  .i32(H * XROW)
+                  .mul()
+                  .get(P('x'))
+                  .add()
+                  .get(ci0)
+                  .i32(4)
+                  .mul()
+                  .add(),
+              );
+              f.let(db, () =>
+                f
+                  .get(n)
+                  .i32(OH * DROW)
+                  .mul()
+                  .get(P('dy'))
+                  .add()
+                  .get(co0)
+                  .i32(4)
+                  .mul()
+                  .add(),
+              );
+              f.let(wb, () => f.get(ci0).i32(Co).mul().get(co0).add().i32(4).mul().get(P('dw')).add());
+              for (let kh = 0; kh < KH; kh++) {
+                // rows with 0 ≤ oh·sh + kh − pt < H
+                const ohLo = Math.max(0, Math.ceil((pt - kh) / sh));
+                const ohHi = Math.min(OH, Math.floor((H - 1 + pt - kh) / sh) + 1);
+                if (ohHi <= ohLo) continue;
+                for (let kw = 0; kw < KW; kw++) {
+                  const owLo = Math.max(0, Math.ceil((pl - kw) / sw));
+                  const owHi = Math.min(OW, Math.floor((W - 1 + pl - kw) / sw) + 1);
+                  const cnt = owHi - owLo;
+                  if (cnt <= 0) continue;
+                  const tapOff = (kh * KW + kw) * Ci * Co * 4;
+                  for (let r = 0; r < 4; r++) {
+                    for (let h = 0; h < 2; h++)
+                      f.get(wb)
+                        .vload(tapOff + r * Co * 4 + 16 * h)
+                        .set(acc[2 * r + h]);
+                  }
+                  // oh from max(ob, ohLo) to min(ob + ohb, ohHi)
+                  f.let(oh, () => {
+                    f.get(ob).i32(ohLo);
+                    f.get(ob).i32(ohLo).gtS();
+                    f.select();
+                  });
+                  f.let(oh1, () => {
+                    f.get(ob).i32(ohb).add();
+                    f.i32(ohHi);
+                    f.get(ob).i32(ohb).add().i32(ohHi).ltS();
+                    f.select();
+                  });
+                  // x column offset of ow = owLo for this tap, in bytes (may be negative only if owLo·sw + kw < pl,
+                  // which the range excludes)
+                  const xcol = (owLo * sw + kw - pl) * Ci * 4;
+                  const dcol = owLo * Co * 4;
+                  f.forRange(
+                    oh,
+                    () => f.get(oh),
+                    () => f.get(oh1),
+                    1,
+                    () => {
+                      f.let(xp, () =>
+                        f
+                          .get(oh)
+                          .i32(sh * XROW)
+                          .mul()
+                          .get(xb)
+                          .add()
+                          .i32(xcol + (kh - pt) * XROW)
+                          .add(),
                       );
-                      for (let r = 0; r < 4; r++) {
-                        for (let h = 0; h < 2; h++) {
-                          f.get(wb)
-                            .get(acc[2 * r + h])
-                            .vstore(tapOff + r * Co * 4 + 16 * h);
+                      f.let(dp, () => f.get(oh).i32(DROW).mul().get(db).add().i32(dcol).add());
+                      f.i32(cnt).set(j);
+                      f.countDown(j, () => {
+                        f.get(dp).vload(0).set(b0);
+                        f.get(dp).vload(16).set(b1);
+                        for (let r = 0; r < 4; r++) {
+                          f.get(xp)
+                            .vsplatLoad(4 * r)
+                            .set(a);
+                          f.madd(acc[2 * r], a, b0, fma).madd(acc[2 * r + 1], a, b1, fma);
                         }
-                      }
+                        f.inc(xp, () => f.i32(XSTEP));
+                        f.inc(dp, () => f.i32(DSTEP));
+                      });
+                    },
+                  );
+                  for (let r = 0; r < 4; r++) {
+                    for (let h = 0; h < 2; h++) {
+                      f.get(wb)
+                        .get(acc[2 * r + h])
+                        .vstore(tapOff + r * Co * 4 + 16 * h);
                     }
                   }
-                },
-              );
+                }
+              }
             },
           );
         },
@@ -437,9 +450,9 @@ function filterGradFn(g: FilterGradSpec): Fn {
 
 interface Compiled {
   memory: WebAssembly.Memory;
-  convs: Map<string, ConvFn>;
-  filterGrads: Map<string, ConvFn>;
-  pad: PadFn;
+  convs: Map<string, Callable>;
+  filterGrads: Map<string, Callable>;
+  pad: Callable;
 }
 const compiled = new WeakMap<object, Compiled | null>();
 
@@ -449,8 +462,7 @@ function compiledFor(backend: WasmBackendLike): Compiled | null {
   if (compiled.has(memory)) return compiled.get(memory) ?? null;
   let c: Compiled | null = null;
   try {
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(assemble([padFn()])), { env: { memory } });
-    c = { memory, convs: new Map(), filterGrads: new Map(), pad: inst.exports.pad as unknown as PadFn };
+    c = { memory, convs: new Map(), filterGrads: new Map(), pad: kernelModule(memory, [padFn()]).pad };
   } catch {
     c = null;
   }
@@ -458,14 +470,11 @@ function compiledFor(backend: WasmBackendLike): Compiled | null {
   return c;
 }
 
-function convFor(c: Compiled, spec: ConvSpec): ConvFn {
+function convFor(c: Compiled, spec: ConvSpec): Callable {
   const key = JSON.stringify(spec);
   let fn = c.convs.get(key);
   if (!fn) {
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(assemble([convFn(spec)])), {
-      env: { memory: c.memory },
-    });
-    fn = inst.exports.conv as unknown as ConvFn;
+    fn = kernelModule(c.memory, [convFn(spec)]).conv;
     c.convs.set(key, fn);
   }
   return fn;
@@ -473,7 +482,8 @@ function convFor(c: Compiled, spec: ConvSpec): ConvFn {
 
 /**
  * dW (zeroed by the caller, [KH][KW][Ci][Co] at heap offset dw) += the filter gradient of x [N,H,W,Ci] and
- * dy [N,OH,OW,Co], with code generated for this shape. Returns false if the SIMD code is unavailable.
+ * dy [N,OH,OW,Co], with code generated for this shape; the filter tiles are split across the kernel threads.
+ * Returns false if the SIMD code is unavailable.
  */
 export function filterGradSimd(
   backend: WasmBackendLike,
@@ -489,13 +499,17 @@ export function filterGradSimd(
   const key = JSON.stringify(g);
   let fn = c.filterGrads.get(key);
   if (!fn) {
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(assemble([filterGradFn(g)])), {
-      env: { memory: c.memory },
-    });
-    fn = inst.exports.filterGrad as unknown as ConvFn;
+    fn = kernelModule(c.memory, [filterGradFn(g)]).filterGrad;
     c.filterGrads.set(key, fn);
   }
-  fn(x, dy, dw, N);
+  const tiles = (g.Ci / 4) * (g.Co / 8);
+  const T = partsFor(c.memory, tiles);
+  const parts: Task[][] = [];
+  for (let i = 0; i < T; i++) {
+    const [t0, t1] = split(tiles, T, i);
+    parts.push([{ c: fn, args: [x, dy, dw, N, t0, t1] }]);
+  }
+  runParts(c.memory, parts);
   return true;
 }
 
@@ -623,18 +637,14 @@ export function convSimd(
     g.OW >= 8 &&
     !forcePadCopy;
   const needsPad = !pad1 && (g.pt !== 0 || g.pl !== 0 || Hp > g.H || Wp !== g.W);
+  const copyPix = Math.min(g.W, Wp - g.pl);
+  const rightPad = Wp - g.pl - copyPix;
   let xp = x;
   let free = () => undefined as void;
   if (needsPad) {
     [xp, free] = scratch(g.N * Hp * Wp * pix);
-    const copyPix = Math.min(g.W, Wp - g.pl);
-    const rightPad = Wp - g.pl - copyPix;
-    if (copyPix !== g.W) {
-      // Trailing columns of x that no tap reaches: copy row by row with the full input row stride.
-      padRows(backend, g, x, xp, Hp, Wp, copyPix);
-    } else {
-      c.pad(x, xp, g.N, g.H, Hp, Wp, g.pt, g.pl, copyPix, rightPad, pix);
-    }
+    // Trailing columns of x that no tap reaches: copy row by row with the full input row stride (rare; here).
+    if (copyPix !== g.W) padRows(backend, g, x, xp, Hp, Wp, copyPix);
   }
   try {
     const fn = convFor(c, {
@@ -648,7 +658,23 @@ export function convSimd(
       fma: relaxedSimdAvailable(),
       pad1,
     });
-    fn(xp, wpack, y, g.N, pad1 ? g.H : Hp, pad1 ? g.W : Wp, g.OH, g.OW, out.yRow, out.yImg);
+    // Images split across the kernel threads: each pads and convolves its own images (no barrier between).
+    const [hIn, wIn] = pad1 ? [g.H, g.W] : [Hp, Wp];
+    const T = partsFor(c.memory, g.N);
+    const parts: Task[][] = [];
+    for (let i = 0; i < T; i++) {
+      const [n0, n1] = split(g.N, T, i);
+      const part: Task[] = [];
+      const xn = xp + n0 * hIn * wIn * pix;
+      if (needsPad && copyPix === g.W) {
+        const args = [x + n0 * g.H * g.W * pix, xn, n1 - n0, g.H, Hp, Wp, g.pt, g.pl, copyPix, rightPad, pix];
+        part.push({ c: c.pad, args });
+      }
+      const args = [xn, wpack, y + n0 * out.yImg, n1 - n0, hIn, wIn, g.OH, g.OW, out.yRow, out.yImg];
+      part.push({ c: fn, args });
+      parts.push(part);
+    }
+    runParts(c.memory, parts);
   } finally {
     free();
   }

@@ -7,6 +7,8 @@
  *     assembler, ./wasm-asm.ts; ./conv-simd.ts, ./conv-grads.ts), batch norm fused with ReLU and the residual add
  *     (./batchnorm.ts), SGD momentum as one kernel (./sgd.ts), and a guard that turns a full wasm heap into an error
  *     (./heap-guard.ts);
+ *   - the wasm kernels on every core: a pool of worker threads on tfjs-wasm's heap made shared (./threads.ts,
+ *     ./shared-heap.ts);
  *   - a per-kernel profiler (./profile.ts).
  *
  * The kernels register on the `@tensorflow/tfjs` instance the workspace resolves (a peer dependency), so they serve
@@ -43,6 +45,15 @@ export { simdKernels } from './simd-kernels';
 export type { SimdKernels } from './simd-kernels';
 export { setForcePadCopy, nclSimdKernelsActive } from './conv-simd';
 export { relaxedSimdAvailable, useRelaxedSimd } from './wasm-asm';
+export {
+  cores,
+  defaultThreads,
+  kernelThreads,
+  parallelKernelCalls,
+  setKernelThreads,
+  threadsPerWorker,
+} from './threads';
+export { shareMemory } from './shared-heap';
 export { CompiledTrainStep } from './step/tfjs-step';
 export type { CompiledTrainStepOptions, StepTensors } from './step/tfjs-step';
 export { StepPlan } from './step/plan';

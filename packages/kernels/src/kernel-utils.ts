@@ -36,6 +36,12 @@ export function isWasm(b: unknown): b is WasmBackendLike {
   return (b as WasmBackendLike).wasm != null && (b as WasmBackendLike).dataIdMap != null;
 }
 
+/** The WebAssembly memory (the heap) of a wasm backend, or null if the module does not export one. */
+export function wasmMemory(backend: WasmBackendLike): WebAssembly.Memory | null {
+  const memory = (backend.wasm as unknown as { asm?: { memory?: unknown } }).asm?.memory;
+  return memory instanceof WebAssembly.Memory ? memory : null;
+}
+
 export function size(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) n *= d;

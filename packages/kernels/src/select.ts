@@ -20,8 +20,11 @@ import { registerWasmTrainingKernels } from './wasm-kernels';
 import { tryWebGPU } from './webgpu';
 import { nclSimdKernelsActive } from './conv-simd';
 import { relaxedSimdAvailable } from './wasm-asm';
-import type { WasmBackendLike } from './kernel-utils';
+import { wasmMemory, type WasmBackendLike } from './kernel-utils';
 import { guardWasmHeap, type WasmHeapModule } from './heap-guard';
+import { defaultThreads, isShared, setKernelThreads } from './threads';
+import { useSharedWasmHeap } from './shared-heap';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 
 export { guardWasmHeap, WasmHeapError, WASM_HEAP_MAX_BYTES } from './heap-guard';
 
@@ -32,6 +35,11 @@ export const BackendOptions = z
   .object({
     backend: z.enum(BACKENDS).optional(),
     quiet: z.boolean().optional(),
+    /**
+     * Threads for the wasm kernels (default: env NCL_THREADS, else every core). Other backends ignore it. The
+     * first wasm start decides whether the heap is shared: after a start with 1 thread, later calls stay at 1.
+     */
+    threads: z.number().int().positive().optional(),
   })
   .strict();
 export type BackendOptions = z.infer<typeof BackendOptions>;
@@ -82,6 +90,7 @@ function tensorflowHasGpu(): boolean {
 
 async function attempt(
   choice: BackendChoice,
+  threads: () => number,
 ): Promise<{ ok: true; info: Partial<BackendInfo> } | { ok: false; reason: string }> {
   switch (choice) {
     case 'tensorflow-gpu': {
@@ -121,24 +130,33 @@ async function attempt(
     }
     case 'wasm': {
       registerWasmTrainingKernels();
+      const wanted = threads();
+      // The heap is made shared at the backend's first start (only then can the binary be chosen).
+      const fresh = !('wasm' in (tf.engine() as unknown as { registry: object }).registry);
+      const sharedWhy = fresh && wanted > 1 ? useSharedWasmHeap(setWasmPaths) : null;
       try {
         if (!(await tf.setBackend('wasm'))) return { ok: false, reason: 'wasm backend failed to initialise' };
       } catch (e) {
         return { ok: false, reason: `wasm backend failed: ${(e as Error).message}` };
       }
-      guardWasmHeap((tf.backend() as unknown as { wasm: WasmHeapModule }).wasm);
-      const wasm = require('@tensorflow/tfjs-backend-wasm') as { getThreadsCount?: () => number };
+      const backend = tf.backend() as unknown as WasmBackendLike;
+      guardWasmHeap(backend.wasm as unknown as WasmHeapModule);
+      const memory = wasmMemory(backend);
+      const shared = memory != null && isShared(memory);
+      const n = shared ? wanted : 1;
+      setKernelThreads(n);
       const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-      const ours = nclSimdKernelsActive(tf.backend() as unknown as WasmBackendLike);
+      const ours = nclSimdKernelsActive(backend);
       const kernels = ours
         ? `XNNPACK + ncl SIMD kernels${relaxedSimdAvailable() ? ' with FMA' : ''}`
         : 'XNNPACK only: the ncl SIMD kernels did not compile';
+      const why =
+        wanted > n
+          ? `; 1 thread, not ${wanted}: ${sharedWhy ?? 'the wasm heap is not shared (the backend started earlier with 1 thread)'}`
+          : '';
       return {
         ok: true,
-        info: {
-          device: `CPU (wasm${simd ? ' SIMD' : ''}, ${kernels})`,
-          threads: wasm.getThreadsCount?.() ?? 1,
-        },
+        info: { device: `CPU (wasm${simd ? ' SIMD' : ''}, ${kernels}${why})`, threads: n },
       };
     }
     case 'cpu': {
@@ -174,6 +192,7 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendInf
     if (!r.success) throw new Error(`NCL_BACKEND=${env} is not a backend; use one of ${BACKENDS.join(', ')}`);
     forced = r.data;
   }
+  const threads = parsed.threads ?? defaultThreads(); // validates NCL_THREADS whatever the backend
   const candidates: BackendChoice[] = forced ? [forced] : [...BACKENDS];
   const skipped: BackendInfo['skipped'] = [];
   for (const choice of candidates) {
@@ -186,7 +205,7 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendInf
       });
       continue;
     }
-    const r = await attempt(choice);
+    const r = await attempt(choice, () => threads);
     if (!r.ok) {
       if (forced) throw new Error(`backend '${forced}' is not available: ${r.reason}`);
       skipped.push({ choice, reason: r.reason });

@@ -6,12 +6,14 @@
  *
  *   NclSgdMomentum  {w, g[, buf]} → [w', buf']        attrs {lr, momentum, wd}
  *
- * Registered for `wasm` and `cpu` (one JS loop over the float32 data); elsewhere `sgdMomentumUpdate` composes tfjs
- * ops. The new weights are a new tensor, never an in-place write: XNNPACK caches a packed copy of every
+ * Registered for `wasm` and `cpu` (one JS loop over the float32 data; on wasm a large parameter's elements are split
+ * across the kernel threads, each element updated by one thread with the same arithmetic); elsewhere
+ * `sgdMomentumUpdate` composes tfjs ops. The new weights are a new tensor, never an in-place write: XNNPACK caches a packed copy of every
  * convolution filter keyed by the filter tensor, so a filter's data must not change under the same tensor.
  */
 import { tf } from './tf';
-import { AnyBackend, alloc, f32, TensorInfo } from './kernel-utils';
+import { AnyBackend, alloc, f32, isWasm, size, TensorInfo, wasmMemory } from './kernel-utils';
+import { Callable, jsKernel, partsFor, runParts, split, Task } from './threads';
 
 export const SGD_KERNEL = 'NclSgdMomentum';
 
@@ -20,6 +22,42 @@ interface SgdAttrs {
   momentum: number;
   wd: number;
 }
+
+/**
+ * Elements [i0, i1) of the update on the wasm heap (`heap` a Float32Array over all of it; w, g, buf, wo, bo are
+ * element offsets, buf < 0 for none). Self-contained: the kernel threads run its source (./threads.ts `jsKernel`).
+ */
+function sgdRange(
+  heap: Float32Array,
+  w: number,
+  g: number,
+  buf: number,
+  wo: number,
+  bo: number,
+  i0: number,
+  i1: number,
+  lr: number,
+  momentum: number,
+  wd: number,
+): void {
+  if (buf >= 0) {
+    for (let i = i0; i < i1; i++) {
+      const b = momentum * heap[buf + i] + heap[g + i] + wd * heap[w + i];
+      heap[bo + i] = b;
+      heap[wo + i] = heap[w + i] - lr * b;
+    }
+  } else {
+    for (let i = i0; i < i1; i++) {
+      const b = heap[g + i] + wd * heap[w + i];
+      heap[bo + i] = b;
+      heap[wo + i] = heap[w + i] - lr * b;
+    }
+  }
+}
+
+/** Parameters of at least this many elements per thread are updated by several threads (smaller: by this one). */
+const PER_THREAD = 1 << 15;
+const ranges = new WeakMap<WebAssembly.Memory, Callable>();
 
 function sgdKernel(args: {
   inputs: { w: TensorInfo; g: TensorInfo; buf?: TensorInfo };
@@ -30,6 +68,27 @@ function sgdKernel(args: {
   const { lr, momentum, wd } = attrs;
   const w2 = alloc(backend, inputs.w.shape);
   const b2 = alloc(backend, inputs.w.shape);
+  const memory = isWasm(backend) ? wasmMemory(backend) : null;
+  if (isWasm(backend) && memory) {
+    let range = ranges.get(memory);
+    if (!range) {
+      range = jsKernel(sgdRange, () => memory);
+      ranges.set(memory, range);
+    }
+    const el = (t: TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset / 4;
+    const n = size(inputs.w.shape);
+    const T = partsFor(memory, n / PER_THREAD);
+    const parts: Task[][] = [];
+    for (let i = 0; i < T; i++) {
+      const [i0, i1] = split(n, T, i, 16);
+      const buf = inputs.buf ? el(inputs.buf) : -1;
+      parts.push([
+        { c: range, args: [el(inputs.w), el(inputs.g), buf, el(w2), el(b2), i0, i1, lr, momentum, wd] },
+      ]);
+    }
+    runParts(memory, parts);
+    return [w2, b2];
+  }
   const W = f32(backend, inputs.w);
   const G = f32(backend, inputs.g);
   const Wo = f32(backend, w2);

@@ -4,22 +4,23 @@
  * backend instance. `simdKernels(backend)` returns null where WebAssembly SIMD is unavailable, and callers fall back
  * to plain JS loops.
  *
- *   bnStats         per-channel Σx, Σx² (f32 within blocks of 256 rows, f64 across blocks)
+ *   bnStats         per-channel Σx, Σx² of each block of 256 rows (f32 within a block, one f64 [2C] per block)
  *   bnApply         y = [relu](x·a[c] + k[c] [+ r])
- *   bnGradSums      per-channel Σg, Σg·x with g = dy [masked by y > 0]
+ *   bnGradSums      per-channel Σg, Σg·x of each block of 256 rows, with g = dy [masked by y > 0]
  *   bnGradApply     dx = A[c]·g + B[c]·x + K[c] [, g out]
  * They need C % 4 = 0. (The convolution loops, generated per layer shape, are in ./conv-simd.ts.)
  */
-import { assemble, Fn, I32, V128 } from './wasm-asm';
+import { Fn, I32, V128 } from './wasm-asm';
 import { WasmBackendLike } from './kernel-utils';
+import { Callable, kernelModule } from './threads';
 
 type Ptr = number;
 export interface SimdKernels {
-  /** out: f64[2C] (Σx, then Σx²), accumulated into (zero it first). */
+  /** out: f64[blocks][2C] (Σx, then Σx², per block of ROWS rows), accumulated into (zero it first). */
   bnStats(x: Ptr, rows: number, C: number, out: Ptr): void;
   /** a, k: f32[C]; r = 0 for none. */
   bnApply(x: Ptr, y: Ptr, r: Ptr, rows: number, C: number, a: Ptr, k: Ptr, relu: number): void;
-  /** out: f64[2C] (Σg, then Σg·x), accumulated into. */
+  /** out: f64[blocks][2C] (Σg, then Σg·x, per block of ROWS rows), accumulated into. */
   bnGradSums(dy: Ptr, x: Ptr, y: Ptr, rows: number, C: number, relu: number, out: Ptr): void;
   /** A, B, K: f32[C]; g = 0 for none. */
   bnGradApply(
@@ -60,11 +61,14 @@ function noMask(f: Fn): number {
   return m;
 }
 
-const ROWS = 256;
+/** Rows per block of the channel sums (threads split the rows in whole blocks). */
+export const BN_BLOCK_ROWS = 256;
+const ROWS = BN_BLOCK_ROWS;
 
 /**
- * Two per-channel sums over rows × C: f32x4 accumulators over blocks of ROWS rows, flushed into f64 out[c] and
- * out[C + c]. `first(off)` pushes the first summand for the element at byte offset `off` of every input; `second`
+ * Two per-channel sums over rows × C: f32x4 accumulators over blocks of ROWS rows, each block's sums added (in
+ * f64) into its own 2C f64 of `out`: out[b·2C + c] and out[b·2C + C + c] for block b. The caller zeroes `out` and
+ * adds the blocks in order, so threads that take whole blocks give the same sums as one thread. `first(off)` pushes the first summand for the element at byte offset `off` of every input; `second`
  * pushes the second given the first in a local.
  */
 function channelSums(
@@ -76,12 +80,13 @@ function channelSums(
 ): Fn {
   const f = new Fn(name, params);
   prologue(f);
-  const [r0, r1, c, off, stride, o] = Array.from({ length: 6 }, () => f.local(I32));
+  const [r0, r1, c, off, stride, o, blockOut] = Array.from({ length: 7 }, () => f.local(I32));
   const s = f.local(V128);
   const q = f.local(V128);
   const v = f.local(V128);
   const get = (i: number) => () => f.get(i);
   f.let(stride, () => f.get(f.p('C')).i32(4).mul());
+  f.get(f.p('out')).set(blockOut);
   f.forRange(
     r0,
     () => f.i32(0),
@@ -112,10 +117,11 @@ function channelSums(
             f.f32x4Add().set(q);
             f.inc(off, get(stride));
           });
-          flushF64(f, () => f.get(f.p('out')).get(c).i32(8).mul().add(), s);
-          flushF64(f, () => f.get(f.p('out')).get(c).get(f.p('C')).add().i32(8).mul().add(), q);
+          flushF64(f, () => f.get(blockOut).get(c).i32(8).mul().add(), s);
+          flushF64(f, () => f.get(blockOut).get(c).get(f.p('C')).add().i32(8).mul().add(), q);
         },
       );
+      f.inc(blockOut, () => f.get(f.p('C')).i32(16).mul());
     },
   );
   return f;
@@ -222,23 +228,44 @@ function bnGradApply(): Fn {
   return f;
 }
 
-const cache = new WeakMap<object, SimdKernels | null>();
-
 /** The SIMD kernels bound to `backend`'s heap, or null if they cannot be instantiated here. */
 export function simdKernels(backend: WasmBackendLike): SimdKernels | null {
+  return simdCallables(backend)?.fns ?? null;
+}
+
+export interface SimdCallables {
+  memory: WebAssembly.Memory;
+  fns: SimdKernels;
+  bnStats: Callable;
+  bnApply: Callable;
+  bnGradSums: Callable;
+  bnGradApply: Callable;
+}
+const callables = new WeakMap<object, SimdCallables | null>();
+
+/** The same kernels as functions the kernel threads can run (./threads.ts), with the memory they run on. */
+export function simdCallables(backend: WasmBackendLike): SimdCallables | null {
   const asm = (backend.wasm as unknown as { asm?: { memory?: WebAssembly.Memory } }).asm;
   const memory = asm?.memory;
   if (!(memory instanceof WebAssembly.Memory)) return null;
-  if (cache.has(memory)) return cache.get(memory) ?? null;
-  let k: SimdKernels | null = null;
+  if (callables.has(memory)) return callables.get(memory) ?? null;
+  let k: SimdCallables | null = null;
   try {
-    const bytes = assemble([bnStats(), bnApply(), bnGradSums(), bnGradApply()]);
-    const mod = new WebAssembly.Module(bytes);
-    const inst = new WebAssembly.Instance(mod, { env: { memory } });
-    k = inst.exports as unknown as SimdKernels;
+    const m = kernelModule(memory, [bnStats(), bnApply(), bnGradSums(), bnGradApply()]);
+    const fns = Object.fromEntries(
+      Object.entries(m).map(([name, c]) => [name, c.f]),
+    ) as unknown as SimdKernels;
+    k = {
+      memory,
+      fns,
+      bnStats: m.bnStats,
+      bnApply: m.bnApply,
+      bnGradSums: m.bnGradSums,
+      bnGradApply: m.bnGradApply,
+    };
   } catch {
     k = null;
   }
-  cache.set(memory, k);
+  callables.set(memory, k);
   return k;
 }

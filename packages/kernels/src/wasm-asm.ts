@@ -99,6 +99,9 @@ export class Fn {
   divS(): this {
     return this.op(0x6d);
   }
+  remS(): this {
+    return this.op(0x6f);
+  }
   ltS(): this {
     return this.op(0x48);
   }
@@ -255,14 +258,16 @@ export class Fn {
 }
 
 /**
- * A module of `fns` that imports `env.memory` (min 1 page, no max: any memory fits) and exports each function by
- * name. All functions have the type (i32 × nParams) → ().
+ * A module of `fns` that imports `env.memory` (min 1 page, no max: any memory fits; with `shared`, a shared memory
+ * of at most 65536 pages, i.e. any shared wasm32 memory) and exports each function by name. All functions have the
+ * type (i32 × nParams) → ().
  */
-export function assemble(fns: Fn[]): Uint8Array {
+export function assemble(fns: Fn[], opts: { shared?: boolean } = {}): Uint8Array {
   const arities = [...new Set(fns.map((f) => f.paramNames.length))];
   const types: number[] = [...uleb(arities.length)];
   for (const n of arities) types.push(0x60, ...uleb(n), ...new Array(n).fill(I32), 0);
-  const imports = [...uleb(1), ...str('env'), ...str('memory'), 0x02, 0x00, ...uleb(1)];
+  const limits = opts.shared ? [0x03, ...uleb(1), ...uleb(65536)] : [0x00, ...uleb(1)];
+  const imports = [...uleb(1), ...str('env'), ...str('memory'), 0x02, ...limits];
   const funcs = [...uleb(fns.length), ...fns.flatMap((f) => uleb(arities.indexOf(f.paramNames.length)))];
   const exportSection = [...uleb(fns.length), ...fns.flatMap((f, i) => [...str(f.name), 0x00, ...uleb(i)])];
   const code = [...uleb(fns.length), ...fns.flatMap((f) => f.encode())];

@@ -74,6 +74,8 @@ export class CompiledTrainStep {
   private logitTensors: tf.Tensor[] = [];
   /** Statistics of the last step, for `ncl bench`. */
   lastCopies = 0;
+  /** Timestamp queries of the passes of the next `capacity` steps (`timePasses`), or null. */
+  private timing: { set: GPUQuerySet; resolved: GPUBuffer; capacity: number; next: number } | null = null;
 
   /** Build the plan and wait until the device has accepted it (shaders compiled, buffers allocated). */
   static async create(opts: CompiledTrainStepOptions): Promise<CompiledTrainStep> {
@@ -166,7 +168,7 @@ export class CompiledTrainStep {
     }
     enc.copyBufferToBuffer(this.bufferOf(x), 0, this.plan.X, 0, x.size * 4);
     this.flushTfjs();
-    const pass = enc.beginComputePass();
+    const pass = enc.beginComputePass(this.timestampWrites(0));
     this.plan.encodeForward(pass);
     pass.end();
     this.device.queue.submit([enc.finish()]);
@@ -226,10 +228,15 @@ export class CompiledTrainStep {
       this.momentumWritten.set(slot.name, m.dataId);
     }
     this.flushTfjs();
-    const pass = enc.beginComputePass();
+    const pass = enc.beginComputePass(this.timestampWrites(2));
     this.plan.encodeBackward(pass);
     this.plan.encodeSgd(pass);
     pass.end();
+    if (this.timing && this.timing.next < this.timing.capacity) {
+      const t = this.timing;
+      enc.resolveQuerySet(t.set, 4 * t.next, 4, t.resolved, 256 * t.next); // offsets: multiples of 256
+      t.next++;
+    }
     for (const [src, dst, offset, size] of targets) enc.copyBufferToBuffer(src, offset * 4, dst, 0, size * 4);
     copies += targets.length;
     this.device.queue.submit([enc.finish()]);
@@ -258,6 +265,62 @@ export class CompiledTrainStep {
     return out;
   }
 
+  /**
+   * Time the GPU passes of the next `steps` (≤ 1024) steps with timestamp queries (forward; backward + SGD).
+   * Returns false, and times nothing, when the device has no 'timestamp-query' feature (or `steps` < 1).
+   */
+  timePasses(steps: number): boolean {
+    this.timing?.set.destroy();
+    this.timing?.resolved.destroy();
+    this.timing = null;
+    if (steps < 1 || !this.device.features.has('timestamp-query')) return false;
+    steps = Math.min(steps, 1024); // at most 4096 queries in a set
+    this.timing = {
+      set: this.device.createQuerySet({ type: 'timestamp', count: 4 * steps }),
+      resolved: this.device.createBuffer({ size: 256 * steps, usage: 0x0200 | 0x0004 }), // QUERY_RESOLVE | COPY_SRC
+      capacity: steps,
+      next: 0,
+    };
+    return true;
+  }
+
+  /** GPU ms of each pass of the steps timed since `timePasses` (empty lists when none were). */
+  async passTimes(): Promise<{ forwardMs: number[]; backwardMs: number[] }> {
+    const t = this.timing;
+    if (!t || t.next === 0) return { forwardMs: [], backwardMs: [] };
+    this.flushTfjs();
+    const staging = this.device.createBuffer({ size: 256 * t.next, usage: 0x0001 | 0x0008 }); // MAP_READ | COPY_DST
+    const enc = this.device.createCommandEncoder();
+    enc.copyBufferToBuffer(t.resolved, 0, staging, 0, 256 * t.next);
+    this.device.queue.submit([enc.finish()]);
+    await staging.mapAsync(0x0001);
+    const ns = new BigUint64Array(staging.getMappedRange().slice(0));
+    staging.unmap();
+    staging.destroy();
+    const ms = (a: bigint, b: bigint) => Number(b - a) / 1e6;
+    const forwardMs: number[] = [];
+    const backwardMs: number[] = [];
+    for (let i = 0; i < t.next; i++) {
+      const q = 32 * i; // 256 bytes per step
+      forwardMs.push(ms(ns[q], ns[q + 1]));
+      backwardMs.push(ms(ns[q + 2], ns[q + 3]));
+    }
+    return { forwardMs, backwardMs };
+  }
+
+  /** The timestamp writes of a pass (query `first` and `first + 1` of this step's four), while steps are timed. */
+  private timestampWrites(first: number): GPUComputePassDescriptor | undefined {
+    const t = this.timing;
+    if (!t || t.next >= t.capacity) return undefined;
+    return {
+      timestampWrites: {
+        querySet: t.set,
+        beginningOfPassWriteIndex: 4 * t.next + first,
+        endOfPassWriteIndex: 4 * t.next + first + 1,
+      },
+    };
+  }
+
   /** Dispatches per training step (forward + backward + SGD, all networks). */
   get dispatchesPerStep(): number {
     return this.plan.dispatchesPerStep;
@@ -266,6 +329,9 @@ export class CompiledTrainStep {
   dispose(): void {
     tf.dispose(this.logitTensors);
     this.logitTensors = [];
+    this.timing?.set.destroy();
+    this.timing?.resolved.destroy();
+    this.timing = null;
     this.plan.destroy();
   }
 }

@@ -6,15 +6,17 @@
  *     (results/manifest.json and results/<id>.json): the printed numbers are the manifest's. Under `smoke` (CI)
  *     the missing runs are trained first, into .scratch/results-smoke.
  *   - `showFigure(fig)`: a Plotly figure spec built by the notebook (e.g. with `viz.classSizesFigure`).
+ * It sits above viz/ (Plotly figures, the notebook display) and experiments/ (figures built from runs) and imports
+ * both; neither imports it (test/imports.test.ts keeps the lib free of import cycles).
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { workspaceRoot } from '../data/locate';
-import { buildFigure, entryStatus, readManifest, ManifestEntry } from '../experiments/reproduce';
-import { readFigureData } from '../experiments/files';
-import { DEFAULT_PROTOCOL, DEFAULT_SEEDS, type FigureOutput } from '../experiments/spec';
-import { Figure, show, ShowOptions, tslabDisplay } from './index';
+import { workspaceRoot } from './data/locate';
+import { buildFigure, entryStatus, readManifest, ManifestEntry } from './experiments/reproduce';
+import { readFigureData } from './experiments/files';
+import { DEFAULT_PROTOCOL, DEFAULT_SEEDS, type FigureOutput } from './experiments/spec';
+import { Figure, show, ShowOptions, tslabDisplay } from './viz';
 
 export interface ShowFigureOptions extends ShowOptions {
   /** Protocol of the runs; default `$NCL_PROTOCOL`, else 'mini'. */
