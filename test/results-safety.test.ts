@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import * as zlib from 'node:zlib';
 import { initBackend, train, experiments } from '../lib/src';
-import type { TrainConfig } from '../lib/src/train';
+import type { Metrics, TrainConfig } from '../lib/src/train';
 import { acquireRunLock, LOCK_FILE } from '../lib/src/train/lock';
 import { removeStaleTemps } from '../lib/src/train/checkpoint';
 import { buildProgram, errorLine } from '../lib/src/cli/main';
@@ -470,7 +470,10 @@ const reproduceOpts = (resultsDir: string, ids: string[]) => ({
   log: () => {},
 });
 
-/** Rejects with exactly `message`, printed by the CLI as that one line. */
+/** A figure `id` that `reproduce` could not write because of `line`, as its failure list reports it (runner.ts). */
+const notWritten = (id: string, line: string) => `1 figure(s) not written:\n  ${id}: ${line}`;
+
+/** Rejects with exactly `message`, printed by the CLI as that text. */
 async function rejectsWith(p: Promise<unknown>, message: string): Promise<void> {
   await assert.rejects(p, (e: Error) => {
     assert.equal(e.message, message);
@@ -483,13 +486,18 @@ test('#44.5 metrics.json of a cached run is schema-checked: an edited value is r
   const results = await resultsCopy('results-metrics');
   const entry = experiments.readManifest(results).figures.find((f) => f.id === 'fig8')!;
   const file = path.join(results, entry.runs[0], 'metrics.json');
-  const good = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const good = JSON.parse(fs.readFileSync(file, 'utf8')) as Metrics;
   const before = snapshot(results);
-  const edits: [(m: Record<string, any>) => void, string][] = [
-    [(m) => (m.test.perClass[3] = '0.5'), 'test.perClass.3: Expected number, received string'],
-    [(m) => (m.test = { top1: 0.5 }), 'test.perClass: Required (and 6 more)'],
+  /** A value of a type other than the schema's, as a hand edit leaves it. */
+  const edited = <T>(v: unknown) => v as T;
+  const edits: [(m: Metrics) => void, string][] = [
+    [(m) => (m.test.perClass[3] = edited('0.5')), 'test.perClass.3: Expected number, received string'],
+    [(m) => (m.test = edited({ top1: 0.5 })), 'test.perClass: Required (and 6 more)'],
     [(m) => m.test.perClass.pop(), 'test.perClass: 9 values for 10 classes (classCounts)'],
-    [(m) => (m.train.epochs[0].seconds = null), 'train.epochs.0.seconds: Expected number, received null'],
+    [
+      (m) => (m.train.epochs[0].seconds = edited(null)),
+      'train.epochs.0.seconds: Expected number, received null',
+    ],
     [(m) => (m.configHash = 'abc'), 'configHash: expected 16 hex digits'],
   ];
   for (const [edit, field] of edits) {
@@ -501,6 +509,28 @@ test('#44.5 metrics.json of a cached run is schema-checked: an edited value is r
       `${file}: not a run's metrics: ${field}`,
     );
   }
+  // The CLI: exit 1, that one line on stderr.
+  const cli = structuredClone(good);
+  cli.test.perClass[3] = edited('0.5');
+  fs.writeFileSync(file, JSON.stringify(cli));
+  const r = ncl([
+    'reproduce',
+    'fig8',
+    '--protocol',
+    'smoke',
+    '--seeds',
+    '1',
+    '--workers',
+    '1',
+    '--no-png',
+    '--results',
+    results,
+  ]);
+  assert.equal(r.status, 1, r.stderr);
+  assert.equal(
+    r.stderr.trim().split('\n').pop(),
+    `ncl: error: ${file}: not a run's metrics: test.perClass.3: Expected number, received string`,
+  );
   fs.writeFileSync(file, fs.readFileSync(file).subarray(0, 100));
   await rejectsWith(
     experiments.reproduce(reproduceOpts(results, ['fig8'])),
@@ -524,13 +554,16 @@ test('#44.7 manifest.json, figure JSON and analysis.json.gz are schema-checked: 
   const before = snapshot(results);
   await rejectsWith(
     experiments.reproduce(reproduceOpts(results, ['table5'])),
-    `${fig8}: not valid JSON (${jsonError(good8.subarray(0, 100))}); truncated or edited?`,
+    notWritten(
+      'table5',
+      `${fig8}: not valid JSON (${jsonError(good8.subarray(0, 100))}); truncated or edited?`,
+    ),
   );
   assert.deepEqual(snapshot(results), before);
   fs.writeFileSync(fig8, '{}');
   await rejectsWith(
     experiments.reproduce(reproduceOpts(results, ['table5'])),
-    `${fig8}: not a figure's data: id: Required (and 6 more)`,
+    notWritten('table5', `${fig8}: not a figure's data: id: Required (and 6 more)`),
   );
   assert.deepEqual(snapshot(results).get('manifest.json'), before.get('manifest.json'));
   fs.writeFileSync(fig8, good8);
@@ -539,13 +572,18 @@ test('#44.7 manifest.json, figure JSON and analysis.json.gz are schema-checked: 
   fs.writeFileSync(manifestFile, '{}');
   await rejectsWith(
     experiments.reproduce(reproduceOpts(results, ['table5'])),
-    `${manifestFile}: not a results manifest: description: Required (and 1 more)`,
+    notWritten('table5', `${manifestFile}: not a results manifest: description: Required (and 1 more)`),
   );
   fs.writeFileSync(manifestFile, goodManifest.subarray(0, 50));
-  await assert.rejects(
-    experiments.reproduce(reproduceOpts(results, ['table5'])),
-    new RegExp(`^Error: ${manifestFile}: not valid JSON \\(.*\\); truncated or edited\\?$`),
-  );
+  await assert.rejects(experiments.reproduce(reproduceOpts(results, ['table5'])), (e: Error) => {
+    const m = e.message.split('\n');
+    assert.deepEqual(m.slice(0, 1), ['1 figure(s) not written:']);
+    assert.match(
+      m[1],
+      new RegExp(`^  table5: ${manifestFile}: not valid JSON \\(.*\\); truncated or edited\\?$`),
+    );
+    return m.length === 2;
+  });
   fs.writeFileSync(manifestFile, goodManifest);
   // A truncated analysis.json.gz, and one that is gzip but not an analysis.
   const entry = experiments.readManifest(results).figures.find((f) => f.id === 'fig8')!;
