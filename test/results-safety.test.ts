@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import * as zlib from 'node:zlib';
-import { initBackend, train, experiments } from '../lib/src';
+import { initBackend, train, experiments, data } from '../lib/src';
 import type { Metrics, TrainConfig } from '../lib/src/train';
 import { acquireRunLock, LOCK_FILE } from '../lib/src/train/lock';
 import { removeStaleTemps } from '../lib/src/train/checkpoint';
@@ -39,15 +39,6 @@ function ncl(args: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) 
     cwd: o.cwd ?? ROOT,
     env: o.env ?? ENV,
   });
-}
-
-/** One line on stderr, exit 1, matching `re`. */
-function refused(r: ReturnType<typeof ncl>, re: RegExp): void {
-  assert.equal(r.status, 1, r.stderr);
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0], re);
-  assert.doesNotMatch(lines[0], /ZodError|SyntaxError|TypeError|RangeError|Error: /);
 }
 
 /** The one-line error `ncl args` ends with when run in this process from `cwd` ('' when it succeeds). */
@@ -613,3 +604,79 @@ function jsonError(bytes: Buffer): string {
   }
   return '';
 }
+
+/** `s` as a regular expression matching it literally. */
+const literally = (s: string) => new RegExp(`^${s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+
+test('#44.6 SHA256SUMS must cover every data file: an empty or partial one is refused naming it, nothing written', () => {
+  const embedded = path.join(ROOT, 'data', 'fashion-mnist');
+  const root = path.join(tmp, 'data-44-6');
+  const dir = path.join(root, 'fashion-mnist');
+  fs.mkdirSync(dir, { recursive: true });
+  for (const f of fs.readdirSync(embedded).filter((f) => f.endsWith('.gz')))
+    fs.symlinkSync(path.join(embedded, f), path.join(dir, f));
+  const sumsFile = path.join(dir, 'SHA256SUMS');
+  const sums = fs.readFileSync(path.join(embedded, 'SHA256SUMS'), 'utf8');
+  const src = data.SOURCES['fashion-mnist'];
+  const roots = [{ dir: root, origin: 'NCL_DATA_DIR' }];
+  // The committed one lists all four files.
+  assert.equal(sums.trim().split('\n').length, 4);
+  fs.writeFileSync(sumsFile, sums);
+  assert.equal(data.locateSource(src, roots)?.checksums, sumsFile);
+  const cases: [string, string][] = [
+    ['', `${sumsFile}: lists no file; restore it or remove it`],
+    ['\n  \n', `${sumsFile}: lists no file; restore it or remove it`],
+    [
+      sums.replace(/^.*train-labels.*\n/m, ''),
+      `${sumsFile}: does not list train-labels-idx1-ubyte.gz; it must cover every data file, restore it or remove it`,
+    ],
+    [
+      sums.split('\n')[0] + '\n',
+      `${sumsFile}: does not list train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-labels-idx1-ubyte.gz; it must cover every data file, restore it or remove it`,
+    ],
+  ];
+  for (const [text, message] of cases) {
+    fs.writeFileSync(sumsFile, text);
+    assert.throws(
+      () => data.locateSource(src, roots),
+      (e: Error) => e instanceof data.DataError && e.message === message,
+    );
+  }
+  // The CLI: exit 1, that one line, no run folder.
+  fs.writeFileSync(sumsFile, '');
+  const out = path.join(tmp, 'run-44-6');
+  const r = ncl(['train', '--protocol', 'smoke', '--method', 'ce', '--out', out], {
+    env: { ...ENV, NCL_DATA_DIR: root },
+  });
+  failedWith(r, literally(`ncl: error: ${sumsFile}: lists no file; restore it or remove it`));
+  assert.equal(fs.existsSync(out), false);
+});
+
+test('#44.12 a $NCL_DATA_DIR that is not a folder is refused naming it, not skipped for the repo data', () => {
+  const missing = path.join(tmp, 'no-such-data');
+  const saved = process.env.NCL_DATA_DIR;
+  process.env.NCL_DATA_DIR = missing;
+  try {
+    assert.throws(
+      () => data.searchRoots(),
+      (e: Error) =>
+        e instanceof data.DataError &&
+        e.message ===
+          `NCL_DATA_DIR=${missing}: no such folder; set it to the folder that holds the datasets, or unset it`,
+    );
+  } finally {
+    if (saved === undefined) delete process.env.NCL_DATA_DIR;
+    else process.env.NCL_DATA_DIR = saved;
+  }
+  const out = path.join(tmp, 'run-44-12');
+  const r = ncl(['train', '--protocol', 'smoke', '--method', 'ce', '--out', out], {
+    env: { ...ENV, NCL_DATA_DIR: missing },
+  });
+  failedWith(
+    r,
+    literally(
+      `ncl: error: NCL_DATA_DIR=${missing}: no such folder; set it to the folder that holds the datasets, or unset it`,
+    ),
+  );
+  assert.equal(fs.existsSync(out), false);
+});

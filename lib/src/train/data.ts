@@ -1,7 +1,7 @@
 /** The data of a run: the dataset (and the folder it was read from), its long-tailed subset and the batches. */
 import * as path from 'node:path';
 import * as data from '../data';
-import { searchRoots, verifyChecksums } from '../data/locate';
+import { dataFiles, searchRoots, verifyChecksums } from '../data/locate';
 import type { TrainConfig } from './config';
 
 export interface PreparedData {
@@ -28,7 +28,11 @@ export async function prepareData(c: TrainConfig, opts: { progress?: boolean } =
   const origin = searchRoots().find(
     (r) => path.join(r.dir, data.sourceOf(c.data.dataset).dir) === dir,
   )?.origin;
-  const source = { dir, origin: origin ?? 'other', checksums: verifyChecksums(dir) };
+  const source = {
+    dir,
+    origin: origin ?? 'other',
+    checksums: verifyChecksums(dir, dataFiles(data.sourceOf(c.data.dataset), dir)),
+  };
   const dataset = await data.loadDataset(c.data.dataset, { progress: opts.progress });
   const subset = c.data.subsetFile
     ? data.loadSubset(c.data.subsetFile)
