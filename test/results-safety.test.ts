@@ -680,3 +680,70 @@ test('#44.12 a $NCL_DATA_DIR that is not a folder is refused naming it, not skip
   );
   assert.equal(fs.existsSync(out), false);
 });
+
+/** A pid that ran and is gone (reaped). */
+function deadPid(): number {
+  const r = spawnSync('true');
+  return r.pid!;
+}
+
+test('#44.12 a PNG render killed mid-way leaves its temp folder only until the next render; one that fails removes it', async (t) => {
+  const root = fs.mkdtempSync(path.join(tmp, 'tmpdir-'));
+  const chromium = path.join(tmp, 'fake-chromium');
+  const render = (behaviour: string) => {
+    fs.writeFileSync(chromium, `#!/bin/sh\n${behaviour}\n`, { mode: 0o755 });
+    const code =
+      "const v = require('./lib/src/viz');" +
+      'v.renderPNG({ data: [], layout: {} }, process.argv[1], { width: 10, height: 10 });';
+    return spawnSync(process.execPath, ['--import', TSX, '-e', code, path.join(tmp, 'never.png')], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...ENV, TMPDIR: root, CHROMIUM: chromium },
+    });
+  };
+  // Ours (tsx keeps its cache in TMPDIR too).
+  const ours = () => fs.readdirSync(root).filter((n) => n.startsWith('ncl-'));
+  // Chromium fails: the error names the PNG, the temp folder is gone.
+  const failed = render('exit 3');
+  assert.equal(failed.status, 1);
+  assert.match(failed.stderr, /cannot write .*never\.png: .*fake-chromium failed/);
+  assert.deepEqual(ours(), []);
+  // The renderer is killed (SIGKILL) while Chromium runs: nothing of it can run, its folder (page, profile) stays ...
+  const killed = render('kill -9 $PPID; sleep 0.2');
+  assert.equal(killed.signal, 'SIGKILL');
+  const left = ours();
+  assert.equal(left.length, 1);
+  assert.match(left[0], new RegExp(`^ncl-plot-${killed.pid}-[A-Za-z0-9]{6}$`));
+  assert.ok(fs.existsSync(path.join(root, left[0], 'figure.html')));
+  // ... until the next process that makes one: folders of dead pids go, those of live processes (and other names) stay.
+  const sleeper = spawn('sleep', ['30']);
+  t.after(() => sleeper.kill());
+  const liveDir = path.join(root, `ncl-plot-${sleeper.pid}-abcdef`);
+  const deadDir = path.join(root, `ncl-png-${deadPid()}-ABC123`);
+  const other = path.join(root, 'ncl-something-else');
+  for (const d of [liveDir, deadDir, other]) fs.mkdirSync(d);
+  const { removeStaleTempDirs } = await import('../lib/src/temp');
+  assert.deepEqual(removeStaleTempDirs(root).sort(), [left[0], path.basename(deadDir)].sort());
+  assert.deepEqual(ours().sort(), [path.basename(liveDir), path.basename(other)].sort());
+});
+
+test("#44.12 reproduce removes the temp files a killed reproduce left in the results folder; the commit is the lib's, wherever the folder is", async (t) => {
+  const results = await resultsCopy('results-temps');
+  const sleeper = spawn('sleep', ['30']);
+  t.after(() => sleeper.kill());
+  const dead = deadPid();
+  const stale = [`manifest.json.tmp-${dead}`, `plotly.js.tmp-${dead}`, `fig8.json.tmp-${dead}`];
+  const live = `README.md.tmp-${sleeper.pid}`;
+  for (const f of [...stale, live]) fs.writeFileSync(path.join(results, f), 'partial');
+  await experiments.reproduce(reproduceOpts(results, ['fig8']));
+  for (const f of stale) assert.equal(fs.existsSync(path.join(results, f)), false, f);
+  assert.ok(fs.existsSync(path.join(results, live)), 'a live writer keeps its temp file');
+  // Built in a folder outside the repository: the commit recorded is the repository's HEAD, not 'unknown'.
+  const head = spawnSync('git', ['rev-parse', '--short=12', 'HEAD'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  }).stdout.trim();
+  assert.match(head, /^[0-9a-f]{12}$/);
+  for (const f of experiments.readManifest(results).figures)
+    assert.match(f.commit, new RegExp(`^${head}(\\+dirty)?$`), f.id);
+});

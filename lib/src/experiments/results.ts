@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { configHash, TrainConfig } from '../train/config';
+import { workspaceRoot } from '../data/locate';
 import { atomicWrite } from '../train/checkpoint';
 import { writing } from '../train/folders';
 import { savePlot, figureHTML } from '../viz';
@@ -29,8 +30,13 @@ import {
 } from './manifest';
 import { DEFAULT_PROTOCOL, DEFAULT_SEEDS, FigureSpec, FigureOutput, FigureContext } from './spec';
 
-/** The commit of the workspace at `cwd` (with "+dirty" when lib/src has changes), or 'unknown'. */
-export function gitCommit(cwd: string): string {
+/**
+ * The commit of the code that builds the figures: of the workspace this lib belongs to (wherever the results folder
+ * is), with "+dirty" when lib/src has changes; a lib outside a git workspace gives its package version
+ * ("ncl-lab@0.1.0"); 'unknown' only when neither can be read.
+ */
+export function gitCommit(cwd: string | null = workspaceRoot()): string {
+  if (cwd === null) return packageVersion();
   try {
     const head = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], {
       cwd,
@@ -42,6 +48,19 @@ export function gitCommit(cwd: string): string {
       encoding: 'utf8',
     }).trim();
     return dirty ? `${head}+dirty` : head;
+  } catch {
+    return packageVersion();
+  }
+}
+
+/** `ncl-lab@<version>` from this lib's package.json, or 'unknown'. */
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as {
+      name?: unknown;
+      version?: unknown;
+    };
+    return pkg.name === 'ncl-lab' && typeof pkg.version === 'string' ? `ncl-lab@${pkg.version}` : 'unknown';
   } catch {
     return 'unknown';
   }
