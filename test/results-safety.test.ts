@@ -747,3 +747,39 @@ test("#44.12 reproduce removes the temp files a killed reproduce left in the res
   for (const f of experiments.readManifest(results).figures)
     assert.match(f.commit, new RegExp(`^${head}(\\+dirty)?$`), f.id);
 });
+
+test('#44.12 --resume refuses a config.json edited since the run started, naming the field; nothing rewritten', async () => {
+  const c = smoke('ce', (c) => (c.optim.epochs = 3));
+  const dir = path.join(tmp, 'edited-config');
+  await assert.rejects(
+    train.trainRun(c, { outDir: dir, progress: false, deadline: Date.now() }),
+    train.TrainingStopped,
+  );
+  const cfgFile = path.join(dir, 'config.json');
+  const original = fs.readFileSync(cfgFile, 'utf8');
+  const edits: [(j: Record<string, Record<string, unknown>>) => void, string][] = [
+    [(j) => (j.optim.epochs = 8), 'optim.epochs: 8 in the file, 3 in this run'],
+    [(j) => (j.optim.lr = '0.1'), `optim.lr: "0.1" in the file, ${JSON.stringify(c.optim.lr)} in this run`],
+    [(j) => delete j.loss, `loss: absent in the file, ${JSON.stringify(c.loss)} in this run`],
+  ];
+  for (const [edit, where] of edits) {
+    const j = JSON.parse(original);
+    edit(j);
+    fs.writeFileSync(cfgFile, JSON.stringify(j, null, 2));
+    const before = snapshot(dir);
+    await assert.rejects(
+      train.trainRun(c, { outDir: dir, resume: true, progress: false }),
+      (e: Error) =>
+        e.message ===
+        `${cfgFile}: edited since the run started (${where}); restore it, remove it (it is written again from this run's config), or --restart`,
+    );
+    assert.deepEqual(snapshot(dir), before, 'config.json, the checkpoint and the rest as they were');
+  }
+  // Reformatted but the same config, or an evaluation-only setting (not in the run's key): resumed, rewritten.
+  const j = JSON.parse(original);
+  j.eval.every = 1;
+  fs.writeFileSync(cfgFile, JSON.stringify(j));
+  const { model } = await train.trainRun(c, { outDir: dir, resume: true, progress: false });
+  model.dispose();
+  assert.equal(fs.readFileSync(cfgFile, 'utf8'), original);
+});
