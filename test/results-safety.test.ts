@@ -783,3 +783,100 @@ test('#44.12 --resume refuses a config.json edited since the run started, naming
   model.dispose();
   assert.equal(fs.readFileSync(cfgFile, 'utf8'), original);
 });
+
+test("#44.13 runs record their data folder relative to where it was found; committed runs name no machine's folders", async () => {
+  const { recordedSource } = await import('../lib/src/train/data');
+  const sums = (d: string) => ({ dir: d, checksums: `${d}/SHA256SUMS` });
+  // What earlier versions recorded, as found in results/runs, and what they become.
+  const cases: [{ dir: string; origin: string; checksums: string | null }, object][] = [
+    [
+      { origin: 'repo', ...sums('/work/run-snap/data/fashion-mnist') },
+      { origin: 'repo', ...sums('data/fashion-mnist') },
+    ],
+    [
+      { origin: 'NCL_DATA_DIR', ...sums('/work/main/data/fashion-mnist') },
+      { origin: 'NCL_DATA_DIR', ...sums('$NCL_DATA_DIR/fashion-mnist') },
+    ],
+    [
+      { origin: 'repo', dir: '/home/u/ncl-lab/data/fashion-mnist/', checksums: null },
+      { origin: 'repo', dir: 'data/fashion-mnist', checksums: null },
+    ],
+    // The system copy and an explicit folder keep their paths; so does a path already relative.
+    [
+      { origin: 'system', ...sums('/usr/share/datasets/fashion-mnist') },
+      { origin: 'system', ...sums('/usr/share/datasets/fashion-mnist') },
+    ],
+    [
+      { origin: 'dataDir', ...sums('/data/x/fashion-mnist') },
+      { origin: 'dataDir', ...sums('/data/x/fashion-mnist') },
+    ],
+    [
+      { origin: 'repo', ...sums('data/fashion-mnist') },
+      { origin: 'repo', ...sums('data/fashion-mnist') },
+    ],
+  ];
+  for (const [recorded, now] of cases) assert.deepEqual(recordedSource(recorded, 'fashion-mnist'), now);
+
+  // A run trained now, from the repository's data and from $NCL_DATA_DIR.
+  const saved = process.env.NCL_DATA_DIR;
+  const dataRoot = path.join(tmp, 'data-44-13');
+  fs.mkdirSync(path.join(dataRoot, 'fashion-mnist'), { recursive: true });
+  const embedded = path.join(ROOT, 'data', 'fashion-mnist');
+  for (const f of fs.readdirSync(embedded))
+    fs.symlinkSync(path.join(embedded, f), path.join(dataRoot, 'fashion-mnist', f));
+  const c = smoke('ce', (c) => (c.optim.epochs = 1));
+  try {
+    for (const [env, dir, origin] of [
+      [undefined, 'data/fashion-mnist', 'repo'],
+      [dataRoot, '$NCL_DATA_DIR/fashion-mnist', 'NCL_DATA_DIR'],
+    ] as const) {
+      if (env === undefined) delete process.env.NCL_DATA_DIR;
+      else process.env.NCL_DATA_DIR = env;
+      const out = path.join(tmp, `run-44-13-${origin}`);
+      const { model } = await train.trainRun(c, { outDir: out, progress: false });
+      model.dispose();
+      const m = JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8'));
+      assert.deepEqual(m.data, { dir, origin, checksums: `${dir}/SHA256SUMS` });
+    }
+  } finally {
+    if (saved === undefined) delete process.env.NCL_DATA_DIR;
+    else process.env.NCL_DATA_DIR = saved;
+  }
+
+  // scripts/relative-data-paths.ts rewrites the two values of an earlier run and nothing else, once.
+  const old = path.join(tmp, 'old-run');
+  fs.mkdirSync(old);
+  const metricsFile = path.join(old, 'metrics.json');
+  const fresh = fs.readFileSync(path.join(tmp, 'run-44-13-repo', 'metrics.json'), 'utf8');
+  const absolute = fresh
+    .replace('"dir": "data/fashion-mnist"', '"dir": "/work/run-snap/data/fashion-mnist"')
+    .replace(
+      '"checksums": "data/fashion-mnist/SHA256SUMS"',
+      '"checksums": "/work/run-snap/data/fashion-mnist/SHA256SUMS"',
+    );
+  assert.notEqual(absolute, fresh);
+  fs.writeFileSync(metricsFile, absolute);
+  const script = path.join(ROOT, 'scripts', 'relative-data-paths.ts');
+  const run = () =>
+    spawnSync(process.execPath, ['--import', TSX, script, old], { cwd: old, encoding: 'utf8', env: ENV });
+  const first = run();
+  assert.equal(first.status, 0, first.stderr);
+  assert.equal(first.stdout, 'rewritten: metrics.json\n1 of 1 metrics.json rewritten\n');
+  assert.equal(fs.readFileSync(metricsFile, 'utf8'), fresh);
+  assert.equal(run().stdout, '0 of 1 metrics.json rewritten\n');
+
+  // Every committed run (git's list, not what a training in progress leaves): no absolute path but the system copy's.
+  const listed = spawnSync('git', ['ls-files', '-z', '--', 'results'], { cwd: ROOT, encoding: 'utf8' });
+  const committed =
+    listed.status === 0 ? listed.stdout.split('\0').filter((f) => f.endsWith('metrics.json')) : [];
+  const absolutePaths = committed.filter((f) => {
+    const d = JSON.parse(fs.readFileSync(path.join(ROOT, f), 'utf8')).data;
+    return (
+      d &&
+      [d.dir, d.checksums].some(
+        (p) => typeof p === 'string' && p.startsWith('/') && !p.startsWith('/usr/share/datasets/'),
+      )
+    );
+  });
+  assert.deepEqual(absolutePaths, [], 'run `npx tsx scripts/relative-data-paths.ts` and commit the result');
+});
