@@ -233,8 +233,12 @@ test('an entry built from runs its figure no longer trains is marked stale, with
   const manifest = experiments.readManifest(results);
   const e = manifest.figures.find((f) => f.id === 'fig8')!;
   assert.deepEqual(experiments.entryStatus(results, e), { stale: false });
-  // Listing fewer of today's runs (a build that read only some, as a distillation figure skips its teachers) is current.
-  assert.deepEqual(experiments.entryStatus(results, { ...e, runs: e.runs.slice(1) }), { stale: false });
+  // Lacking one of today's runs (a figure that gained a series since) is stale (teachers: test/teachers.test.ts).
+  assert.deepEqual(experiments.entryStatus(results, { ...e, runs: e.runs.slice(1) }), {
+    stale: true,
+    finished: 3,
+    needed: 3,
+  });
   assert.equal(experiments.settingsOfRuns(results, e.runs), e.settings);
   const old = path.join(results, 'runs/smoke/old-run');
   fs.mkdirSync(old, { recursive: true });
@@ -254,7 +258,7 @@ test('an entry built from runs its figure no longer trains is marked stale, with
   assert.match(readme, /\| \*\*[a-z ]+\*\* \(stale\) \|/);
   assert.ok(
     readme.includes(
-      '- **Stale:** built from runs that `smoke` no longer trains for this figure; 3 of the 3 runs of today are finished',
+      '- **Stale:** built from other runs than `smoke` trains for this figure today (its settings changed, or it gained a series); 3 of the 3 runs of today are finished',
     ),
     readme,
   );

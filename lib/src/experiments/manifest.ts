@@ -182,7 +182,13 @@ export function entryStatus(
       .filter((r) => trainings.has(seedlessKey(r.config)))
       .map((r) => r.dir),
   );
-  if (f.runs.every((r) => today.has(r) || replicate.has(r))) return { stale: false };
+  // Every run the build reads (all but the teachers) must be listed: a figure that gained a series is stale until
+  // its new runs are finished and it is built again.
+  const listed = new Set(f.runs);
+  const teachers = new Set(configs.flatMap((c) => c.loss.teachers.map((t) => path.normalize(t))));
+  const read = dirs.filter((d) => !teachers.has(path.normalize(d)));
+  if (f.runs.every((r) => today.has(r) || replicate.has(r)) && read.every((d) => listed.has(d)))
+    return { stale: false };
   return {
     stale: true,
     finished: configs.filter((c) => isFinished(resultsDir, c)).length,

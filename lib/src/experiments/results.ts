@@ -328,10 +328,17 @@ export function resultsReadme(
     "`lib/src/experiments/paper.ts`. Our runs use the CPU-sized protocol named in each entry, not the paper's GPU",
     'protocol: trends, not absolute numbers, are what can be compared.',
     '',
-    'A claim is checked as comparisons between measured quantities. "a > b" *holds* when a\'s mean is higher by more',
-    "than the seeds' spread (the larger std), is *reversed* when b's is higher by more than that, and is *not settled*",
-    'otherwise. A figure is *reproduced* when every comparison holds, *not reproduced* when any is reversed, and',
-    '*inconclusive* otherwise.',
+    'A claim is checked as comparisons between measured quantities. Runs of one seed share the long-tailed subset,',
+    "the batch order and expert 1's initial weights, so each comparison is *paired*: the per-seed differences a − b",
+    'give a mean and a two-sided 95 % interval (Student t, n − 1 degrees of freedom), printed as "+0.54 [+0.21, +0.87]"',
+    "points. Where the runs are not paired (different subsets) the interval is Welch's, and the check says so. Each",
+    'interval is widened to a noise floor: the spread of runs that train the same thing at the same seed (another code',
+    'version, another key), which no seed explains' +
+      floorText(resultsDir, m) +
+      '. "a > b" *holds* when the interval',
+    'lies above zero, is *reversed* when it lies below, and is *not settled* otherwise; replicate runs of one training',
+    '(the offline-distillation teachers, Table 6 and Table 1) are pooled per seed. A figure is *reproduced* when every',
+    'comparison holds, *not reproduced* when any is reversed, and *inconclusive* otherwise.',
     '',
     ...([...status.values()].some((st) => st.stale)
       ? [
@@ -360,7 +367,7 @@ export function resultsReadme(
       '',
       ...(st.stale
         ? [
-            `- **Stale:** built from runs that \`${f.protocol}\` no longer trains for this figure; ${st.finished} of the ${st.needed} runs of today are finished (\`${cmd}\` rebuilds it).`,
+            `- **Stale:** built from other runs than \`${f.protocol}\` trains for this figure today (its settings changed, or it gained a series); ${st.finished} of the ${st.needed} runs of today are finished (\`${cmd}\` rebuilds it).`,
           ]
         : []),
       `- **Claim:** ${f.claim}`,
@@ -391,4 +398,17 @@ export function resultsReadme(
       ]
     : [];
   return [...lines, ...sections, ...todo].join('\n');
+}
+
+/** ": N pairs of such runs under <protocol> give it F points (std of one difference)" for each protocol of `m`. */
+function floorText(resultsDir: string, m: Manifest): string {
+  const parts = [...new Set(m.figures.map((f) => f.protocol))].sort().flatMap((protocol) => {
+    const { floor, pairs } = noiseFloor(runIndex(resultsDir, protocol));
+    return pairs
+      ? [
+          `${pairs} such pair${pairs === 1 ? '' : 's'} under \`${protocol}\` give ${(100 * floor).toFixed(2)} points`,
+        ]
+      : [];
+  });
+  return parts.length ? ` (${parts.join('; ')}, the std of one difference)` : '';
 }

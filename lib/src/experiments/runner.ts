@@ -112,8 +112,13 @@ export async function ensureRuns(
   const log = o.log ?? ((s: string) => process.stderr.write(s + '\n'));
   const unique = new Map<string, TrainConfig>();
   for (const c of configs) unique.set(configHash(c), c);
-  // Runs used as offline-distillation teachers need their checkpoint, not only their metrics.
-  const teacherDirs = new Set(configs.flatMap((c) => c.loss.teachers.map((t) => path.resolve(root, t))));
+  // Runs used as offline-distillation teachers of a student still to train need their checkpoint, not only their
+  // metrics (a finished student needs nothing of its teachers any more; checkpoints are not committed).
+  const teacherDirs = new Set(
+    configs
+      .filter((c) => !isFinished(root, c))
+      .flatMap((c) => c.loss.teachers.map((t) => path.resolve(root, t))),
+  );
   const cached = (c: TrainConfig) => {
     if (!isFinished(root, c)) return false;
     const dir = runDir(root, c);

@@ -4,6 +4,7 @@ export {
   TrainConfigFields,
   METHODS,
   canonicalConfig,
+  keyedConfig,
   configHash,
   canonicalJSON,
   formatConfigError,
