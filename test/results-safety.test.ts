@@ -880,3 +880,23 @@ test("#44.13 runs record their data folder relative to where it was found; commi
   });
   assert.deepEqual(absolutePaths, [], 'run `npx tsx scripts/relative-data-paths.ts` and commit the result');
 });
+
+test('#44.12 plotly.js is copied atomically: a cut-short copy is replaced, a full disk leaves none and names it', async () => {
+  const { viz } = await import('../lib/src');
+  const fig = { data: [{ type: 'bar', x: ['a'], y: [1] }], layout: {} } as Parameters<typeof viz.savePlot>[0];
+  const bundle = fs.readFileSync(viz.plotlyBundlePath());
+  const dir = path.join(tmp, 'plotly-copy');
+  fs.mkdirSync(dir);
+  const lib = path.join(dir, 'plotly.js');
+  fs.writeFileSync(lib, bundle.subarray(0, 1000));
+  viz.savePlot(fig, path.join(dir, 'a'), { png: false, plotlySrc: 'plotly.js' });
+  assert.ok(fs.readFileSync(lib).equals(bundle), 'the cut-short copy is replaced by the whole bundle');
+  fs.rmSync(lib);
+  await withFullDisk(/plotly\.js/, () =>
+    assert.throws(
+      () => viz.savePlot(fig, path.join(dir, 'b'), { png: false, plotlySrc: 'plotly.js' }),
+      (e: Error) => e.message === `${lib}: cannot write (ENOSPC: no space left on device); nothing written`,
+    ),
+  );
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['a.html'], 'no plotly.js, no temp file, no b.html');
+});
