@@ -375,7 +375,7 @@ test('CLI: invalid options give a one-line error naming the option, exit 1, and 
   for (const [args, re] of [
     [['--lambda', 'banana'], /--lambda: Expected number, received string/],
     [['--set', 'optim.lr=-1'], /--set optim.lr: Number must be greater than 0/],
-    [['--set', 'optim.colour=red'], /optim: Unrecognized key\(s\) in object: 'colour'/],
+    [['--set', 'optim.colour=red'], /--set optim\.colour: Unrecognized key\(s\) in object: 'colour'/],
     [['--seed', '1.5'], /--seed: expected a non-negative integer/],
   ] as const) {
     const r = ncl(['train', '--protocol', 'smoke', '--method', 'ce', '--out', out, ...args]);
