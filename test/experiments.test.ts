@@ -374,7 +374,7 @@ test('readAnalysis reads analysis.json.gz (new runs) and analysis.json (older ru
 });
 
 test('the runner starts the costliest run first (relativeCost: experts × copies × epochs × width²) within a rank', async () => {
-  const cfg = (m: train.Method) => {
+  const cfg = (m: string) => {
     const c = train.getProtocol('smoke', m, 7);
     c.optim.epochs = 1;
     return train.TrainConfig.parse(c);
@@ -677,13 +677,13 @@ test('twin: our Table 1 runs beside results/twin/*.json; a missing, unreadable o
   const first = experiments.readManifest(results).figures.find((f) => f.id === 'twin')!;
   assert.equal(first.verdict, 'inconclusive');
   assert.match(first.reading!, /No twin run to compare with yet/);
-  const ours = (m: train.Method, s: number) =>
+  const ours = (m: string, s: number) =>
     experiments.runConfig('smoke', s, { method: m, experts: 2, imbalanceFactor: 100 });
-  const top1 = (m: train.Method, s: number) =>
+  const top1 = (m: string, s: number) =>
     JSON.parse(fs.readFileSync(path.join(experiments.runDir(results, ours(m, s)), 'metrics.json'), 'utf8'))
       .test.experts[0].top1 as number;
   // The twin's CE trains one network (K = 1) with otherwise our settings; twin.sh writes these fields.
-  const twinRun = (m: train.Method, s: number, acc: number, config: unknown) => ({
+  const twinRun = (m: string, s: number, acc: number, config: unknown) => ({
     method: m,
     seed: s,
     epochs: 2,
@@ -694,7 +694,7 @@ test('twin: our Table 1 runs beside results/twin/*.json; a missing, unreadable o
     config,
   });
   fs.mkdirSync(path.join(results, 'twin'));
-  const write = (m: train.Method, s: number, body: unknown) =>
+  const write = (m: string, s: number, body: unknown) =>
     fs.writeFileSync(
       experiments.twinFile(results, m, s),
       typeof body === 'string' ? body : JSON.stringify(body),
@@ -742,8 +742,8 @@ test('decomposition: each arm trains what it says; each step is the paired inter
     c.model.numExperts,
     c.loss.numCopies,
     c.optim.epochs,
-    c.loss.options.intraCL,
-    c.loss.options.interCL,
+    (c.loss as losses.PaperLoss).options.intraCL,
+    (c.loss as losses.PaperLoss).options.interCL,
     c.loss.lambda,
   ];
   assert.deepEqual(shape(cfg('A')), ['bsce', 1, 1, 20, true, true, 0.6]); // ce/bsce: switches at their defaults

@@ -23,7 +23,7 @@ before(async () => {
   await initBackend({ backend: 'wasm', quiet: true });
 });
 
-const smoke = (method: train.Method, seed = 0, patch: (c: TrainConfig) => void = () => {}) => {
+const smoke = (method: string, seed = 0, patch: (c: TrainConfig) => void = () => {}) => {
   const c = train.getProtocol('smoke', method, seed);
   patch(c);
   return train.TrainConfig.parse(c);

@@ -17,3 +17,8 @@ export * as viz from './viz';
 export { showFigure } from './notebook';
 export type { ShowFigureOptions, ShownFigure } from './notebook';
 export * as experiments from './experiments';
+// A method of your own: define it (zod options, a loss factory), register it or put it in methods/NAME.ts, compare it.
+export { z } from 'zod';
+export { defineMethod, registerMethod, getMethod } from './losses';
+export { compare } from './experiments/method-comparison';
+export type { LossFn, MethodSpec } from './losses';

@@ -5,6 +5,9 @@
  *     the committed ones in results/ and the figure is checked against what `ncl reproduce` wrote there
  *     (results/manifest.json and results/<id>.json): the printed numbers are the manifest's. Under `smoke` (CI)
  *     the missing runs are trained first, into .scratch/results-smoke.
+ *   - `showFigure(spec)`: a figure of your own, a `FigureSpec` (e.g. `experiments.comparisonFigure({...})` or
+ *     `experiments.comparisonSpec(method, { against })`), or the id it was registered under
+ *     (`experiments.registerFigure`): built from its runs like the paper's (trained first under `smoke`).
  *   - `showFigure(fig)`: a Plotly figure spec built by the notebook (e.g. with `viz.classSizesFigure`).
  * It sits above viz/ (Plotly figures, the notebook display) and experiments/ (figures built from runs) and imports
  * both; neither imports it (test/imports.test.ts keeps the lib free of import cycles).
@@ -15,7 +18,7 @@ import * as path from 'node:path';
 import { workspaceRoot } from './data/locate';
 import { buildFigure, entryStatus, readManifest, ManifestEntry } from './experiments/reproduce';
 import { readFigureData } from './experiments/files';
-import { DEFAULT_PROTOCOL, DEFAULT_SEEDS, type FigureOutput } from './experiments/spec';
+import { DEFAULT_PROTOCOL, DEFAULT_SEEDS, type FigureOutput, type FigureSpec } from './experiments/spec';
 import { Figure, show, ShowOptions, tslabDisplay } from './viz';
 
 export interface ShowFigureOptions extends ShowOptions {
@@ -58,17 +61,17 @@ export function fileDigest(file: string): string {
 
 let shown = 0;
 
-export function showFigure(id: string, opts?: ShowFigureOptions): Promise<ShownFigure | null>;
+export function showFigure(id: string | FigureSpec, opts?: ShowFigureOptions): Promise<ShownFigure | null>;
 export function showFigure(fig: Figure, opts?: ShowOptions): Promise<null>;
 export async function showFigure(
-  what: string | Figure,
+  what: string | FigureSpec | Figure,
   opts: ShowFigureOptions = {},
 ): Promise<ShownFigure | null> {
-  if (typeof what !== 'string') {
+  if (typeof what !== 'string' && !('build' in what)) {
     show(what, { ...opts, id: opts.id ?? `ncl-plot-${++shown}` });
     return null;
   }
-  const id = what;
+  const id = typeof what === 'string' ? what : what.id;
   const log = opts.log ?? ((line: string) => console.log(line));
   const protocol = opts.protocol ?? process.env.NCL_PROTOCOL ?? DEFAULT_PROTOCOL;
   const smoke = protocol === 'smoke';
@@ -87,7 +90,7 @@ export async function showFigure(
   const t0 = Date.now();
   let out: FigureOutput;
   try {
-    out = await buildFigure(id, {
+    out = await buildFigure(what, {
       protocol,
       seeds,
       resultsDir,

@@ -6,8 +6,9 @@
  *   ncl bench --model resnet32 --classes 100 --batch 128 [--json]
  *   ncl reproduce fig8 table1 ... | all [--protocol mini] [--seeds 3] [--workers 2] [--executor local|slurm]
  *   ncl status [fig8 ...] [--results DIR]
+ *   ncl compare ./methods/focal.ts --against bsce,nclpp [--protocol mini] [--seeds 3]
  *   ncl data fetch|info|subset|check-subset ...
- *   ncl start            (the main job: mini protocol, CE / BSCE / NCL++, then a comparison table)
+ *   ncl start            (the main job: mini protocol, NCL++ against CE and BSCE over 3 seeds, with verdicts)
  *
  * Errors are one line on stderr and a non-zero exit; nothing is written for an invalid configuration.
  */
@@ -18,7 +19,8 @@ import { Command, Option } from 'commander';
 import { initBackend, backendInfo, BACKENDS } from '../backend';
 import { cores, defaultThreads, threadsPerWorker } from 'ncl-kernels';
 import { ZodError } from 'zod';
-import { formatConfigError, METHODS } from '../train/config';
+import { formatConfigError } from '../train/config';
+import { methodNames } from '../losses';
 import { PROTOCOL_NAMES, getProtocol } from '../train/protocols';
 import { readMetrics, trainRun, Metrics, TrainingError, TrainingStopped } from '../train/trainer';
 import { checkRunFolder, sameConfig } from '../train/resume';
@@ -26,13 +28,23 @@ import {
   configFromFlags,
   folderOption,
   intOption,
+  methodOption,
   minutesOption,
   protocolOption,
   SHORTCUTS,
   UsageError,
 } from './options';
 import { evalRun, openEvalRun } from './eval';
-import { FIGURE_IDS, formatPlan, planRuns, reproduce, resolveIds } from '../experiments/reproduce';
+import {
+  FIGURE_IDS,
+  formatPlan,
+  planRuns,
+  reproduce,
+  resolveIds,
+  type FigureRef,
+} from '../experiments/reproduce';
+import { loadFigureFile } from '../experiments/figure-file';
+import { looksLikePath } from '../losses/method-file';
 import { SweepStopped } from '../experiments/runner';
 import type { FollowProgress, Submission } from '../experiments/slurm';
 import { DEFAULT_PROTOCOL, DEFAULT_SEEDS } from '../experiments/spec';
@@ -150,7 +162,10 @@ export function buildProgram(): Command {
     .command('train')
     .description('train one run and write config.json, metrics.json, per_class.csv and checkpoints to --out')
     .option('--protocol <name>', `protocol: ${PROTOCOL_NAMES.join(', ')}`)
-    .addOption(new Option('--method <name>', 'method').choices([...METHODS]))
+    .option(
+      '--method <name|file>',
+      `method: ${methodNames().join(', ')}; a method file (./methods/focal.ts); or NAME for methods/NAME.ts`,
+    )
     .option(
       '--config <file>',
       'a full config JSON (as written to config.json) instead of --protocol/--method',
@@ -247,7 +262,10 @@ export function buildProgram(): Command {
     .description(
       'train the runs a paper figure needs (cached by config hash) and write results/<id>.{png,html,json}',
     )
-    .argument('<ids...>', `figure ids (${FIGURE_IDS.join(', ')}) or 'all'`)
+    .argument(
+      '<ids...>',
+      `figure ids (${FIGURE_IDS.join(', ')}), 'all', or a file exporting a figure (./figures/mine.ts)`,
+    )
     .option('--protocol <name>', 'protocol of the runs', DEFAULT_PROTOCOL)
     .option('--seeds <n>', 'seeds per configuration', String(DEFAULT_SEEDS))
     .option('--workers <n>', 'parallel training processes', '2')
@@ -262,9 +280,12 @@ export function buildProgram(): Command {
     .addOption(
       threadsOption('threads per worker (default: the cores divided among the workers; env NCL_THREADS)'),
     );
-  addExecutorOptions(reproduceCmd).action(async (ids: string[], opts) => {
+  addExecutorOptions(reproduceCmd).action(async (args: string[], opts) => {
     protocolOption(opts.protocol);
+    let ids: FigureRef[];
     try {
+      // A path is a figure file of your own (experiments/figure-file.ts): the FigureSpec it exports.
+      ids = args.map((a) => (looksLikePath(a) ? loadFigureFile(a) : a));
       resolveIds(ids);
     } catch (e) {
       throw new UsageError((e as Error).message);
@@ -358,12 +379,84 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('compare')
+    .description(
+      'compare a method (a name, a file, or NAME for methods/NAME.ts) with baselines over seeds: trains only the ' +
+        'missing runs, prints mean ± std and the verdict against each baseline, writes PNG + HTML + JSON',
+    )
+    .argument(
+      '<method>',
+      'the method: a registered name, a method file (./methods/focal.ts), or NAME for methods/NAME.ts',
+    )
+    .requiredOption('--against <methods>', 'baselines, comma-separated (e.g. bsce,nclpp)')
+    .option('--protocol <name>', 'protocol of the runs', DEFAULT_PROTOCOL)
+    .option('--seeds <n>', 'seeds 0 … n − 1', String(DEFAULT_SEEDS))
+    .option('--workers <n>', 'parallel training processes', '2')
+    .addOption(
+      new Option(
+        '--metric <predictor>',
+        'what is compared: top-1 of expert 1, the ensemble or the mean over experts',
+      )
+        .choices(['expert1', 'ensemble', 'expertMean'])
+        .default('expert1'),
+    )
+    .option('--root <dir>', 'folder whose runs/ holds the runs it trains (default: the workspace)')
+    .option(
+      '--results <dir>',
+      'results folder whose finished runs are reused first (default: <root>/results)',
+    )
+    .option(
+      '--out <base>',
+      'base path of the .png, .html and .json (default: <root>/runs/compare-<method>-<protocol>)',
+    )
+    .option('--no-png', 'skip PNG rendering (HTML and data only)')
+    .option('--retrain', 'train even where identical finished runs exist')
+    .option('--plan', 'say what would be reused and trained and how long it should take, and stop')
+    .addOption(backendOption())
+    .action(async (what: string, opts) => {
+      protocolOption(opts.protocol);
+      const seeds = intOption(opts.seeds, 'seeds');
+      const workers = intOption(opts.workers, 'workers');
+      const method = methodOption(what);
+      const against = String(opts.against)
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      if (!against.length) throw new UsageError('--against: give at least one baseline (e.g. bsce,nclpp)');
+      against.forEach((b) => methodOption(b));
+      if (opts.root !== undefined) folderOption(opts.root, 'root');
+      if (opts.results !== undefined) folderOption(opts.results, 'results');
+      const root = path.resolve(opts.root ?? workspaceRoot() ?? process.cwd());
+      if (!opts.plan) {
+        // A method registered in this process (not from a file) trains here; the others in workers.
+        const threads = threadsForWorkers(undefined, workers, 'compare');
+        await initBackend({ backend: opts.backend, threads });
+      }
+      const { compare } = await import('../experiments/method-comparison');
+      await compare(method, {
+        against,
+        protocol: opts.protocol,
+        seeds,
+        workers,
+        metric: { predictor: opts.metric },
+        root,
+        resultsDir: opts.results && path.resolve(opts.results),
+        out: opts.out && path.resolve(opts.out),
+        png: opts.png === false ? false : undefined,
+        retrain: Boolean(opts.retrain),
+        plan: Boolean(opts.plan),
+        backend: opts.backend,
+      });
+    });
+
+  program
     .command('start')
     .description(
-      'the main job: CE, BSCE and NCL++ on one protocol, compared (reuses identical finished runs of results/runs/)',
+      'the main job: NCL++ against CE and BSCE on one protocol over seeds, with verdicts (reuses identical finished ' +
+        'runs of results/runs/)',
     )
     .option('--protocol <name>', 'protocol', 'mini')
-    .option('--seed <n>', 'seed', '0')
+    .option('--seeds <n>', 'seeds 0 … n − 1', String(DEFAULT_SEEDS))
     .option('--workers <n>', 'parallel training processes', '2')
     .option('--root <dir>', 'folder whose runs/ holds the runs it trains (default: the workspace)')
     .option(
@@ -374,7 +467,7 @@ export function buildProgram(): Command {
     .option('--plan', 'say what would be trained and how long it should take, and stop')
     .addOption(backendOption())
     .action(async (opts) => {
-      const seed = intOption(opts.seed, 'seed', 0);
+      const seeds = intOption(opts.seeds, 'seeds');
       const workers = intOption(opts.workers, 'workers');
       protocolOption(opts.protocol);
       if (opts.root !== undefined) folderOption(opts.root, 'root');
@@ -386,7 +479,7 @@ export function buildProgram(): Command {
       const { start } = await import('./start');
       await start({
         protocol: opts.protocol,
-        seed,
+        seeds,
         workers,
         root,
         resultsDir,

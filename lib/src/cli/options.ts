@@ -6,7 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { TrainConfig, formatConfigError, Method } from '../train/config';
+import { TrainConfig, formatConfigError } from '../train/config';
+import { resolveMethod, type Method } from '../losses';
 import { protocolConfig, PROTOCOL_NAMES } from '../train/protocols';
 
 export class UsageError extends Error {}
@@ -82,6 +83,15 @@ export function minutesOption(raw: unknown): number {
   return r.data;
 }
 
+/** The method `--method` names (a registered name, a file, or NAME for methods/NAME.ts); a UsageError otherwise. */
+export function methodOption(what: string): Method {
+  try {
+    return resolveMethod(what);
+  } catch (e) {
+    throw new UsageError(`--method: ${(e as Error).message}`);
+  }
+}
+
 /** A protocol name; a UsageError listing the known ones otherwise. */
 export function protocolOption(name: string): string {
   if (!PROTOCOL_NAMES.includes(name))
@@ -146,7 +156,8 @@ function setPath(obj: Record<string, unknown>, dotted: string, value: unknown, f
 
 export interface TrainFlags {
   protocol?: string;
-  method?: Method;
+  /** A registered method, a method file, or NAME for methods/NAME.ts. */
+  method?: string;
   config?: string;
   seed?: string;
   set?: string[];
@@ -169,8 +180,9 @@ export function configFromFlags(f: TrainFlags): TrainConfig {
   } else {
     if (!f.protocol) throw new UsageError('--protocol: required (or give --config)');
     if (!f.method) throw new UsageError('--method: required (or give --config)');
+    const method = methodOption(f.method);
     try {
-      input = protocolConfig(f.protocol, f.method, seed) as unknown as Record<string, unknown>;
+      input = protocolConfig(f.protocol, method, seed) as unknown as Record<string, unknown>;
     } catch (e) {
       throw new UsageError(`--protocol: ${(e as Error).message}`);
     }

@@ -39,7 +39,7 @@ export interface Arm {
 export const DECOMPOSITION_ARMS: Arm[] = [
   { key: 'A', label: 'BSCE', run: { method: 'bsce' } },
   { key: 'B', label: 'BSCE, T = 2 copies', run: { method: 'bsce', protocolCopies: true } },
-  { key: 'C', label: 'NCL++ λ = 0', run: { method: 'nclpp', lambda: 0 } },
+  { key: 'C', label: 'NCL++ λ = 0', run: { method: 'nclpp', loss: { lambda: 0 } } },
   { key: 'D', label: 'IntraCL only (K = 1)', run: { method: 'nclpp', experts: 1 } },
   { key: 'E', label: 'NCL++', run: { method: 'nclpp' } },
   { key: 'A2', label: 'BSCE, 2× epochs', run: { method: 'bsce', epochScale: 2 } },

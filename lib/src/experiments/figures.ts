@@ -5,7 +5,7 @@
  * classes with the more frequent half.
  */
 import { getProtocol } from '../train/protocols';
-import type { Method, TrainConfig } from '../train/config';
+import type { TrainConfig } from '../train/config';
 import { longTailCounts } from '../data';
 import { createModel, modelFlops, MODEL_REGISTRY, ModelName } from '../models';
 import { classProfilesFigure, meanStdBarsFigure, meanStdLinesFigure } from '../viz/stat-plots';
@@ -21,7 +21,7 @@ import {
   ANALYSIS_EXPERTS,
   EXPERT1,
   ENSEMBLE,
-  METHOD_LABEL,
+  methodLabel,
   FigureOutput,
   FigureSpec,
   Metric,
@@ -42,11 +42,12 @@ const DATASET_SHAPE: Record<string, { classes: number; nMax: number }> = {
   'cifar100-coarse': { classes: 20, nMax: 2500 },
 };
 
-const ALL_METHODS: Method[] = ['ce', 'bsce', 'ncl', 'nclpp'];
+/** The methods Figs. 9 and 11b compare. */
+const ALL_METHODS = ['ce', 'bsce', 'ncl', 'nclpp'];
 
 /** A figure's `runs`: the analysis runs (`analysisRun`) of these methods, every seed. */
 const analysisRunsOf =
-  (methods: Method[]) =>
+  (methods: string[]) =>
   (protocol: string, seeds: number[]): TrainConfig[] =>
     configsOf(
       protocol,
@@ -249,9 +250,9 @@ const fig8: FigureSpec = {
   title: 'Fig. 8: per-class accuracy of CE, BSCE and NCL++ (single expert)',
   runs: analysisRunsOf(['ce', 'bsce', 'nclpp']),
   build: (ctx) => {
-    const methods: Method[] = ['ce', 'bsce', 'nclpp'];
+    const methods = ['ce', 'bsce', 'nclpp'];
     const runs = Object.fromEntries(methods.map((m) => [m, runsOf(ctx, analysisRun(m))])) as Record<
-      Method,
+      string,
       RunResult[]
     >;
     const counts = runs.nclpp[0].metrics.classCounts;
@@ -259,7 +260,7 @@ const fig8: FigureSpec = {
       'Per-class top-1 (%), expert 1',
       'accuracy (%)',
       methods.map((m) => ({
-        name: METHOD_LABEL[m],
+        name: methodLabel(m),
         perSeed: runs[m].map((r) => r.metrics.test.experts[0].perClass),
       })),
       counts,
@@ -268,7 +269,7 @@ const fig8: FigureSpec = {
     const tail = tailHalf(classOrder(counts));
     const s = Object.fromEntries(
       methods.map((m) => [
-        METHOD_LABEL[m],
+        methodLabel(m),
         runStat(runs[m], (r) => meanOver(r.metrics.test.experts[0].perClass, tail)),
       ]),
     );
@@ -306,12 +307,12 @@ function fig9(what: 'experts' | 'copies'): FigureSpec {
       const { figure, data } = perClassFigure(
         `Mean symmetric KL between two ${what === 'experts' ? 'experts (same image)' : 'augmented copies (same expert)'}`,
         'mean symmetric KL',
-        ALL_METHODS.map((m, i) => ({ name: METHOD_LABEL[m], perSeed: runs[i].map(pick) })),
+        ALL_METHODS.map((m, i) => ({ name: methodLabel(m), perSeed: runs[i].map(pick) })),
         runs[3][0].metrics.classCounts,
       );
       const s: Record<string, Stat> = Object.fromEntries(
         ALL_METHODS.map((m, i) => [
-          METHOD_LABEL[m],
+          methodLabel(m),
           runStat(runs[i], (r) => pick(r).reduce((a, b) => a + b, 0) / pick(r).length),
         ]),
       );
@@ -343,7 +344,7 @@ const fig10: FigureSpec = {
   title: 'Fig. 10: t-SNE of test features, BSCE beside NCL++',
   runs: analysisRunsOf(['bsce', 'nclpp']),
   build: (ctx) => {
-    const pair = (['bsce', 'nclpp'] as Method[]).map((m) => runsOf(ctx, analysisRun(m)));
+    const pair = ['bsce', 'nclpp'].map((m) => runsOf(ctx, analysisRun(m)));
     const knn = pair.map((rs) =>
       runStat(rs, (r) => knnAccuracy(r.analysis!.features.values, r.analysis!.features.labels, 5)),
     );
@@ -404,7 +405,7 @@ const fig11a: FigureSpec = {
   title: 'Fig. 11a: distribution of the probability of the hardest negative class, BSCE vs NCL++',
   runs: analysisRunsOf(['bsce', 'nclpp']),
   build: (ctx) => {
-    const rs = (['bsce', 'nclpp'] as Method[]).map((m) => runsOf(ctx, analysisRun(m)));
+    const rs = ['bsce', 'nclpp'].map((m) => runsOf(ctx, analysisRun(m)));
     const edges = rs[0][0].analysis!.hardestNegative.edges;
     const share = (r: RunResult) => {
       const h = r.analysis!.hardestNegative.expert;
@@ -469,7 +470,7 @@ const fig11b: FigureSpec = {
             return (metric.predictor === 'ensemble' ? t.ensemble : t.experts[0])[split] ?? NaN;
           });
         return {
-          name: `${METHOD_LABEL[m]} (${metric.predictor === 'ensemble' ? `ensemble of ${ANALYSIS_EXPERTS}` : 'expert 1'})`,
+          name: `${methodLabel(m)} (${metric.predictor === 'ensemble' ? `ensemble of ${ANALYSIS_EXPERTS}` : 'expert 1'})`,
           many: of('many'),
           medium: of('medium'),
           few: of('few'),
@@ -515,7 +516,7 @@ const fig11b: FigureSpec = {
   },
 };
 
-const TABLE1_ROWS: { label: string; method: Method; metric: Metric; paper: string | null }[] = [
+const TABLE1_ROWS: { label: string; method: string; metric: Metric; paper: string | null }[] = [
   { label: 'CE', method: 'ce', metric: EXPERT1, paper: null },
   { label: 'BSCE', method: 'bsce', metric: EXPERT1, paper: 'BSCE (baseline)' },
   { label: 'NCL (single expert)', method: 'ncl', metric: EXPERT1, paper: 'NCL' },

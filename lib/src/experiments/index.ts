@@ -66,6 +66,10 @@ export type { Check, Claim, Judgement, CheckResult, JudgeOptions, Unit } from '.
 export { comparisonFigure, withReplicates } from './compare';
 export { noiseFloor, pooledStat, replicatesOf, runIndex, seedlessKey, trainingKey } from './replicates';
 export type { IndexedRun } from './replicates';
+export { cellName } from './compare';
+export type { ComparisonSpec, Series, Point, Measured } from './compare';
+export { comparisonSpec, compare } from './method-comparison';
+export type { ComparisonOptions, CompareOptions, ComparisonResult } from './method-comparison';
 export { ANALYSIS_FIGURES } from './figures';
 export {
   DECOMPOSITION_ARMS,
@@ -78,7 +82,8 @@ export {
 export type { Arm } from './decomposition';
 export { SWEEP_FIGURES } from './sweeps';
 export { TWIN, TWIN_TOLERANCE, readTwinRun, twinFile } from './twin';
-export { FIGURES, FIGURE_IDS, resolveIds } from './registry';
+export { FIGURES, FIGURE_IDS, registerFigure, resolveIds } from './registry';
+export type { FigureRef } from './registry';
 export {
   readManifest,
   withResultsLock,

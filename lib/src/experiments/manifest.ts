@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TrainConfig } from '../train/config';
+import { getMethod } from '../losses/registry';
 import { acquireRunLock, RunLocked, type RunLock } from '../train/lock';
 import { readManifest as readManifestFile } from './files';
 import { isFinished, runDir } from './runs';
@@ -92,7 +93,10 @@ export function settingsLabel(configs: TrainConfig[]): string {
   const up = (a: number, b: number) => a - b;
   const shares = [...new Set(configs.map((c) => c.data.fraction))];
   const share = (f: number) => `${+(100 * f).toPrecision(3)}%`;
-  const withIntraCL = configs.filter((c) => c.loss.options.intraCL && c.method === 'nclpp');
+  // T of the runs whose method trains on the protocol's copies (NCL++'s IntraCL), where they train more than one.
+  const withIntraCL = configs.filter(
+    (c) => getMethod(c.method).copies === 'protocol' && c.loss.numCopies > 1,
+  );
   return [
     `${values((c) => c.data.dataset)} IF ${values((c) => c.data.imbalanceFactor, down)}` +
       (shares.length > 1 || shares[0] !== 1 ? ` (data ${shares.sort(down).map(share).join(' + ')})` : ''),

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { configHash, TrainConfig } from '../train/config';
 import { checkpointState } from '../train/checkpoint';
 import { finishedRuns, isFinished, runDir } from './runs';
-import { resolveIds } from './registry';
+import { resolveIds, type FigureRef } from './registry';
 
 /**
  * A run's training cost up to a constant (for scheduling only): experts × copies × epochs × width² × data fraction;
@@ -143,7 +143,7 @@ export function planConfigs(
  * (`cpuMinutesEstimator`), less the share of epochs its checkpoint holds.
  */
 export function planRuns(o: {
-  ids: string[];
+  ids: FigureRef[];
   protocol: string;
   seeds: number;
   resultsDir: string;

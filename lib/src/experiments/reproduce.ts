@@ -16,14 +16,14 @@ import { findChromium } from '../viz';
 import type { ProgressInfo } from '../train/progress';
 import type { TrainConfig } from '../train/config';
 import { isFinished, runDir } from './runs';
-import { resolveIds } from './registry';
+import { FIGURE_IDS, resolveIds, type FigureRef } from './registry';
 import { readManifest, type ManifestEntry } from './manifest';
 import { figureWriter, gitCommit } from './results';
 import { SweepFailed } from './runner';
 import { localExecutor, slurmExecutor, type ExecutorName } from './executor';
 import type { FollowProgress, SlurmOptionsInput, Submission } from './slurm';
 
-export { FIGURES, FIGURE_IDS, resolveIds } from './registry';
+export { FIGURES, FIGURE_IDS, registerFigure, resolveIds, type FigureRef } from './registry';
 export {
   readManifest,
   settingsLabel,
@@ -38,7 +38,8 @@ export { planRuns, formatPlan, figureReadiness, type PlanRow } from './plan';
 export { buildFigure, writeResultsReadme } from './results';
 
 export interface ReproduceOptions {
-  ids: string[];
+  /** Figure ids ('all': every figure of the lib) or specs of your own (`comparisonFigure`, `comparisonSpec`). */
+  ids: FigureRef[];
   protocol: string;
   seeds: number;
   workers: number;
@@ -83,6 +84,12 @@ export async function reproduce(o: ReproduceOptions): Promise<ManifestEntry[]> {
   const needs = specs.map((s) => s.runs(o.protocol, seeds));
   const all = needs.flat();
   const onCluster = o.executor === 'slurm' && !all.every((c) => isFinished(o.resultsDir, c));
+  const own = specs.filter((s) => !FIGURE_IDS.includes(s.id)).map((s) => s.id);
+  if (onCluster && own.length)
+    throw new Error(
+      `figure(s) ${own.join(', ')}: defined in this process, so the SLURM figures job cannot build them; ` +
+        'train their runs with the local executor',
+    );
   if (wantPng && !onCluster && !findChromium())
     throw new Error('no Chromium found for PNG export (apt-get install chromium), or pass --no-png');
   // A run's rank is the first figure that needs it.

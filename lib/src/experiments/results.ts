@@ -16,7 +16,7 @@ import { readFigureData } from './files';
 import { ensureRuns } from './runner';
 import { isFinished, loadRun, runDir, RunResult } from './runs';
 import { noiseFloor, replicatesOf, runIndex } from './replicates';
-import { FIGURES, FIGURE_IDS, resolveIds } from './registry';
+import { FIGURES, FIGURE_IDS, resolveIds, type FigureRef } from './registry';
 import { planRuns } from './plan';
 import {
   entryStatus,
@@ -255,7 +255,7 @@ async function updateResultsReadme(
  * some are missing), then the figure, its data and verdict are built. Nothing is written besides the runs.
  */
 export async function buildFigure(
-  id: string,
+  figure: FigureRef,
   o: {
     protocol: string;
     seeds: number;
@@ -265,7 +265,8 @@ export async function buildFigure(
     log?: (s: string) => void;
   },
 ): Promise<FigureOutput> {
-  const [spec] = resolveIds([id]);
+  const [spec] = resolveIds([figure]);
+  const id = spec.id;
   const seeds = Array.from({ length: o.seeds }, (_, i) => i);
   const configs = spec.runs(o.protocol, seeds);
   if (o.train) await ensureRuns(o.resultsDir, configs, { workers: o.workers ?? 1, log: o.log ?? (() => {}) });

@@ -4,8 +4,8 @@
  * plot kind (viz/stat-plots.ts). `FigureSpec` is what the runner (reproduce.ts) trains and writes.
  */
 import { getProtocol } from '../train/protocols';
-import { configHash, TrainConfig, Method } from '../train/config';
-import { EXPERIMENT_VARIANTS, type VariantName } from '../losses/methods';
+import { configHash, TrainConfig } from '../train/config';
+import { getMethod, type VariantName } from '../losses';
 import type { Figure } from '../viz';
 import { runDir, type RunResult } from './runs';
 import { stat, type Stat, type Verdict } from './stats';
@@ -14,26 +14,26 @@ import { stat, type Stat, type Verdict } from './stats';
 export const DEFAULT_PROTOCOL = 'mini';
 export const DEFAULT_SEEDS = 3;
 
-export const METHOD_LABEL: Record<Method, string> = { ce: 'CE', bsce: 'BSCE', ncl: 'NCL', nclpp: 'NCL++' };
+/** A method's name in tables and figures (`MethodSpec.label`). */
+export const methodLabel = (method: string): string => getMethod(method).label;
 
 export type Augmentation = 'simaug' | 'randaugment' | 'mixup';
 
 /**
- * One run of a figure, as a change to the protocol's config of `method` (every field unset keeps the protocol's).
- * `runConfig` turns it into the validated config of one seed.
+ * One run of a figure, as a change to the protocol's config of `method` (every field unset keeps the protocol's,
+ * and the method's defaults). `runConfig` turns it into the validated config of one seed.
  */
 export interface RunSpec {
-  method: Method;
+  /** A registered method (e.g. 'bsce', or a variant of the paper such as 'bil+nfl'). */
+  method: string;
   /** Experts K. */
   experts?: number;
   /** Augmented copies T. */
   copies?: number;
+  /** The method's options: merged into the config's `loss` section (objects key by key), e.g. `{ lambda: 0.4 }`. */
+  loss?: Record<string, unknown>;
   /** T = the copies NCL++ trains on under the protocol (the compute-matched controls: BSCE on NCL++'s copies). */
   protocolCopies?: boolean;
-  /** `loss.options` switches, merged over the protocol's. */
-  switches?: Partial<TrainConfig['loss']['options']>;
-  lambda?: number;
-  beta?: number;
   imbalanceFactor?: number;
   /** Share of the protocol's training set (Table 9): multiplies `data.fraction`. */
   dataShare?: number;
@@ -64,9 +64,7 @@ export function runConfig(protocol: string, seed: number, run: RunSpec): TrainCo
   if (run.experts !== undefined) c.model.numExperts = run.experts;
   if (run.copies !== undefined) c.loss.numCopies = run.copies;
   if (run.protocolCopies) c.loss.numCopies = getProtocol(protocol, 'nclpp', seed).loss.numCopies;
-  if (run.switches) c.loss.options = { ...c.loss.options, ...run.switches };
-  if (run.lambda !== undefined) c.loss.lambda = run.lambda;
-  if (run.beta !== undefined) c.loss.beta = run.beta;
+  if (run.loss) c.loss = merged(c.loss, run.loss) as TrainConfig['loss'];
   if (run.imbalanceFactor !== undefined) c.data.imbalanceFactor = run.imbalanceFactor;
   if (run.dataShare !== undefined && run.dataShare !== 1) c.data.fraction *= run.dataShare;
   if (run.augment === 'mixup') {
@@ -87,6 +85,18 @@ export function runConfig(protocol: string, seed: number, run: RunSpec): TrainCo
   return TrainConfig.parse(c);
 }
 
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+/** `changes` over `base`: plain objects merged key by key, anything else replaced. */
+function merged(base: Record<string, unknown>, changes: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...base };
+  for (const [k, v] of Object.entries(changes)) {
+    const was = out[k];
+    out[k] = isRecord(v) && isRecord(was) ? merged(was, v) : v;
+  }
+  return out;
+}
+
 /** Every config `run` needs for `seed`: its offline teachers first, then the run itself. */
 export function runConfigs(protocol: string, seed: number, run: RunSpec): TrainConfig[] {
   const teachers = run.teachers
@@ -95,16 +105,12 @@ export function runConfigs(protocol: string, seed: number, run: RunSpec): TrainC
   return [...teachers, runConfig(protocol, seed, run)];
 }
 
-/** A loss variant of the paper (`losses.EXPERIMENT_VARIANTS`) as a run, with more changes on top. */
+/**
+ * A loss variant of the paper (`losses.EXPERIMENT_VARIANTS`: a registered method with its switches, K and T as
+ * defaults) as a run, with more changes on top.
+ */
 export function variantRun(name: VariantName, more: Omit<RunSpec, 'method'> = {}): RunSpec {
-  const v = EXPERIMENT_VARIANTS[name];
-  return {
-    method: v.method,
-    ...(v.experts !== undefined ? { experts: v.experts } : {}),
-    ...(v.copies !== undefined ? { copies: v.copies } : {}),
-    ...more,
-    switches: { ...v.overrides, ...more.switches },
-  };
+  return { method: name, ...more };
 }
 
 /**
@@ -113,7 +119,7 @@ export function variantRun(name: VariantName, more: Omit<RunSpec, 'method'> = {}
  * without collaboration" of Figs. 2 and 9.
  */
 export const ANALYSIS_EXPERTS = 2;
-export const analysisRun = (method: Method, imbalanceFactor?: number): RunSpec => ({
+export const analysisRun = (method: string, imbalanceFactor?: number): RunSpec => ({
   method,
   experts: ANALYSIS_EXPERTS,
   ...(imbalanceFactor !== undefined ? { imbalanceFactor } : {}),

@@ -3,7 +3,6 @@
  * declaration: its points (one run per seed each), the metric, the paper's claim as comparisons, a plot kind.
  */
 import { getProtocol } from '../train/protocols';
-import type { Method } from '../train/config';
 import { learnedLambdas } from '../losses/learnable';
 import { EXPERIMENT_VARIANTS, TABLE7_ROWS, variantComponents, type VariantName } from '../losses/methods';
 import { greater, type Check } from './claims';
@@ -11,7 +10,7 @@ import { cellName, comparisonFigure, Point } from './compare';
 import {
   runsOf,
   variantRun,
-  METHOD_LABEL,
+  methodLabel,
   Metric,
   RunSpec,
   FigureSpec,
@@ -75,7 +74,7 @@ const fig5a = sweep({
   claim: `β = ${PAPER_BEST.beta} is best; small and large β bring limited gains.`,
   metric: EXPERT1,
   // β = 0 mines no hard categories: BSCE itself.
-  run: (beta) => (beta === 0 ? variantRun('bil') : variantRun('bil+nfl', { beta })),
+  run: (beta) => (beta === 0 ? variantRun('bil') : variantRun('bil+nfl', { loss: { beta } })),
 });
 
 const fig5b = sweep({
@@ -86,7 +85,7 @@ const fig5b = sweep({
   paperBest: PAPER_BEST.lambda,
   claim: `λ = ${PAPER_BEST.lambda} is best; ignoring or over-weighting collaboration is worse.`,
   metric: EXPERT_MEAN,
-  run: (lambda) => variantRun('nclpp', { lambda }),
+  run: (lambda) => variantRun('nclpp', { loss: { lambda } }),
 });
 
 const copiesLabel = (t: number) => `T = ${t}`;
@@ -103,7 +102,7 @@ const fig6a = comparisonFigure({
       points: [1, 2, 3, 4].map((t) => ({
         x: t,
         label: copiesLabel(t),
-        run: { method: 'nclpp', experts: 1, copies: t, switches: { interCL: false } },
+        run: { method: 'nclpp', experts: 1, copies: t, loss: { options: { interCL: false } } },
       })),
     },
     {
@@ -226,7 +225,7 @@ const AUGMENTATIONS: { augment: Augmentation; label: string }[] = [
   { augment: 'randaugment', label: 'RandAug' },
   { augment: 'mixup', label: 'Mixup' },
 ];
-const TABLE4_ROWS: { name: keyof typeof PAPER_TABLE4; method: Method; metric: Metric }[] = [
+const TABLE4_ROWS: { name: keyof typeof PAPER_TABLE4; method: string; metric: Metric }[] = [
   { name: 'CE', method: 'ce', metric: EXPERT1 },
   { name: 'BSCE', method: 'bsce', metric: EXPERT1 },
   { name: 'BSCE+NCL++', method: 'nclpp', metric: EXPERT1 },
@@ -393,7 +392,7 @@ const table7 = comparisonFigure({
   },
 });
 
-const TABLE8_METHODS: Method[] = ['ce', 'ncl', 'nclpp'];
+const TABLE8_METHODS = ['ce', 'ncl', 'nclpp'];
 const table8 = comparisonFigure({
   id: 'table8',
   title: 'Table 8: the balanced dataset (the full training set, IF 1): CE, NCL, NCL++',
@@ -403,8 +402,8 @@ const table8 = comparisonFigure({
       name: 'expert 1',
       metric: EXPERT1,
       points: TABLE8_METHODS.map((m) => ({
-        x: METHOD_LABEL[m],
-        label: METHOD_LABEL[m],
+        x: methodLabel(m),
+        label: methodLabel(m),
         run: { method: m, imbalanceFactor: 1 },
       })),
     },
@@ -427,7 +426,7 @@ const table9 = comparisonFigure({
   id: 'table9',
   title: 'Table 9: 20 / 40 / 60 / 80 / 100 % of the training data, BSCE vs NCL++',
   plot: { kind: 'lines', title: 'Training data ratio', xTitle: 'fraction of the LT training set' },
-  series: (['bsce', 'nclpp'] as Method[]).map((method) => ({
+  series: ['bsce', 'nclpp'].map((method) => ({
     name: method === 'bsce' ? 'BSCE' : 'NCL++ (expert 1)',
     metric: EXPERT1,
     points: PAPER_TABLE9.map(({ share }) => ({

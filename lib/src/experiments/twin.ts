@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { getProtocol } from '../train/protocols';
-import { configHash, canonicalJSON, TrainConfig, type Method } from '../train/config';
+import { configHash, canonicalJSON, TrainConfig } from '../train/config';
 import { meanStdBarsFigure } from '../viz/stat-plots';
 import { judge, within, type Check } from './claims';
 import {
@@ -18,14 +18,15 @@ import {
   accuracy,
   EXPERT1,
   ENSEMBLE,
-  METHOD_LABEL,
+  methodLabel,
   FigureSpec,
   Metric,
   runStat,
 } from './spec';
 import { meanStd, percentRange, stat, Stat, type Verdict } from './stats';
 
-export const TWIN_METHODS: Method[] = ['ce', 'bsce', 'nclpp'];
+/** The methods scripts/torch/mini_run.py implements. */
+export const TWIN_METHODS = ['ce', 'bsce', 'nclpp'];
 /** Ours and the twin agree when their means differ by at most this (a fraction: 0.5 points). */
 export const TWIN_TOLERANCE = 0.005;
 const TWIN_IF = 100;
@@ -42,7 +43,7 @@ export interface TwinRun {
   config: unknown;
 }
 
-export const twinFile = (resultsDir: string, method: Method, seed: number) =>
+export const twinFile = (resultsDir: string, method: string, seed: number) =>
   path.join(resultsDir, 'twin', `${method}-seed${seed}.json`);
 
 /**
@@ -81,7 +82,7 @@ export function readTwinRun(file: string, ours: TrainConfig): { run: TwinRun } |
 }
 
 interface TwinRow {
-  method: Method;
+  method: string;
   metric: Metric;
   name: string;
   ours: Stat;
@@ -124,7 +125,7 @@ export const TWIN: FigureSpec = {
         return {
           method,
           metric,
-          name: `${METHOD_LABEL[method]} (${ensemble ? 'ensemble' : 'expert 1'})`,
+          name: `${methodLabel(method)} (${ensemble ? 'ensemble' : 'expert 1'})`,
           ours: runStat(ours, (r) => accuracy(r, metric)),
           twin: twins.length ? stat(twins.map((t) => (ensemble ? t.ensemble : t.top1))) : null,
           twinSeeds: twins.map((t) => t.seed),

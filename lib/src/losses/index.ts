@@ -9,7 +9,9 @@
  *   nested.ts         Eq. 10-14  nclLoss: the whole nested loss with its ablation switches
  *   learnable.ts      Table 6    learnable λ1, λ2 = softmax(w1, w2)
  *   offline.ts        Fig. 12b   BIL + offline distillation from a fixed teacher
- *   methods.ts                   lossForMethod('ce' | 'bsce' | 'ncl' | 'nclpp') → LossFn, the trainer's contract
+ *   registry.ts                  methods by name: defineMethod / registerMethod / getMethod, lossForMethod → LossFn
+ *   methods.ts                   the lib's own methods: ce, bsce, ncl, nclpp and the paper's ablation variants
+ *   method-file.ts               a method from a file (methods/NAME.ts), hashed with what it imports
  */
 export { logClassPrior, balancedLogits, balancedSoftmax, crossEntropy, bsce } from './balanced';
 export {
@@ -41,13 +43,19 @@ export type { NclTermName, NclLossResult, NclLossOptionsInput, NclLossConfig, Lo
 export { learnableWeights, learnedLambdas, LearnableLossWeights } from './learnable';
 export { OfflineDistillationOptions, averageTeacherProbs, offlineDistillation } from './offline';
 export type { OfflineDistillationOptionsInput } from './offline';
-export { METHODS, lossForMethod, EXPERIMENT_VARIANTS, TABLE7_ROWS, variantComponents } from './methods';
-export type {
-  Method,
-  LossFn,
-  NclLossOverrides,
-  ExperimentVariant,
-  VariantName,
-  VariantSwitches,
-} from './methods';
+export {
+  LossBase,
+  MethodSource,
+  defineMethod,
+  registerMethod,
+  getMethod,
+  findMethod,
+  methodNames,
+  lossForMethod,
+  methodDefault,
+} from './registry';
+export type { LossFn, LossContext, Method, MethodSpec, ConfigIssue } from './registry';
+export { NclOptions, PaperLossOptions, EXPERIMENT_VARIANTS, TABLE7_ROWS, variantComponents } from './methods';
+export type { PaperLoss, ExperimentVariant, VariantName, VariantOptions } from './methods';
+export { loadMethodFile, resolveMethod, workspaceMethodFile } from './method-file';
 export { noGrad, stopGradient } from './no-grad';

@@ -5,7 +5,8 @@
  *   (λ1, λ2) = softmax(w1, w2),      L = L_bil + λ1 L_intra + λ2 L_inter
  *
  * Training them: `new LearnableLossWeights()` creates the two trainable `tf.Variable` scalars (w1 = w2 = 0, so
- * λ1 = λ2 = 0.5). Pass the instance as `learnable` in the nclLoss options (or the lossForMethod overrides), and let
+ * λ1 = λ2 = 0.5). Pass the instance as `learnable` in the nclLoss options (a config's `loss.options.learnable: true`
+ * makes the method's LossFn create and own one), and let
  * the optimiser see `weights.variables`: `tf.variableGrads` / `optimizer.minimize(f)` pick up every trainable
  * variable by default; a trainer that lists its variables explicitly must append `weights.variables`. Dispose the
  * instance with the model. (The paper found this fits the train set better but generalises worse than fixed λ.)

@@ -43,7 +43,7 @@ export type NclLossResult = Record<NclTermName | 'total', tf.Scalar>;
 
 /**
  * The switches of the paper's ablations and variants (Table 7, Figs. 6b, 12a): the part of the loss options a run's
- * config sets in `loss.options` (train/config.ts), with the paper's NCL++ as the default.
+ * config sets in `loss.options` (losses/methods.ts `NclOptions`), with the paper's NCL++ as the default.
  */
 export const NclSwitches = z
   .object({
@@ -89,7 +89,7 @@ export const NclLossOptions = NclSwitches.extend({
   beta: z.number().min(0).max(1).default(PAPER_DEFAULTS.beta),
   /** 'official' (the authors' code, default) or 'paper' (Eq. 1-14 as written). */
   mode: z.enum(LOSS_MODES).default('official'),
-  /** Whose collaborative terms (see COLLABORATIONS); `lossForMethod('ncl')` sets 'ncl'. */
+  /** Whose collaborative terms (see COLLABORATIONS); method 'ncl' sets 'ncl'. */
   collaboration: z.enum(COLLABORATIONS).default('nclpp'),
   /** Seed for `hardMining: 'random'` (the same seed draws the same sets on every call). */
   seed: z.number().int().optional(),

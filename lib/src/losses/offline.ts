@@ -14,12 +14,13 @@ import { tf } from '../tf';
 import { balancedLogits, balancedSoftmax, crossEntropy } from './balanced';
 import { type Distribution, distribution, klDivergence } from './kl';
 import { LOSS_MODES, OFFICIAL_LOG_EPS } from './mode';
+import { PAPER_DEFAULTS } from './nested';
 import { noGrad, stopGradient } from './no-grad';
 
 export const OfflineDistillationOptions = z
   .object({
     /** Weight of the distillation term (the λ of the InterCL it replaces). */
-    lambda: z.number().finite().nonnegative().default(0.6),
+    lambda: z.number().finite().nonnegative().default(PAPER_DEFAULTS.lambda),
     /** 'official': log(p + 1e-9) on both sides; 'paper': exact logs (0·log 0 = 0 for the teacher). */
     mode: z.enum(LOSS_MODES).default('official'),
   })

@@ -7,15 +7,10 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ModelConfig } from '../models/registry';
-import { LOSS_MODES } from '../losses/mode';
-import { NclSwitches, PAPER_DEFAULTS } from '../losses/nested';
-import { DATASET_CLASSES, HEAD_CLASS_IMAGES } from '../data/types';
-import { MAX_SEED } from '../data/config';
-
-import { METHODS } from '../losses/methods';
-import { DataConfig } from '../data/config';
-export { METHODS };
-export type { Method } from '../losses/methods';
+import { getMethod, MethodSource, type LossBase, type Method } from '../losses/methods';
+import { methodOfConfig } from '../losses/method-file';
+import { HEAD_CLASS_IMAGES } from '../data/types';
+import { DataConfig, MAX_SEED } from '../data/config';
 
 /** The data part (`data.DataConfig`, one schema for the data module and the trainer). */
 export const DataSection = DataConfig;
@@ -24,38 +19,11 @@ export const DataSection = DataConfig;
 export const ModelSection = ModelConfig.omit({ numClasses: true, inChannels: true });
 
 /**
- * `loss.options`: the switches of the paper's ablations and variants (`losses.NclSwitches`: bil, interCL, intraCL,
- * nestedHard, hardMining, balancedInter), plus learnable λ1, λ2 (Table 6) and separate λ1 / λ2. Unknown keys are
- * an error. Read by 'ncl' and 'nclpp' only.
+ * The `loss` section: `numCopies` (T), `teachers` (offline distillation) and the method's options, as its schema
+ * (`MethodSpec.options`) validates them; e.g. for the paper's methods λ, β, C_hard, the semantics and the switches
+ * of `loss.options` (losses.PaperLossOptions).
  */
-export const LossOptionsSection = NclSwitches.extend({
-  /** Learned (λ1, λ2) = softmax(w_intra, w_inter) instead of λ (Table 6). */
-  learnable: z.boolean().default(false),
-  /** λ1 (IntraCL) when it should differ from λ; null = λ. */
-  lambdaIntra: z.number().finite().nonnegative().nullable().default(null),
-  /** λ2 (InterCL) when it should differ from λ; null = λ. */
-  lambdaInter: z.number().finite().nonnegative().nullable().default(null),
-}).strict();
-
-export const LossSection = z
-  .object({
-    /** λ = λ1 = λ2 (Eq. 14). */
-    lambda: z.number().finite().min(0).default(PAPER_DEFAULTS.lambda),
-    /** β = C_hard / C (Sec. 4.2); numHard = max(2, round(β·C)) unless `numHard` is set. */
-    beta: z.number().min(0).max(1).default(PAPER_DEFAULTS.beta),
-    numHard: z.number().int().min(1).nullable().default(null),
-    /** 'official': as the authors' code computes it; 'paper': Eq. 1-14 as written. */
-    mode: z.enum(LOSS_MODES).default('official'),
-    /** T augmented copies per image (IntraCL needs ≥ 2; protocols set 1 for ce/bsce/ncl). */
-    numCopies: z.number().int().min(1).max(64).default(1),
-    options: LossOptionsSection.default({}),
-    /**
-     * Offline distillation (Fig. 12b, "BIL + OffDis"): finished runs (folders relative to the results root) whose
-     * averaged balanced predictions on each batch are the fixed teacher; the loss becomes BSCE + λ·KL(teacher‖p).
-     */
-    teachers: z.array(z.string()).default([]),
-  })
-  .strict();
+export type LossSection = LossBase & Record<string, unknown>;
 
 export const OptimSection = z
   .object({
@@ -94,24 +62,33 @@ export const EvalSection = z
   })
   .strict();
 
-/** The fields of a training config, each validated; `TrainConfig` adds the cross-field checks and the canonical form. */
+/**
+ * The fields of a training config, each validated but the method's options (`loss` is read by the method's schema
+ * in `TrainConfig`). `method` names a registered method; `methodSource` records where a method that is not the lib's
+ * own comes from (a file and its content hash: losses/method-file.ts), so that its runs never share a key with
+ * another's.
+ */
 export const TrainConfigFields = z
   .object({
     protocol: z.string(),
-    method: z.enum(METHODS),
+    method: z.string().min(1),
+    methodSource: MethodSource.optional(),
     seed: z.number().int().min(0).max(MAX_SEED),
     data: DataSection,
     model: ModelSection,
-    loss: LossSection,
+    loss: z.record(z.string(), z.unknown()),
     optim: OptimSection,
     eval: EvalSection.default({}),
   })
   .strict();
 type Fields = z.output<typeof TrainConfigFields>;
 
+/** A validated training config: the fields, with the `loss` section as the method's schema gives it. */
+export type TrainConfig = Omit<Fields, 'loss'> & { loss: LossSection };
+export type TrainConfigInput = z.input<typeof TrainConfigFields>;
+
 /** The defaults `canonicalConfig` puts back, each from its section's schema (copied where they are objects). */
 const DEFAULTS = {
-  loss: LossSection.parse({}),
   data: { randAugment: DataSection.shape.randAugment.parse(undefined) },
   model: { cosineScale: ModelSection.shape.cosineScale.parse(undefined) },
   optim: {
@@ -121,58 +98,33 @@ const DEFAULTS = {
   },
 };
 
+/** `c` naming `method`: the method's name, and its source (after it) unless it is one of the lib's own. */
+function naming(c: TrainConfig, method: Method): TrainConfig {
+  const { protocol, method: _name, methodSource: _source, ...rest } = c;
+  const source = method.source ? { methodSource: method.source } : {};
+  return { protocol, method: method.name, ...source, ...rest };
+}
+
 /**
  * The config in canonical form: every setting that cannot change what is trained takes its default, so that two
- * configs that train the same networks the same way are one object (and one cache key). The rules, each an exact
- * equivalence of the loss or the data:
- *   - ce / bsce read no loss setting but `numCopies` (and, with offline-distillation teachers, λ and the mode);
- *   - IntraCL needs T ≥ 2 copies, InterCL K ≥ 2 experts, and NCL has no IntraCL: otherwise the switch is off;
- *   - an off InterCL has no balanced scale and no λ2, an off IntraCL no λ1; λ1 or λ2 equal to λ is λ;
- *   - without the hard-category terms, β, C_hard and the mining rule are unused;
- *   - without InterCL and IntraCL, λ is unused (unless learnable) and 'ncl' is 'nclpp' (their losses differ only
- *     in the collaborative terms); without the hard-category terms as well, the loss is BSCE (or CE, without BIL)
- *     summed over experts, i.e. method 'bsce' (or 'ce');
+ * configs that train the same networks the same way are one object (and one cache key). The method puts its own
+ * settings in canonical form (`MethodSpec.canonical`; it may name another method, whose options schema and rules
+ * then apply in turn); then, each an exact equivalence of the data or the optimiser:
  *   - `data.subsetSeed` equal to the run seed is the default (null); RandAugment's settings only matter with
  *     RandAugment, the cosine classifier's scale only with it, milestones and γ only for the step schedule, the
  *     final lr only for the cosine one.
  */
-export function canonicalConfig(input: Fields): Fields {
-  const c = structuredClone(input);
-  const o = c.loss.options;
-  const single = c.method === 'ce' || c.method === 'bsce';
-  if (single) {
-    const teachers = c.loss.teachers.length > 0;
-    c.loss = {
-      ...structuredClone(DEFAULTS.loss),
-      numCopies: c.loss.numCopies,
-      teachers: c.loss.teachers,
-      ...(teachers ? { lambda: c.loss.lambda, mode: c.loss.mode } : {}),
-    };
-  } else {
-    if (c.loss.numCopies < 2 || c.method === 'ncl') o.intraCL = false;
-    if (c.model.numExperts < 2) o.interCL = false;
-    if (!o.interCL) {
-      o.balancedInter = DEFAULTS.loss.options.balancedInter;
-      o.lambdaInter = null;
-    }
-    if (!o.intraCL) o.lambdaIntra = null;
-    if (o.lambdaIntra === c.loss.lambda) o.lambdaIntra = null;
-    if (o.lambdaInter === c.loss.lambda) o.lambdaInter = null;
-    if (!o.nestedHard) {
-      c.loss.beta = DEFAULTS.loss.beta;
-      c.loss.numHard = null;
-      o.hardMining = DEFAULTS.loss.options.hardMining;
-    }
-    if (!o.interCL && !o.intraCL) {
-      if (!o.learnable) c.loss.lambda = DEFAULTS.loss.lambda;
-      o.learnable = false;
-      if (c.method === 'ncl') c.method = 'nclpp';
-      if (!o.nestedHard) {
-        c.method = o.bil ? 'bsce' : 'ce';
-        return canonicalConfig(c);
-      }
-    }
-    if (o.learnable) o.lambdaIntra = o.lambdaInter = null;
+export function canonicalConfig(input: TrainConfig): TrainConfig {
+  let c = structuredClone(input);
+  for (let i = 0; ; i++) {
+    const m = getMethod(c.method);
+    if (!m.canonical) break;
+    const next = m.canonical(structuredClone(c));
+    // The method it names (itself, or another whose own rules then apply) parses the loss section again.
+    const named = getMethod(next.method);
+    c = naming({ ...next, loss: named.lossSchema.parse(next.loss) as LossSection }, named);
+    if (named === m) break;
+    if (i >= 8) throw new Error(`method '${input.method}': its canonical form renames it without end`);
   }
   if (c.data.subsetSeed === c.seed) c.data.subsetSeed = null;
   if (c.data.augment !== 'randaugment') c.data.randAugment = { ...DEFAULTS.data.randAugment };
@@ -186,37 +138,49 @@ export function canonicalConfig(input: Fields): Fields {
 }
 
 /**
- * Checks across fields: C_hard within the dataset's C classes; an imbalance factor that leaves the tail class at least
- * one image (at most the head class's images).
+ * The fields with the method resolved (a registered name, methods/<name>.ts, or the file `methodSource` names) and
+ * its options validated by its schema; issues name the option (`loss.options.interCL: ...`). Checks across fields:
+ * an imbalance factor that leaves the tail class at least one image (at most the head class's images), and the
+ * method's own (`MethodSpec.check`, e.g. C_hard within the dataset's C classes).
  */
-function checkFields(c: Fields, ctx: z.RefinementCtx): void {
-  const classes = DATASET_CLASSES[c.data.dataset];
-  const head = HEAD_CLASS_IMAGES[c.data.dataset];
-  if (c.data.imbalanceFactor > head) {
+function withMethod(f: Fields, ctx: z.RefinementCtx): TrainConfig {
+  const head = HEAD_CLASS_IMAGES[f.data.dataset];
+  if (f.data.imbalanceFactor > head) {
     ctx.addIssue({
       code: z.ZodIssueCode.custom,
       path: ['data', 'imbalanceFactor'],
       message:
-        `${c.data.imbalanceFactor} leaves the tail classes of ${c.data.dataset} without an image ` +
+        `${f.data.imbalanceFactor} leaves the tail classes of ${f.data.dataset} without an image ` +
         `(its head class has ${head}); at most ${head}`,
     });
   }
-  if (c.loss.numHard != null && c.loss.numHard > classes) {
+  let method: Method;
+  try {
+    method = methodOfConfig(f.method, f.methodSource);
+  } catch (e) {
     ctx.addIssue({
       code: z.ZodIssueCode.custom,
-      path: ['loss', 'numHard'],
-      message: `C_hard = ${c.loss.numHard} exceeds the ${classes} classes of ${c.data.dataset}`,
+      path: [f.methodSource ? 'methodSource' : 'method'],
+      message: (e as Error).message,
     });
+    return z.NEVER;
   }
+  const loss = method.lossSchema.safeParse(f.loss);
+  if (!loss.success) {
+    for (const issue of loss.error.issues) ctx.addIssue({ ...issue, path: ['loss', ...issue.path] });
+    return z.NEVER;
+  }
+  const c = naming({ ...f, loss: loss.data as LossSection }, method);
+  for (const issue of method.check?.(c) ?? []) ctx.addIssue({ code: z.ZodIssueCode.custom, ...issue });
+  return c;
 }
 
 /**
  * The training configuration, validated and in canonical form (`canonicalConfig`): parse anything (CLI flags, JSON
  * files, protocol configs) through it. Parsing is idempotent.
  */
-export const TrainConfig = TrainConfigFields.superRefine(checkFields).transform(canonicalConfig);
-export type TrainConfig = z.output<typeof TrainConfig>;
-export type TrainConfigInput = z.input<typeof TrainConfig>;
+export const TrainConfig: z.ZodType<TrainConfig, z.ZodTypeDef, TrainConfigInput> =
+  TrainConfigFields.transform(withMethod).transform(canonicalConfig);
 
 /** Deep-sorted JSON, so equal configs give equal strings whatever the key order. */
 export function canonicalJSON(v: unknown): string {

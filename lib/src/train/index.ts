@@ -2,14 +2,13 @@
 export {
   TrainConfig,
   TrainConfigFields,
-  METHODS,
   canonicalConfig,
   keyedConfig,
   configHash,
   canonicalJSON,
   formatConfigError,
 } from './config';
-export type { Method, TrainConfigInput } from './config';
+export type { TrainConfigInput, LossSection } from './config';
 export { PROTOCOLS, PROTOCOL_NAMES, MINI_SCALE, protocolConfig, getProtocol } from './protocols';
 export { learningRate } from './schedule';
 export { SGD } from './sgd';

@@ -4,10 +4,10 @@
  * teacher runs (./teachers.ts) and a caller's own LossFn.
  */
 import { z } from 'zod';
-import { tf } from '../tf';
+import type { tf } from '../tf';
 import type * as data from '../data';
-import { lossForMethod, LearnableLossWeights, numHardFromRatio } from '../losses';
-import type { LossFn } from '../losses';
+import { getMethod, numHardFromRatio } from '../losses';
+import type { LossBase, LossFn } from '../losses';
 import type { TrainConfig } from './config';
 import { TrainingError } from './errors';
 
@@ -20,18 +20,19 @@ export interface TrainLoss {
   dispose(): void;
 }
 
-/** C_hard of a config: `loss.numHard`, else β·C (losses.numHardFromRatio). */
+/** C_hard of a config of the paper's methods: `loss.numHard`, else β·C (losses.numHardFromRatio). */
 export function numHardOf(c: TrainConfig, numClasses: number): number {
-  return c.loss.numHard ?? numHardFromRatio(c.loss.beta, numClasses);
+  const { numHard, beta } = c.loss as unknown as { numHard: number | null; beta: number };
+  return numHard ?? numHardFromRatio(beta, numClasses);
 }
 
 /**
- * The loss of a config: losses.lossForMethod(method) with λ, C_hard (numHard, else β·C), T, mode and the extra
- * switches of `loss.options`. `options.learnable: true` makes (λ1, λ2) learnable (Table 6): two named variables.
- * A loss option the loss rejects is a TrainingError naming it (`loss.options.<key>: ...`).
+ * The loss of a config: its method's loss factory (`MethodSpec.loss`) with the `loss` section as it is (parsed by
+ * the method's schema: defaults for what a hand-written config leaves out), the number of classes and the seed. An
+ * option the method rejects is a TrainingError naming it (`loss.options.<key>: ...`).
  */
 export function lossFromConfig(
-  c: TrainConfig,
+  c: Pick<TrainConfig, 'method' | 'seed'> & { loss: Record<string, unknown> },
   numClasses: number,
 ): {
   fn: LossFn;
@@ -39,43 +40,23 @@ export function lossFromConfig(
   onStep: (globalStep: number) => void;
   dispose: () => void;
 } {
-  const numHard = numHardOf(c, numClasses);
-  if (numHard > numClasses)
-    throw new TrainingError(
-      `loss.numHard: C_hard = ${numHard} exceeds the ${numClasses} classes of ${c.data.dataset}`,
-    );
-  const { learnable, ...options } = c.loss.options as { learnable?: boolean } & Record<string, unknown>;
-  const weights = learnable ? new LearnableLossWeights() : null;
-  const overrides = {
-    numCopies: c.loss.numCopies,
-    lambda: c.loss.lambda,
-    mode: c.loss.mode,
-    numHard,
-    ...options,
-    ...(weights ? { learnable: weights } : {}),
-  };
-  const make = (seed?: number) => {
-    try {
-      return lossForMethod(c.method, seed === undefined ? overrides : { ...overrides, seed });
-    } catch (e) {
-      weights?.dispose();
-      if (!(e instanceof z.ZodError)) throw e;
+  const method = getMethod(c.method);
+  let fn: LossFn;
+  try {
+    fn = method.loss(method.lossSchema.parse(c.loss) as LossBase, { numClasses, seed: c.seed });
+  } catch (e) {
+    if (e instanceof z.ZodError) {
       const i = e.issues[0];
-      throw new TrainingError(`${['loss.options', ...i.path].join('.')}: ${i.message}`);
+      throw new TrainingError(`${['loss', ...i.path].join('.')}: ${i.message}`);
     }
-  };
-  // Random hard categories (Fig. 6b) are drawn afresh at every step, from a seed of (run seed, step): deterministic,
-  // and the same after a resume.
-  const random = options.hardMining === 'random';
-  let fn = make();
-  const onStep = (globalStep: number) => {
-    if (random) fn = make((Math.imul(c.seed + 1, 1_000_003) + globalStep) | 0);
-  };
+    if (e instanceof Error && e.message.startsWith('loss.')) throw new TrainingError(e.message);
+    throw e;
+  }
   return {
-    fn: (logits, labels, counts) => fn(logits, labels, counts),
-    variables: weights ? { w_intra: weights.intra, w_inter: weights.inter } : {},
-    onStep,
-    dispose: () => weights?.dispose(),
+    fn,
+    variables: fn.variables ?? {},
+    onStep: (globalStep) => fn.onStep?.(globalStep),
+    dispose: () => fn.dispose?.(),
   };
 }
 
@@ -90,7 +71,12 @@ export function configLoss(c: TrainConfig, numClasses: number): TrainLoss {
   };
 }
 
-/** A caller's LossFn (and the variables it owns; the caller disposes them) as a TrainLoss. */
+/** A caller's LossFn (and the variables it owns besides `fn.variables`; the caller disposes them) as a TrainLoss. */
 export function customLoss(fn: LossFn, variables: Record<string, tf.Variable> = {}): TrainLoss {
-  return { fn, variables: new Map(Object.entries(variables)), prepare: () => {}, dispose: () => {} };
+  return {
+    fn,
+    variables: new Map(Object.entries({ ...fn.variables, ...variables })),
+    prepare: (_batch, globalStep) => fn.onStep?.(globalStep),
+    dispose: () => {},
+  };
 }

@@ -8,12 +8,19 @@
  *   semantics), scaled where it does not; each scale choice says why in `MINI_SCALE` below.
  * - `smoke`: seconds; for tests and headless notebook runs.
  *
- * CE and BSCE train one network on one copy; NCL uses K experts and one copy (no IntraCL); NCL++ uses both.
+ * A protocol sets the loss section's T (`loss.numCopies`) and K (`model.numExperts`) for the methods that train with
+ * the protocol's (NCL++: both; NCL: K); a method's own defaults say which (`MethodSpec.experts`, `.copies`: CE and
+ * BSCE train one network on one copy). The paper's loss settings (λ = 0.6, β = 0.3, 'official' semantics) are its
+ * methods' defaults (losses.PaperLossOptions), so a protocol does not repeat them.
  */
 import { PAPER_DEFAULTS } from '../losses/nested';
-import { Method, TrainConfig, TrainConfigInput } from './config';
+import { methodDefault, type Method } from '../losses/registry';
+import { resolveMethod } from '../losses/method-file';
+import { TrainConfig, TrainConfigInput } from './config';
 
-type Base = Omit<TrainConfigInput, 'method' | 'seed' | 'protocol'>;
+type Base = Omit<TrainConfigInput, 'method' | 'methodSource' | 'seed' | 'protocol' | 'loss'> & {
+  loss: { numCopies: number };
+};
 
 /** The paper's CIFAR-LT recipe (Sec. 4.2 and the authors' CIFAR configs). */
 const PAPER_CIFAR = (dataset: 'cifar10' | 'cifar100'): Base => ({
@@ -26,12 +33,7 @@ const PAPER_CIFAR = (dataset: 'cifar10' | 'cifar100'): Base => ({
     batchSize: 64,
   },
   model: { name: 'resnet32', width: 16, classifier: 'linear', numExperts: PAPER_DEFAULTS.numExperts },
-  loss: {
-    lambda: PAPER_DEFAULTS.lambda,
-    beta: PAPER_DEFAULTS.beta,
-    mode: 'official',
-    numCopies: PAPER_DEFAULTS.numCopies,
-  },
+  loss: { numCopies: PAPER_DEFAULTS.numCopies },
   optim: {
     lr: 0.1,
     momentum: 0.9,
@@ -81,7 +83,7 @@ export const PROTOCOLS: Record<string, { description: string; base: Base }> = {
     base: {
       data: { dataset: 'fashion-mnist', imbalanceFactor: 100, augment: 'simaug', batchSize: 64 },
       model: { name: 'resnet8', width: 16, classifier: 'linear', numExperts: PAPER_DEFAULTS.numExperts },
-      loss: { lambda: PAPER_DEFAULTS.lambda, beta: PAPER_DEFAULTS.beta, mode: 'official', numCopies: 2 },
+      loss: { numCopies: 2 },
       optim: {
         lr: 0.1,
         momentum: 0.9,
@@ -106,7 +108,7 @@ export const PROTOCOLS: Record<string, { description: string; base: Base }> = {
         batchSize: 16,
       },
       model: { name: 'resnet8', width: 4, classifier: 'linear', numExperts: 2 },
-      loss: { lambda: 0.6, beta: 0.3, mode: 'official', numCopies: 2 },
+      loss: { numCopies: 2 },
       optim: { lr: 0.05, epochs: 2, warmupEpochs: 0, schedule: 'cosine', maxStepsPerEpoch: 3 },
       eval: { batchSize: 100, every: 0 },
     },
@@ -114,23 +116,27 @@ export const PROTOCOLS: Record<string, { description: string; base: Base }> = {
 };
 export const PROTOCOL_NAMES = Object.keys(PROTOCOLS);
 
-/** The config input (before validation) of a protocol for a method; CE/BSCE: 1 expert, 1 copy; NCL: 1 copy. */
-export function protocolConfig(protocol: string, method: Method, seed = 0): TrainConfigInput {
+/**
+ * The config input (before validation) of a protocol for a method (a registered name, a method file, or NAME for
+ * methods/NAME.ts): the protocol's settings with the method's default K and T.
+ */
+export function protocolConfig(protocol: string, method: string | Method, seed = 0): TrainConfigInput {
   const p = PROTOCOLS[protocol];
   if (!p) throw new Error(`unknown protocol '${protocol}'; use one of ${PROTOCOL_NAMES.join(', ')}`);
+  const m = typeof method === 'string' ? resolveMethod(method) : method;
   const base = structuredClone(p.base);
-  const single = method === 'ce' || method === 'bsce';
   return {
     protocol,
-    method,
+    method: m.name,
+    ...(m.source ? { methodSource: m.source } : {}),
     seed,
     ...base,
-    model: { ...base.model, numExperts: single ? 1 : base.model.numExperts },
-    loss: { ...base.loss, numCopies: method === 'nclpp' ? base.loss.numCopies : 1 },
+    model: { ...base.model, numExperts: methodDefault(m.experts, base.model.numExperts ?? 1) },
+    loss: { numCopies: methodDefault(m.copies, base.loss.numCopies) },
   };
 }
 
 /** Validated protocol config. */
-export function getProtocol(protocol: string, method: Method, seed = 0): TrainConfig {
+export function getProtocol(protocol: string, method: string | Method, seed = 0): TrainConfig {
   return TrainConfig.parse(protocolConfig(protocol, method, seed));
 }

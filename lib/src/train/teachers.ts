@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tf } from '../tf';
 import { averageTeacherProbs, offlineDistillation } from '../losses';
-import type { LossFn } from '../losses';
+import type { LossFn, LossMode } from '../losses';
 import type { MultiExpert } from '../models/experts';
 import { workspaceRoot } from '../data/locate';
 import { formatConfigError, TrainConfig } from './config';
@@ -28,9 +28,10 @@ export function teacherLoss(
   const teachers = loadTeachers(c, resultsRoot, numClasses, channels);
   let probs: tf.Tensor2D | null = null;
   const fn: LossFn = (logits, labels, counts) => {
+    // λ and the semantics of the method's options (the paper's methods have both; otherwise their defaults).
     const r = offlineDistillation(logits, labels, counts, probs!, {
-      lambda: c.loss.lambda,
-      mode: c.loss.mode,
+      lambda: c.loss.lambda as number | undefined,
+      mode: c.loss.mode as LossMode | undefined,
     });
     return { total: r.total, terms: { bil: r.bil, distill: r.distill } };
   };

@@ -22,6 +22,7 @@ import { displayPath } from '../data/errors';
 import type { MultiExpert } from '../models/experts';
 import { evaluateModel } from '../eval/metrics';
 import { TrainConfig, configHash } from './config';
+import { getMethod } from '../losses/methods';
 import { SGD } from './sgd';
 import { atomicWrite, restoreVariables, saveCheckpoint } from './checkpoint';
 import { batchOptions, prepareData } from './data';
@@ -45,21 +46,11 @@ export { readMetrics } from './resume';
 export type { TrainOptions, Metrics, StepInfo, EpochInfo } from './types';
 
 /**
- * What a config leaves out that its method's name promises: NCL++ without IntraCL (T < 2 copies) or either method
- * without InterCL (K < 2 experts). Printed at the start and recorded in metrics.json.
+ * What a config leaves out that its method's name promises (`MethodSpec.warnings`: e.g. NCL++ without IntraCL, with
+ * T < 2 copies). Printed at the start and recorded in metrics.json.
  */
 export function configWarnings(c: TrainConfig): string[] {
-  const w: string[] = [];
-  if (c.method !== 'ncl' && c.method !== 'nclpp') return w;
-  if (c.method === 'nclpp' && c.loss.numCopies < 2)
-    w.push(
-      `${c.method} with loss.numCopies = ${c.loss.numCopies}: IntraCL needs T ≥ 2 copies and is 0 in this run`,
-    );
-  if (c.model.numExperts < 2)
-    w.push(
-      `${c.method} with model.numExperts = ${c.model.numExperts}: InterCL needs K ≥ 2 experts and is 0 in this run`,
-    );
-  return w;
+  return getMethod(c.method).warnings?.(c) ?? [];
 }
 
 /** Train one run. Returns the metrics and the trained model (the caller disposes it). */

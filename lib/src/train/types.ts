@@ -73,7 +73,7 @@ export interface TrainOptions {
   resume?: boolean;
   /** Start over: remove the checkpoint and results already in `outDir` (after taking its lock). */
   restart?: boolean;
-  /** The loss; default `lossFromConfig(config)` (losses.lossForMethod with the config's loss section). */
+  /** The loss; default the config's method's (`lossFromConfig`: its loss factory with the config's loss section). */
   lossFn?: LossFn;
   /** Extra trainable variables the custom loss owns (optimised and checkpointed with the model). */
   lossVariables?: Record<string, tf.Variable>;
