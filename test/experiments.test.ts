@@ -354,7 +354,15 @@ test('readAnalysis reads analysis.json.gz (new runs) and analysis.json (older ru
   const a = {
     klExperts: null,
     klCopies: [0.5, 0.25],
+    hardestNegative: {
+      edges: [0, 0.5, 1],
+      expert: [1, 0],
+      ensemble: [0, 1],
+      meanExpert: 0.25,
+      meanEnsemble: 0.75,
+    },
     features: { labels: [1], indices: [7], values: [[0.1]] },
+    examples: [{ index: 7, label: 1, probs: [[0.4, 0.6]] }],
   };
   fs.writeFileSync(path.join(dir, 'analysis.json'), JSON.stringify(a));
   assert.deepEqual(experiments.readAnalysis(dir), a);
@@ -515,11 +523,15 @@ test('--plan counts what a checkpoint holds: a run to resume after epoch k of N 
   const [done, todo] = spec.runs('smoke', [0]);
   const doneDir = experiments.runDir(root, done);
   fs.mkdirSync(doneDir, { recursive: true });
+  // A finished run's metrics.json as the reader checks it (train/files.ts), with one class.
+  const acc = { top1: 0.5, perClass: [0.5], many: 0.5, medium: null, few: null };
   const metrics = {
     config: done,
     configHash: train.configHash(done),
-    test: { top1: 0.5 },
-    train: { seconds: 120, epochs: [] },
+    backend: 'wasm',
+    classCounts: [10],
+    test: { ...acc, experts: [acc], expertMean: acc, ensemble: acc },
+    train: { seconds: 120, epochs: [], imgPerSec: 1 },
   };
   fs.writeFileSync(path.join(doneDir, 'metrics.json'), JSON.stringify(metrics)); // calibration: 120 s
   const plan = () => experiments.planRuns({ ids: ['fig12a'], protocol: 'smoke', seeds: 1, resultsDir: root });

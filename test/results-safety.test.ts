@@ -7,8 +7,9 @@ import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { initBackend, train } from '../lib/src';
-import type { TrainConfig } from '../lib/src/train';
+import * as zlib from 'node:zlib';
+import { initBackend, train, experiments, data } from '../lib/src';
+import type { Metrics, TrainConfig } from '../lib/src/train';
 import { acquireRunLock, LOCK_FILE } from '../lib/src/train/lock';
 import { removeStaleTemps } from '../lib/src/train/checkpoint';
 import { buildProgram, errorLine } from '../lib/src/cli/main';
@@ -38,15 +39,6 @@ function ncl(args: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) 
     cwd: o.cwd ?? ROOT,
     env: o.env ?? ENV,
   });
-}
-
-/** One line on stderr, exit 1, matching `re`. */
-function refused(r: ReturnType<typeof ncl>, re: RegExp): void {
-  assert.equal(r.status, 1, r.stderr);
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0], re);
-  assert.doesNotMatch(lines[0], /ZodError|SyntaxError|TypeError|RangeError|Error: /);
 }
 
 /** The one-line error `ncl args` ends with when run in this process from `cwd` ('' when it succeeds). */
@@ -437,4 +429,474 @@ test('#44.11 --set refuses __proto__, constructor and prototype; nothing reaches
     "--set foo.x: (config): Unrecognized key(s) in object: 'foo'",
   );
   assert.deepEqual(fs.readdirSync(cwd), []);
+});
+
+/** A results folder with fig8's three smoke runs and the fig8 and table5 entries (trained once, then copied). */
+let builtResults: string | null = null;
+async function resultsCopy(name: string): Promise<string> {
+  if (!builtResults) {
+    builtResults = path.join(tmp, 'results-built');
+    await experiments.reproduce({
+      ids: ['fig8', 'table5'],
+      protocol: 'smoke',
+      seeds: 1,
+      workers: 1,
+      resultsDir: builtResults,
+      png: false,
+      log: () => {},
+    });
+  }
+  const dir = path.join(tmp, name);
+  fs.cpSync(builtResults, dir, { recursive: true });
+  return dir;
+}
+
+const reproduceOpts = (resultsDir: string, ids: string[]) => ({
+  ids,
+  protocol: 'smoke',
+  seeds: 1,
+  workers: 1,
+  resultsDir,
+  png: false,
+  log: () => {},
+});
+
+/** A figure `id` that `reproduce` could not write because of `line`, as its failure list reports it (runner.ts). */
+const notWritten = (id: string, line: string) => `1 figure(s) not written:\n  ${id}: ${line}`;
+
+/** Rejects with exactly `message`, printed by the CLI as that text. */
+async function rejectsWith(p: Promise<unknown>, message: string): Promise<void> {
+  await assert.rejects(p, (e: Error) => {
+    assert.equal(e.message, message);
+    assert.equal(errorLine(e), message);
+    return true;
+  });
+}
+
+test('#44.5 metrics.json of a cached run is schema-checked: an edited value is refused naming the file and field, nothing written', async () => {
+  const results = await resultsCopy('results-metrics');
+  const entry = experiments.readManifest(results).figures.find((f) => f.id === 'fig8')!;
+  const file = path.join(results, entry.runs[0], 'metrics.json');
+  const good = JSON.parse(fs.readFileSync(file, 'utf8')) as Metrics;
+  const before = snapshot(results);
+  /** A value of a type other than the schema's, as a hand edit leaves it. */
+  const edited = <T>(v: unknown) => v as T;
+  const edits: [(m: Metrics) => void, string][] = [
+    [(m) => (m.test.perClass[3] = edited('0.5')), 'test.perClass.3: Expected number, received string'],
+    [(m) => (m.test = edited({ top1: 0.5 })), 'test.perClass: Required (and 6 more)'],
+    [(m) => m.test.perClass.pop(), 'test.perClass: 9 values for 10 classes (classCounts)'],
+    [
+      (m) => (m.train.epochs[0].seconds = edited(null)),
+      'train.epochs.0.seconds: Expected number, received null',
+    ],
+    [(m) => (m.configHash = 'abc'), 'configHash: expected 16 hex digits'],
+  ];
+  for (const [edit, field] of edits) {
+    const m = structuredClone(good);
+    edit(m);
+    fs.writeFileSync(file, JSON.stringify(m));
+    await rejectsWith(
+      experiments.reproduce(reproduceOpts(results, ['fig8'])),
+      `${file}: not a run's metrics: ${field}`,
+    );
+  }
+  // The CLI: exit 1, that one line on stderr.
+  const cli = structuredClone(good);
+  cli.test.perClass[3] = edited('0.5');
+  fs.writeFileSync(file, JSON.stringify(cli));
+  const r = ncl([
+    'reproduce',
+    'fig8',
+    '--protocol',
+    'smoke',
+    '--seeds',
+    '1',
+    '--workers',
+    '1',
+    '--no-png',
+    '--results',
+    results,
+  ]);
+  assert.equal(r.status, 1, r.stderr);
+  assert.equal(
+    r.stderr.trim().split('\n').pop(),
+    `ncl: error: ${file}: not a run's metrics: test.perClass.3: Expected number, received string`,
+  );
+  fs.writeFileSync(file, fs.readFileSync(file).subarray(0, 100));
+  await rejectsWith(
+    experiments.reproduce(reproduceOpts(results, ['fig8'])),
+    `${file}: not valid JSON (Unterminated string in JSON at position 100); truncated or edited?`,
+  );
+  fs.writeFileSync(file, JSON.stringify(good, null, 1) + '\n');
+  const after = snapshot(results);
+  after.delete(path.relative(results, file));
+  before.delete(path.relative(results, file));
+  assert.deepEqual(after, before, 'no figure, manifest or README written from a misread run');
+});
+
+test('#44.7 manifest.json, figure JSON and analysis.json.gz are schema-checked: one line naming the file; README and manifest stay in step', async () => {
+  const results = await resultsCopy('results-files');
+  const manifestFile = path.join(results, 'manifest.json');
+  const fig8 = path.join(results, 'fig8.json');
+  // A truncated fig8.json while table5 is rebuilt: named before table5's files, the manifest or the README change.
+  fs.rmSync(path.join(results, 'table5.json'));
+  const good8 = fs.readFileSync(fig8);
+  fs.writeFileSync(fig8, good8.subarray(0, 100));
+  const before = snapshot(results);
+  await rejectsWith(
+    experiments.reproduce(reproduceOpts(results, ['table5'])),
+    notWritten(
+      'table5',
+      `${fig8}: not valid JSON (${jsonError(good8.subarray(0, 100))}); truncated or edited?`,
+    ),
+  );
+  assert.deepEqual(snapshot(results), before);
+  fs.writeFileSync(fig8, '{}');
+  await rejectsWith(
+    experiments.reproduce(reproduceOpts(results, ['table5'])),
+    notWritten('table5', `${fig8}: not a figure's data: id: Required (and 6 more)`),
+  );
+  assert.deepEqual(snapshot(results).get('manifest.json'), before.get('manifest.json'));
+  fs.writeFileSync(fig8, good8);
+  // A truncated or empty manifest.
+  const goodManifest = fs.readFileSync(manifestFile);
+  fs.writeFileSync(manifestFile, '{}');
+  await rejectsWith(
+    experiments.reproduce(reproduceOpts(results, ['table5'])),
+    notWritten('table5', `${manifestFile}: not a results manifest: description: Required (and 1 more)`),
+  );
+  fs.writeFileSync(manifestFile, goodManifest.subarray(0, 50));
+  await assert.rejects(experiments.reproduce(reproduceOpts(results, ['table5'])), (e: Error) => {
+    const m = e.message.split('\n');
+    assert.deepEqual(m.slice(0, 1), ['1 figure(s) not written:']);
+    assert.match(
+      m[1],
+      new RegExp(`^  table5: ${manifestFile}: not valid JSON \\(.*\\); truncated or edited\\?$`),
+    );
+    return m.length === 2;
+  });
+  fs.writeFileSync(manifestFile, goodManifest);
+  // A truncated analysis.json.gz, and one that is gzip but not an analysis.
+  const entry = experiments.readManifest(results).figures.find((f) => f.id === 'fig8')!;
+  const runDir = path.join(results, entry.runs[0]);
+  const gz = path.join(runDir, 'analysis.json.gz');
+  const goodGz = fs.readFileSync(gz);
+  fs.writeFileSync(gz, goodGz.subarray(0, goodGz.length >> 1));
+  assert.throws(
+    () => experiments.readAnalysis(runDir),
+    (e: Error) => e.message === `${gz}: not valid gzip (unexpected end of file); truncated or edited?`,
+  );
+  fs.writeFileSync(gz, zlib.gzipSync('{"klCopies": [0.1, "x"]}'));
+  assert.throws(
+    () => experiments.readAnalysis(runDir),
+    (e: Error) => e.message.startsWith(`${gz}: not a run's analysis: klExperts: Required`),
+  );
+  fs.writeFileSync(gz, goodGz);
+  assert.ok(experiments.readAnalysis(runDir)!.klCopies.length === 10);
+});
+
+/** The message JSON.parse gives for `bytes`. */
+function jsonError(bytes: Buffer): string {
+  try {
+    JSON.parse(bytes.toString('utf8'));
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return '';
+}
+
+/** `s` as a regular expression matching it literally. */
+const literally = (s: string) => new RegExp(`^${s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+
+test('#44.6 SHA256SUMS must cover every data file: an empty or partial one is refused naming it, nothing written', () => {
+  const embedded = path.join(ROOT, 'data', 'fashion-mnist');
+  const root = path.join(tmp, 'data-44-6');
+  const dir = path.join(root, 'fashion-mnist');
+  fs.mkdirSync(dir, { recursive: true });
+  for (const f of fs.readdirSync(embedded).filter((f) => f.endsWith('.gz')))
+    fs.symlinkSync(path.join(embedded, f), path.join(dir, f));
+  const sumsFile = path.join(dir, 'SHA256SUMS');
+  const sums = fs.readFileSync(path.join(embedded, 'SHA256SUMS'), 'utf8');
+  const src = data.SOURCES['fashion-mnist'];
+  const roots = [{ dir: root, origin: 'NCL_DATA_DIR' }];
+  // The committed one lists all four files.
+  assert.equal(sums.trim().split('\n').length, 4);
+  fs.writeFileSync(sumsFile, sums);
+  assert.equal(data.locateSource(src, roots)?.checksums, sumsFile);
+  const cases: [string, string][] = [
+    ['', `${sumsFile}: lists no file; restore it or remove it`],
+    ['\n  \n', `${sumsFile}: lists no file; restore it or remove it`],
+    [
+      sums.replace(/^.*train-labels.*\n/m, ''),
+      `${sumsFile}: does not list train-labels-idx1-ubyte.gz; it must cover every data file, restore it or remove it`,
+    ],
+    [
+      sums.split('\n')[0] + '\n',
+      `${sumsFile}: does not list train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-labels-idx1-ubyte.gz; it must cover every data file, restore it or remove it`,
+    ],
+  ];
+  for (const [text, message] of cases) {
+    fs.writeFileSync(sumsFile, text);
+    assert.throws(
+      () => data.locateSource(src, roots),
+      (e: Error) => e instanceof data.DataError && e.message === message,
+    );
+  }
+  // The CLI: exit 1, that one line, no run folder.
+  fs.writeFileSync(sumsFile, '');
+  const out = path.join(tmp, 'run-44-6');
+  const r = ncl(['train', '--protocol', 'smoke', '--method', 'ce', '--out', out], {
+    env: { ...ENV, NCL_DATA_DIR: root },
+  });
+  failedWith(r, literally(`ncl: error: ${sumsFile}: lists no file; restore it or remove it`));
+  assert.equal(fs.existsSync(out), false);
+});
+
+test('#44.12 a $NCL_DATA_DIR that is not a folder is refused naming it, not skipped for the repo data', () => {
+  const missing = path.join(tmp, 'no-such-data');
+  const saved = process.env.NCL_DATA_DIR;
+  process.env.NCL_DATA_DIR = missing;
+  try {
+    assert.throws(
+      () => data.searchRoots(),
+      (e: Error) =>
+        e instanceof data.DataError &&
+        e.message ===
+          `NCL_DATA_DIR=${missing}: no such folder; set it to the folder that holds the datasets, or unset it`,
+    );
+  } finally {
+    if (saved === undefined) delete process.env.NCL_DATA_DIR;
+    else process.env.NCL_DATA_DIR = saved;
+  }
+  const out = path.join(tmp, 'run-44-12');
+  const r = ncl(['train', '--protocol', 'smoke', '--method', 'ce', '--out', out], {
+    env: { ...ENV, NCL_DATA_DIR: missing },
+  });
+  failedWith(
+    r,
+    literally(
+      `ncl: error: NCL_DATA_DIR=${missing}: no such folder; set it to the folder that holds the datasets, or unset it`,
+    ),
+  );
+  assert.equal(fs.existsSync(out), false);
+});
+
+/** A pid that ran and is gone (reaped). */
+function deadPid(): number {
+  const r = spawnSync('true');
+  return r.pid!;
+}
+
+test('#44.12 a PNG render killed mid-way leaves its temp folder only until the next render; one that fails removes it', async (t) => {
+  const root = fs.mkdtempSync(path.join(tmp, 'tmpdir-'));
+  const chromium = path.join(tmp, 'fake-chromium');
+  const render = (behaviour: string) => {
+    fs.writeFileSync(chromium, `#!/bin/sh\n${behaviour}\n`, { mode: 0o755 });
+    const code =
+      "const v = require('./lib/src/viz');" +
+      'v.renderPNG({ data: [], layout: {} }, process.argv[1], { width: 10, height: 10 });';
+    return spawnSync(process.execPath, ['--import', TSX, '-e', code, path.join(tmp, 'never.png')], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...ENV, TMPDIR: root, CHROMIUM: chromium },
+    });
+  };
+  // Ours (tsx keeps its cache in TMPDIR too).
+  const ours = () => fs.readdirSync(root).filter((n) => n.startsWith('ncl-'));
+  // Chromium fails: the error names the PNG, the temp folder is gone.
+  const failed = render('exit 3');
+  assert.equal(failed.status, 1);
+  assert.match(failed.stderr, /cannot write .*never\.png: .*fake-chromium failed/);
+  assert.deepEqual(ours(), []);
+  // The renderer is killed (SIGKILL) while Chromium runs: nothing of it can run, its folder (page, profile) stays ...
+  const killed = render('kill -9 $PPID; sleep 0.2');
+  assert.equal(killed.signal, 'SIGKILL');
+  const left = ours();
+  assert.equal(left.length, 1);
+  assert.match(left[0], new RegExp(`^ncl-plot-${killed.pid}-[A-Za-z0-9]{6}$`));
+  assert.ok(fs.existsSync(path.join(root, left[0], 'figure.html')));
+  // ... until the next process that makes one: folders of dead pids go, those of live processes (and other names) stay.
+  const sleeper = spawn('sleep', ['30']);
+  t.after(() => sleeper.kill());
+  const liveDir = path.join(root, `ncl-plot-${sleeper.pid}-abcdef`);
+  const deadDir = path.join(root, `ncl-png-${deadPid()}-ABC123`);
+  const other = path.join(root, 'ncl-something-else');
+  for (const d of [liveDir, deadDir, other]) fs.mkdirSync(d);
+  const { removeStaleTempDirs } = await import('../lib/src/temp');
+  assert.deepEqual(removeStaleTempDirs(root).sort(), [left[0], path.basename(deadDir)].sort());
+  assert.deepEqual(ours().sort(), [path.basename(liveDir), path.basename(other)].sort());
+});
+
+test("#44.12 reproduce removes the temp files a killed reproduce left in the results folder; the commit is the lib's, wherever the folder is", async (t) => {
+  const results = await resultsCopy('results-temps');
+  const sleeper = spawn('sleep', ['30']);
+  t.after(() => sleeper.kill());
+  const dead = deadPid();
+  const stale = [`manifest.json.tmp-${dead}`, `plotly.js.tmp-${dead}`, `fig8.json.tmp-${dead}`];
+  const live = `README.md.tmp-${sleeper.pid}`;
+  for (const f of [...stale, live]) fs.writeFileSync(path.join(results, f), 'partial');
+  await experiments.reproduce(reproduceOpts(results, ['fig8']));
+  for (const f of stale) assert.equal(fs.existsSync(path.join(results, f)), false, f);
+  assert.ok(fs.existsSync(path.join(results, live)), 'a live writer keeps its temp file');
+  // Built in a folder outside the repository: the commit recorded is the repository's HEAD, not 'unknown'.
+  const head = spawnSync('git', ['rev-parse', '--short=12', 'HEAD'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  }).stdout.trim();
+  assert.match(head, /^[0-9a-f]{12}$/);
+  for (const f of experiments.readManifest(results).figures)
+    assert.match(f.commit, new RegExp(`^${head}(\\+dirty)?$`), f.id);
+});
+
+test('#44.12 --resume refuses a config.json edited since the run started, naming the field; nothing rewritten', async () => {
+  const c = smoke('ce', (c) => (c.optim.epochs = 3));
+  const dir = path.join(tmp, 'edited-config');
+  await assert.rejects(
+    train.trainRun(c, { outDir: dir, progress: false, deadline: Date.now() }),
+    train.TrainingStopped,
+  );
+  const cfgFile = path.join(dir, 'config.json');
+  const original = fs.readFileSync(cfgFile, 'utf8');
+  const edits: [(j: Record<string, Record<string, unknown>>) => void, string][] = [
+    [(j) => (j.optim.epochs = 8), 'optim.epochs: 8 in the file, 3 in this run'],
+    [(j) => (j.optim.lr = '0.1'), `optim.lr: "0.1" in the file, ${JSON.stringify(c.optim.lr)} in this run`],
+    [(j) => delete j.loss, `loss: absent in the file, ${JSON.stringify(c.loss)} in this run`],
+  ];
+  for (const [edit, where] of edits) {
+    const j = JSON.parse(original);
+    edit(j);
+    fs.writeFileSync(cfgFile, JSON.stringify(j, null, 2));
+    const before = snapshot(dir);
+    await assert.rejects(
+      train.trainRun(c, { outDir: dir, resume: true, progress: false }),
+      (e: Error) =>
+        e.message ===
+        `${cfgFile}: edited since the run started (${where}); restore it, remove it (it is written again from this run's config), or --restart`,
+    );
+    assert.deepEqual(snapshot(dir), before, 'config.json, the checkpoint and the rest as they were');
+  }
+  // Reformatted but the same config, or an evaluation-only setting (not in the run's key): resumed, rewritten.
+  const j = JSON.parse(original);
+  j.eval.every = 1;
+  fs.writeFileSync(cfgFile, JSON.stringify(j));
+  const { model } = await train.trainRun(c, { outDir: dir, resume: true, progress: false });
+  model.dispose();
+  assert.equal(fs.readFileSync(cfgFile, 'utf8'), original);
+});
+
+test("#44.13 runs record their data folder relative to where it was found; committed runs name no machine's folders", async () => {
+  const { recordedSource } = await import('../lib/src/train/data');
+  const sums = (d: string) => ({ dir: d, checksums: `${d}/SHA256SUMS` });
+  // What earlier versions recorded, as found in results/runs, and what they become.
+  const cases: [{ dir: string; origin: string; checksums: string | null }, object][] = [
+    [
+      { origin: 'repo', ...sums('/work/run-snap/data/fashion-mnist') },
+      { origin: 'repo', ...sums('data/fashion-mnist') },
+    ],
+    [
+      { origin: 'NCL_DATA_DIR', ...sums('/work/main/data/fashion-mnist') },
+      { origin: 'NCL_DATA_DIR', ...sums('$NCL_DATA_DIR/fashion-mnist') },
+    ],
+    [
+      { origin: 'repo', dir: '/home/u/ncl-lab/data/fashion-mnist/', checksums: null },
+      { origin: 'repo', dir: 'data/fashion-mnist', checksums: null },
+    ],
+    // The system copy and an explicit folder keep their paths; so does a path already relative.
+    [
+      { origin: 'system', ...sums('/usr/share/datasets/fashion-mnist') },
+      { origin: 'system', ...sums('/usr/share/datasets/fashion-mnist') },
+    ],
+    [
+      { origin: 'dataDir', ...sums('/data/x/fashion-mnist') },
+      { origin: 'dataDir', ...sums('/data/x/fashion-mnist') },
+    ],
+    [
+      { origin: 'repo', ...sums('data/fashion-mnist') },
+      { origin: 'repo', ...sums('data/fashion-mnist') },
+    ],
+  ];
+  for (const [recorded, now] of cases) assert.deepEqual(recordedSource(recorded, 'fashion-mnist'), now);
+
+  // A run trained now, from the repository's data and from $NCL_DATA_DIR.
+  const saved = process.env.NCL_DATA_DIR;
+  const dataRoot = path.join(tmp, 'data-44-13');
+  fs.mkdirSync(path.join(dataRoot, 'fashion-mnist'), { recursive: true });
+  const embedded = path.join(ROOT, 'data', 'fashion-mnist');
+  for (const f of fs.readdirSync(embedded))
+    fs.symlinkSync(path.join(embedded, f), path.join(dataRoot, 'fashion-mnist', f));
+  const c = smoke('ce', (c) => (c.optim.epochs = 1));
+  try {
+    for (const [env, dir, origin] of [
+      [undefined, 'data/fashion-mnist', 'repo'],
+      [dataRoot, '$NCL_DATA_DIR/fashion-mnist', 'NCL_DATA_DIR'],
+    ] as const) {
+      if (env === undefined) delete process.env.NCL_DATA_DIR;
+      else process.env.NCL_DATA_DIR = env;
+      const out = path.join(tmp, `run-44-13-${origin}`);
+      const { model } = await train.trainRun(c, { outDir: out, progress: false });
+      model.dispose();
+      const m = JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8'));
+      assert.deepEqual(m.data, { dir, origin, checksums: `${dir}/SHA256SUMS` });
+    }
+  } finally {
+    if (saved === undefined) delete process.env.NCL_DATA_DIR;
+    else process.env.NCL_DATA_DIR = saved;
+  }
+
+  // scripts/relative-data-paths.ts rewrites the two values of an earlier run and nothing else, once.
+  const old = path.join(tmp, 'old-run');
+  fs.mkdirSync(old);
+  const metricsFile = path.join(old, 'metrics.json');
+  const fresh = fs.readFileSync(path.join(tmp, 'run-44-13-repo', 'metrics.json'), 'utf8');
+  const absolute = fresh
+    .replace('"dir": "data/fashion-mnist"', '"dir": "/work/run-snap/data/fashion-mnist"')
+    .replace(
+      '"checksums": "data/fashion-mnist/SHA256SUMS"',
+      '"checksums": "/work/run-snap/data/fashion-mnist/SHA256SUMS"',
+    );
+  assert.notEqual(absolute, fresh);
+  fs.writeFileSync(metricsFile, absolute);
+  const script = path.join(ROOT, 'scripts', 'relative-data-paths.ts');
+  const run = () =>
+    spawnSync(process.execPath, ['--import', TSX, script, old], { cwd: old, encoding: 'utf8', env: ENV });
+  const first = run();
+  assert.equal(first.status, 0, first.stderr);
+  assert.equal(first.stdout, 'rewritten: metrics.json\n1 of 1 metrics.json rewritten\n');
+  assert.equal(fs.readFileSync(metricsFile, 'utf8'), fresh);
+  assert.equal(run().stdout, '0 of 1 metrics.json rewritten\n');
+
+  // Every committed run (git's list, not what a training in progress leaves): no absolute path but the system copy's.
+  const listed = spawnSync('git', ['ls-files', '-z', '--', 'results'], { cwd: ROOT, encoding: 'utf8' });
+  const committed =
+    listed.status === 0 ? listed.stdout.split('\0').filter((f) => f.endsWith('metrics.json')) : [];
+  const absolutePaths = committed.filter((f) => {
+    const d = JSON.parse(fs.readFileSync(path.join(ROOT, f), 'utf8')).data;
+    return (
+      d &&
+      [d.dir, d.checksums].some(
+        (p) => typeof p === 'string' && p.startsWith('/') && !p.startsWith('/usr/share/datasets/'),
+      )
+    );
+  });
+  assert.deepEqual(absolutePaths, [], 'run `npx tsx scripts/relative-data-paths.ts` and commit the result');
+});
+
+test('#44.12 plotly.js is copied atomically: a cut-short copy is replaced, a full disk leaves none and names it', async () => {
+  const { viz } = await import('../lib/src');
+  const fig = { data: [{ type: 'bar', x: ['a'], y: [1] }], layout: {} } as Parameters<typeof viz.savePlot>[0];
+  const bundle = fs.readFileSync(viz.plotlyBundlePath());
+  const dir = path.join(tmp, 'plotly-copy');
+  fs.mkdirSync(dir);
+  const lib = path.join(dir, 'plotly.js');
+  fs.writeFileSync(lib, bundle.subarray(0, 1000));
+  viz.savePlot(fig, path.join(dir, 'a'), { png: false, plotlySrc: 'plotly.js' });
+  assert.ok(fs.readFileSync(lib).equals(bundle), 'the cut-short copy is replaced by the whole bundle');
+  fs.rmSync(lib);
+  await withFullDisk(/plotly\.js/, () =>
+    assert.throws(
+      () => viz.savePlot(fig, path.join(dir, 'b'), { png: false, plotlySrc: 'plotly.js' }),
+      (e: Error) => e.message === `${lib}: cannot write (ENOSPC: no space left on device); nothing written`,
+    ),
+  );
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['a.html'], 'no plotly.js, no temp file, no b.html');
 });

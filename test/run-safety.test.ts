@@ -355,7 +355,12 @@ test('#25.1 #25.3 #25.7 #25.9 CLI: eval refuses a foreign checkpoint and labels 
   // The data folder used, logged and recorded (the embedded copy, its SHA256SUMS verified).
   assert.match(d.stderr, /^data: fashion-mnist from data\/fashion-mnist \(repo, SHA256SUMS verified\)$/m);
   const m = JSON.parse(fs.readFileSync(path.join(done, 'metrics.json'), 'utf8'));
-  assert.deepEqual(m.data, { dir: EMBEDDED, origin: 'repo', checksums: path.join(EMBEDDED, 'SHA256SUMS') });
+  // Recorded relative to the repository (committed runs name no machine's folders).
+  assert.deepEqual(m.data, {
+    dir: 'data/fashion-mnist',
+    origin: 'repo',
+    checksums: 'data/fashion-mnist/SHA256SUMS',
+  });
 
   // A partial checkpoint: evaluated, and labelled so.
   const ev = ncl(['eval', '--run', partial]);

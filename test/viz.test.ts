@@ -230,7 +230,22 @@ test('showFigure(id) shows a paper figure with the numbers of results/, and refu
     };
     fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ description: '', figures: [entry] }));
     const dataFile = path.join(dir, 'fig1.json');
-    fs.writeFileSync(dataFile, JSON.stringify({ id: 'fig1', data: built.data }, null, 1));
+    // The data file as `ncl reproduce` writes it (experiments/files.ts checks it on read).
+    const dataOf = (data: unknown) =>
+      JSON.stringify(
+        {
+          id: 'fig1',
+          title: 'Fig. 1',
+          protocol: 'mini',
+          seeds: [0, 1, 2],
+          commit: 'abc123',
+          data,
+          table: null,
+        },
+        null,
+        1,
+      );
+    fs.writeFileSync(dataFile, dataOf(built.data));
     const lines: string[] = [];
     const opts = { protocol: 'mini', resultsDir: dir, log: (l: string) => lines.push(l), png: false };
     const { result, shown } = await inFakeKernel(() => showFigure('fig1', opts));
@@ -248,7 +263,7 @@ test('showFigure(id) shows a paper figure with the numbers of results/, and refu
     assert.ok(!lines.some((l) => l.startsWith('note:')), 'no note when the numbers agree');
 
     // results/ that holds other numbers than the runs give: a note, or an error when strict.
-    fs.writeFileSync(dataFile, JSON.stringify({ id: 'fig1', data: { other: 1 } }));
+    fs.writeFileSync(dataFile, dataOf({ other: 1 }));
     lines.length = 0;
     await inFakeKernel(() => showFigure('fig1', opts));
     assert.ok(

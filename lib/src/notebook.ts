@@ -17,6 +17,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { workspaceRoot } from './data/locate';
 import { buildFigure, entryStatus, planRuns, readManifest, ManifestEntry } from './experiments/reproduce';
+import { readFigureData } from './experiments/files';
 import { DEFAULT_PROTOCOL, DEFAULT_SEEDS, type FigureOutput, type FigureSpec } from './experiments/spec';
 import { Figure, show, ShowOptions, tslabDisplay } from './viz';
 
@@ -134,7 +135,7 @@ export async function showFigure(
   if (entry) {
     const dataFile = path.join(resultsDir, entry.data);
     digest = fileDigest(dataFile);
-    const written = (JSON.parse(fs.readFileSync(dataFile, 'utf8')) as { data: unknown }).data;
+    const written = readFigureData(dataFile).data;
     if (JSON.stringify(written) !== JSON.stringify(out.data))
       notes.push(`the runs give other numbers than ${rel(dataFile)}`);
     if (entry.measured !== out.measured || entry.verdict !== out.verdict)

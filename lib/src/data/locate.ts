@@ -7,12 +7,14 @@
  * A dataset `d` under root `r` is the folder `r/<source dir>` (e.g. `data/fashion-mnist`). A folder holding some of
  * the required files but not all is an error naming the missing ones (never a silent fall-through to the next
  * root); a folder holding none of them is skipped. When the folder found ships a `SHA256SUMS` (as the embedded
- * Fashion-MNIST does), every file it lists is checked against it.
+ * Fashion-MNIST does), it must list every data file of the folder (an empty or partial one vouches for nothing and is
+ * refused), and every file it lists is checked against it. A `$NCL_DATA_DIR` that is not a folder is an error, not a
+ * root skipped.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileError } from './errors';
+import { DataError, fileError } from './errors';
 import type { DatasetSource } from './sources';
 
 /** The checksum file a dataset folder may ship (`sha256sum` format: `<hex>  <file>` per line). */
@@ -66,7 +68,14 @@ export function searchRoots(opts: { dataDir?: string } = {}): SearchRoot[] {
   const roots: SearchRoot[] = [];
   if (opts.dataDir) roots.push({ dir: path.resolve(opts.dataDir), origin: 'dataDir' });
   const env = process.env.NCL_DATA_DIR;
-  if (env) roots.push({ dir: path.resolve(env), origin: 'NCL_DATA_DIR' });
+  if (env) {
+    const dir = path.resolve(env);
+    if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory())
+      throw new DataError(
+        `NCL_DATA_DIR=${env}: no such folder; set it to the folder that holds the datasets, or unset it`,
+      );
+    roots.push({ dir, origin: 'NCL_DATA_DIR' });
+  }
   roots.push({ dir: repoDataDir(), origin: 'repo' });
   roots.push({ dir: SYSTEM_DATA_DIR, origin: 'system' });
   const seen = new Set<string>();
@@ -102,9 +111,17 @@ export function locateSource(
           `or remove the folder`,
       );
     }
-    return { dir, root, checksums: verifyChecksums(dir) };
+    return { dir, root, checksums: verifyChecksums(dir, dataFiles(source, dir)) };
   }
   return null;
+}
+
+/** The data files of `source` in `dir` (each required file as found: plain, or gzipped where allowed). */
+export function dataFiles(source: DatasetSource, dir: string): string[] {
+  return source.required.flatMap((f) => {
+    const found = findFile(dir, f, source.gzipOk);
+    return found ? [path.basename(found)] : [];
+  });
 }
 
 /** Files already verified in this process, by path, with the size and mtime they had then. */
@@ -112,10 +129,11 @@ const verified = new Map<string, string>();
 
 /**
  * Check every file listed in `dir/SHA256SUMS` against it; returns that file's path, or null when `dir` has none.
- * Throws a `DataError` naming a listed file that is missing or differs. A file unchanged (size, mtime) since it was
- * verified in this process is not read again.
+ * Throws a `DataError` naming a listed file that is missing or differs, or SHA256SUMS itself when it lists nothing or
+ * leaves out one of `covers` (the folder's data files, `dataFiles`): it vouches for all of them or is not trusted. A
+ * file unchanged (size, mtime) since it was verified in this process is not read again.
  */
-export function verifyChecksums(dir: string): string | null {
+export function verifyChecksums(dir: string, covers: string[] = []): string | null {
   const sums = path.join(dir, CHECKSUM_FILE);
   if (!fs.existsSync(sums)) return null;
   const lines = fs
@@ -123,6 +141,14 @@ export function verifyChecksums(dir: string): string | null {
     .split('\n')
     .map((l) => l.trim())
     .filter(Boolean);
+  if (!lines.length) throw fileError(sums, 'lists no file; restore it or remove it');
+  const listed = new Set(lines.map((l) => /^[0-9a-fA-F]{64} [ *](?:\.\/)?(.+)$/.exec(l)?.[1]));
+  const unlisted = covers.filter((f) => !listed.has(f));
+  if (unlisted.length)
+    throw fileError(
+      sums,
+      `does not list ${unlisted.join(', ')}; it must cover every data file, restore it or remove it`,
+    );
   for (const line of lines) {
     const m = /^([0-9a-fA-F]{64}) [ *](.+)$/.exec(line);
     if (!m) throw fileError(sums, `not a sha256sum line: '${line.slice(0, 80)}'`);

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { TrainConfig } from '../train/config';
 import { getMethod } from '../losses/registry';
 import { acquireRunLock, RunLocked, type RunLock } from '../train/lock';
+import { readManifest as readManifestFile } from './files';
 import { isFinished, runDir } from './runs';
 import { resolveIds } from './registry';
 import { runIndex, seedlessKey } from './replicates';
@@ -42,14 +43,9 @@ export interface Manifest {
 /** The lock file that serialises updates of a results folder's manifest and README. */
 export const MANIFEST_LOCK = 'manifest.lock';
 
+/** The manifest of a results folder, schema-checked (./files.ts); an empty one when there is none yet. */
 export function readManifest(resultsDir: string): Manifest {
-  const f = path.join(resultsDir, 'manifest.json');
-  if (!fs.existsSync(f))
-    return {
-      description: 'Every figure and table in this folder, with the runs it comes from.',
-      figures: [],
-    };
-  return JSON.parse(fs.readFileSync(f, 'utf8')) as Manifest;
+  return readManifestFile(resultsDir) as Manifest;
 }
 
 /**

@@ -11,6 +11,7 @@
 import * as path from 'node:path';
 import { configHash } from '../train/config';
 import { makeFolder } from '../train/folders';
+import { removeStaleTemps } from '../train/checkpoint';
 import { findChromium } from '../viz';
 import type { ProgressInfo } from '../train/progress';
 import type { TrainConfig } from '../train/config';
@@ -97,12 +98,13 @@ export async function reproduce(o: ReproduceOptions): Promise<ManifestEntry[]> {
     cs.forEach((c) => firstFigure.has(configHash(c)) || firstFigure.set(configHash(c), i)),
   );
   makeFolder(o.resultsDir);
+  removeStaleTemps(o.resultsDir); // the temp files of a reproduce killed mid-write
   const writer = figureWriter(specs, needs, {
     protocol: o.protocol,
     seeds,
     resultsDir: o.resultsDir,
     png: wantPng,
-    commit: gitCommit(path.resolve(o.resultsDir, '..')),
+    commit: gitCommit(),
     log,
   });
   if (!onCluster) await writer.writeReady();

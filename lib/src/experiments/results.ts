@@ -8,9 +8,11 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { configHash, TrainConfig } from '../train/config';
+import { workspaceRoot } from '../data/locate';
 import { atomicWrite } from '../train/checkpoint';
 import { writing } from '../atomic';
 import { savePlot, figureHTML } from '../viz';
+import { readFigureData } from './files';
 import { ensureRuns } from './runner';
 import { isFinished, loadRun, runDir, RunResult } from './runs';
 import { noiseFloor, replicatesOf, runIndex } from './replicates';
@@ -28,8 +30,13 @@ import {
 } from './manifest';
 import { DEFAULT_PROTOCOL, DEFAULT_SEEDS, FigureSpec, FigureOutput, FigureContext } from './spec';
 
-/** The commit of the workspace at `cwd` (with "+dirty" when lib/src has changes), or 'unknown'. */
-export function gitCommit(cwd: string): string {
+/**
+ * The commit of the code that builds the figures: of the workspace this lib belongs to (wherever the results folder
+ * is), with "+dirty" when lib/src has changes; a lib outside a git workspace gives its package version
+ * ("ncl-lab@0.1.0"); 'unknown' only when neither can be read.
+ */
+export function gitCommit(cwd: string | null = workspaceRoot()): string {
+  if (cwd === null) return packageVersion();
   try {
     const head = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], {
       cwd,
@@ -41,6 +48,19 @@ export function gitCommit(cwd: string): string {
       encoding: 'utf8',
     }).trim();
     return dirty ? `${head}+dirty` : head;
+  } catch {
+    return packageVersion();
+  }
+}
+
+/** `ncl-lab@<version>` from this lib's package.json, or 'unknown'. */
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as {
+      name?: unknown;
+      version?: unknown;
+    };
+    return pkg.name === 'ncl-lab' && typeof pkg.version === 'string' ? `ncl-lab@${pkg.version}` : 'unknown';
   } catch {
     return 'unknown';
   }
@@ -167,6 +187,9 @@ export async function writeFigure(spec: FigureSpec, o: FigureWriteOptions): Prom
     return previous;
   }
 
+  // The README is rebuilt from every entry's data file: one that is damaged is named before anything is written.
+  for (const f of readManifest(o.resultsDir).figures)
+    if (f.id !== spec.id || f.protocol !== o.protocol) readFigureData(path.join(o.resultsDir, f.data));
   // The figure's own files first (two writers of one figure write the same bytes, each file atomically), then its
   // entry, merged into the manifest as it is when the lock is ours.
   writing(dataFile, () => atomicWrite(dataFile, dataJson(commit)));
@@ -200,9 +223,12 @@ export async function writeFigure(spec: FigureSpec, o: FigureWriteOptions): Prom
       ].sort(
         (a, b) => FIGURE_IDS.indexOf(a.id) - FIGURE_IDS.indexOf(b.id) || a.protocol.localeCompare(b.protocol),
       );
+      // The README's text first (it reads every entry's files): manifest.json and README.md are written together or
+      // not at all.
+      const readme = resultsReadme(o.resultsDir, manifest, pending);
       const file = path.join(o.resultsDir, 'manifest.json');
       writing(file, () => atomicWrite(file, JSON.stringify(manifest, null, 1) + '\n'));
-      writeResultsReadme(o.resultsDir, manifest, pending);
+      writeResultsReadme(o.resultsDir, manifest, pending, readme);
     },
     { log },
   );
@@ -269,9 +295,9 @@ export function writeResultsReadme(
   resultsDir: string,
   m: Manifest,
   pending: { protocol: string; seeds: number } = { protocol: DEFAULT_PROTOCOL, seeds: DEFAULT_SEEDS },
+  text = resultsReadme(resultsDir, m, pending),
 ): void {
   const file = path.join(resultsDir, 'README.md');
-  const text = resultsReadme(resultsDir, m, pending);
   if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text) return;
   writing(file, () => atomicWrite(file, text));
 }
@@ -332,7 +358,7 @@ export function resultsReadme(
     '',
   ];
   const sections = m.figures.map((f) => {
-    const d = JSON.parse(fs.readFileSync(path.join(resultsDir, f.data), 'utf8')) as { table: string | null };
+    const d = readFigureData(path.join(resultsDir, f.data));
     const st = status.get(f)!;
     const cmd = `ncl reproduce ${f.id} --protocol ${f.protocol} --seeds ${f.seeds.length}`;
     return [

@@ -5,11 +5,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as zlib from 'node:zlib';
 import { TrainConfig, configHash } from '../train/config';
 import { readMetrics } from '../train/resume';
 import type { Metrics } from '../train/types';
 import type { Analysis } from '../eval/analysis';
+import { readAnalysis as readAnalysisFile } from './files';
 
 export interface RunResult {
   dir: string;
@@ -46,13 +46,9 @@ export function isFinished(root: string, c: TrainConfig): boolean {
 }
 
 /**
- * A run folder's analysis (eval/analysis.ts): analysis.json.gz (gzip: every run's folder is committed) or a plain
- * analysis.json; null when the run has none.
+ * A run folder's analysis (eval/analysis.ts): analysis.json.gz or a plain analysis.json, schema-checked
+ * (./files.ts); null when the run has none.
  */
 export function readAnalysis(dir: string): Analysis | null {
-  const gz = path.join(dir, 'analysis.json.gz');
-  const plain = path.join(dir, 'analysis.json');
-  if (fs.existsSync(gz)) return JSON.parse(zlib.gunzipSync(fs.readFileSync(gz)).toString('utf8')) as Analysis;
-  if (fs.existsSync(plain)) return JSON.parse(fs.readFileSync(plain, 'utf8')) as Analysis;
-  return null;
+  return readAnalysisFile(dir);
 }

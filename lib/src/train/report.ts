@@ -12,7 +12,7 @@ import { evaluateModel, evaluatePredictions, predictAll, type EvalResult } from 
 import { analyzeModel } from '../eval/analysis';
 import { atomicWrite } from './checkpoint';
 import type { TrainConfig } from './config';
-import type { PreparedData } from './data';
+import { recordedSource, type PreparedData } from './data';
 import { TrainingError } from './errors';
 import type { RunState } from './resume';
 import type { Metrics } from './types';
@@ -102,7 +102,7 @@ export async function finishRun(a: {
     backend: tf.getBackend(),
     classCounts,
     subset: { images: prep.subset.indices.length, sha256: data.subsetDigest(prep.subset) },
-    ...(prep.source ? { data: prep.source } : {}),
+    ...(prep.source ? { data: recordedSource(prep.source, data.sourceOf(c.data.dataset).dir) } : {}),
     ...(a.warnings.length ? { warnings: a.warnings } : {}),
     ...(a.lossVariables.size ? { lossVariables } : {}),
     test: result,

@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { canonicalJSON, configHash, TrainConfig } from './config';
 import { checkpointState, loadCheckpoint, LoadedCheckpoint, removeStaleTemps } from './checkpoint';
 import { RunFinished, TrainingError } from './errors';
+import { readMetricsFile } from './files';
 import { acquireRunLock, lockHolder } from './lock';
 import type { EpochInfo, Metrics } from './types';
 
@@ -58,14 +59,14 @@ export function readJSON(file: string): unknown {
   }
 }
 
-/** Read a finished run's metrics (null when the run has not finished); a TrainingError naming a corrupt file. */
+/**
+ * Read a finished run's metrics (null when the run has not finished), checked against their schema (./files.ts); a
+ * TrainingError naming a corrupt or edited file.
+ */
 export function readMetrics(outDir: string): Metrics | null {
   const f = path.join(outDir, 'metrics.json');
   if (!fs.existsSync(f)) return null;
-  const m = readJSON(f) as Metrics;
-  if (!m || typeof m !== 'object' || typeof m.configHash !== 'string' || !m.test)
-    throw new TrainingError(`${f}: not the metrics of a finished run (no configHash or test results)`);
-  return m;
+  return readMetricsFile(f);
 }
 
 /**
@@ -156,5 +157,39 @@ function inspect(
       `${ckpt}: belongs to another config (${loaded.state.configHash}, this run ${configHash(c)}); ` +
         `--restart replaces it, or choose another --out`,
     );
+  // config.json is rewritten when the run resumes: one edited by hand since is named rather than silently replaced.
+  const edit = written === undefined ? null : editOf(written, c, loaded.state.configHash);
+  if (edit)
+    throw new TrainingError(
+      `${cfgFile}: edited since the run started (${edit}); restore it, remove it (it is written again from this ` +
+        `run's config), or --restart`,
+    );
   return loaded;
+}
+
+/**
+ * Where a run folder's config.json differs from the config `c` being resumed, as "path: value in the file, value of
+ * the run"; null when it is `c`'s training (as this version writes it, or as an earlier one wrote it: its hash as
+ * written is the checkpoint's `recordedHash`).
+ */
+export function editOf(written: unknown, c: TrainConfig, recordedHash: string): string | null {
+  const parsed = TrainConfig.safeParse(written);
+  if (parsed.success && configHash(parsed.data) === configHash(c)) return null;
+  if (createHash('sha256').update(canonicalJSON(written)).digest('hex').slice(0, 16) === recordedHash)
+    return null;
+  const show = (v: unknown) => (v === undefined ? 'absent' : JSON.stringify(v));
+  const first = (a: unknown, b: unknown, at: string[]): string | null => {
+    if (a && b && typeof a === 'object' && typeof b === 'object') {
+      const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+      for (const k of keys) {
+        const d = first((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], [...at, k]);
+        if (d) return d;
+      }
+      return null;
+    }
+    return canonicalJSON(a ?? null) === canonicalJSON(b ?? null) && (a === undefined) === (b === undefined)
+      ? null
+      : `${at.join('.') || 'the whole file'}: ${show(a)} in the file, ${show(b)} in this run`;
+  };
+  return first(written, JSON.parse(JSON.stringify(c)), []) ?? "not this run's config";
 }

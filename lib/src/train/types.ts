@@ -43,7 +43,10 @@ export interface Metrics {
   classCounts: number[];
   /** The training subset: its size and `data.subsetDigest` (the indices are in the run's subset.json). */
   subset?: { images: number; sha256: string };
-  /** The dataset folder the run read, where it was found, and the checksum file verified there (if any). */
+  /**
+   * The dataset folder the run read, where it was found, and the checksum file verified there (if any); relative to
+   * where it was found (`data/fashion-mnist`, `$NCL_DATA_DIR/fashion-mnist`: ./data.ts `recordedSource`).
+   */
   data?: { dir: string; origin: string; checksums: string | null };
   /** What the config does not do that its method suggests (e.g. NCL++ with one copy has no IntraCL). */
   warnings?: string[];

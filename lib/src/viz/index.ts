@@ -9,9 +9,9 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { atomicCopy, atomicWrite } from '../atomic';
+import { withTempDir } from '../temp';
 
 export interface Figure {
   data: Record<string, unknown>[];
@@ -209,14 +209,11 @@ export function show(fig: Figure, opts: ShowOptions = {}): boolean {
 
 /** `fig` as PNG bytes (`renderPNG` into a temporary folder). */
 export function pngBytes(fig: Figure, opts: SizeOptions & { scale?: number } = {}): Buffer {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-png-'));
-  try {
+  return withTempDir('png', (tmp) => {
     const file = path.join(tmp, 'figure.png');
     renderPNG(fig, file, opts);
     return fs.readFileSync(file);
-  } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
+  });
 }
 
 function isExecutable(p: string): boolean {
@@ -262,8 +259,8 @@ export function renderPNG(fig: Figure, pngPath: string, opts: SizeOptions & { sc
   const chromium = findChromium();
   if (!chromium) throw new Error(noChromiumMessage(pngPath));
   const { width, height } = figureSize(fig, opts);
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-plot-'));
-  try {
+  // The page, Chromium's profile and the screenshot (several MB): removed however this ends (../temp.ts).
+  withTempDir('plot', (tmp) => {
     const page = path.join(tmp, 'figure.html');
     fs.writeFileSync(
       page,
@@ -300,9 +297,7 @@ export function renderPNG(fig: Figure, pngPath: string, opts: SizeOptions & { sc
     }
     if (!fs.existsSync(out)) throw new Error(`cannot write ${pngPath}: ${chromium} wrote no screenshot`);
     atomicCopy(out, pngPath);
-  } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
+  });
 }
 
 /**
