@@ -372,8 +372,8 @@ test('#44.10 numbers are decimal and bounded before anything is allocated or wri
     [[...rp, '--workers', '1e9'], "--workers: expected a positive integer, got '1e9'"],
     [[...rp, '--workers', '100000'], '--workers: at most 256, got 100000'],
     [
-      ['start', '--protocol', 'smoke', '--seed', '0x10', '--root', cwd],
-      "--seed: expected a non-negative integer, got '0x10'",
+      ['start', '--protocol', 'smoke', '--seeds', '0x10', '--root', cwd],
+      "--seeds: expected a positive integer, got '0x10'",
     ],
     [['bench', '--width', '100000'], '--width: at most 256, got 100000'],
     [['bench', '--experts', '1e9'], "--experts: expected a positive integer, got '1e9'"],

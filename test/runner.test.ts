@@ -285,13 +285,17 @@ test('#44.8 every failed run is listed with its reason, not cut off; exit 1', as
     const d = experiments.runDir(dir, c);
     fs.mkdirSync(d, { recursive: true });
     const foreign = { ...c, seed: 99 };
+    // A finished run's metrics.json as the reader checks it (train/files.ts), with one class.
+    const acc = { top1: 0.5, perClass: [0.5], many: 0.5, medium: null, few: null };
     fs.writeFileSync(
       path.join(d, 'metrics.json'),
       JSON.stringify({
         config: foreign,
         configHash: '0123456789abcdef',
-        test: { top1: 0.5 },
-        train: { seconds: 1, epochs: [] },
+        backend: 'wasm',
+        classCounts: [10],
+        test: { ...acc, experts: [acc], expertMean: acc, ensemble: acc },
+        train: { seconds: 1, epochs: [], imgPerSec: 1 },
       }),
     );
   }
@@ -533,7 +537,7 @@ test('#44.9 two `ncl reproduce --workers 1` on one folder wait for each other’
   await until(
     'A takes a run',
     () =>
-      fs.existsSync(path.join(dir, 'runs')) &&
+      fs.existsSync(path.join(dir, 'runs', 'smoke')) &&
       fs
         .readdirSync(path.join(dir, 'runs', 'smoke'))
         .some((d) => fs.existsSync(path.join(dir, 'runs', 'smoke', d, LOCK_FILE))),
