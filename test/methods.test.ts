@@ -107,7 +107,7 @@ test('each paper variant is a method whose configs are those of the method it va
   );
 });
 
-test('a method registered in a notebook: its options in the config, its own keys, canonical rename to a built-in', () => {
+test('a method registered in a notebook: its options in the config, its own keys, canonical rename to a built-in', async () => {
   const spec = losses.defineMethod({
     name: 'tempered',
     label: 'Tempered CE',
@@ -156,6 +156,20 @@ test('a method registered in a notebook: its options in the config, its own keys
   const r = inFreshProcess(c);
   assert.notEqual(r.status, 0);
   assert.match(r.err, /methodSource: method 'tempered' was registered in another process/);
+  // Nor can SLURM's nodes: compare refuses to submit it, before anything is submitted or written.
+  const root = fs.mkdtempSync(path.join(tmp, 'inline-'));
+  await assert.rejects(
+    experiments.compare('tempered', {
+      against: ['bsce'],
+      protocol: 'smoke',
+      seeds: 1,
+      root,
+      executor: 'slurm',
+      log: () => {},
+    }),
+    /tempered: defined in this process only, so SLURM's nodes cannot load it/,
+  );
+  assert.deepEqual(fs.readdirSync(root), []);
 });
 
 test('a method registered here trains through the real trainer: the loss it logs is w·Σ_k CE of the logits it saw, by hand', async () => {

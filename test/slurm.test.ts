@@ -236,3 +236,67 @@ test(
     }
   },
 );
+
+test(
+  'ncl compare and ncl start through SLURM: a method file trains on the node, the comparison job writes the figure the local compare writes',
+  { skip: why ?? false, timeout: 600_000 },
+  async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-slurm-compare-'));
+    const cluster = await startCluster();
+    const env = { ...cluster.env, NCL_BACKEND: 'wasm', NCL_DATA_DIR: '' };
+    const ncl = (args: string[]) => {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], {
+        cwd: ROOT,
+        env,
+        encoding: 'utf8',
+      });
+      return { status: r.status, out: r.stdout, err: r.stderr };
+    };
+    const cmp = ['compare', 'methods/focal.ts', '--against', 'bsce', '--protocol', 'smoke', '--seeds', '1'];
+    const slurm = ['--executor', 'slurm', '--wait', '--poll', '0.5', '--no-png'];
+    let passed = false;
+    try {
+      const local = ncl([...cmp, '--root', path.join(tmp, 'local'), '--no-png']);
+      assert.equal(local.status, 0, local.err);
+      const root = path.join(tmp, 'cluster');
+      const onCluster = ncl([...cmp, '--root', root, ...slurm]);
+      assert.equal(onCluster.status, 0, onCluster.out + onCluster.err);
+      assert.match(onCluster.out, /submitted 2 run\(s\) to SLURM: job array \d+ \(2 task\(s\)\)/);
+      assert.match(onCluster.out, /^compare: job \d+, once every run has finished$/m);
+      // The method file was loaded on the node: its run's log is the task's `ncl train`, and the run is focal's.
+      const focal = train.getProtocol('smoke', 'focal', 0);
+      const dir = experiments.runDir(root, focal);
+      assert.ok(train.readMetrics(dir), `no finished focal run in ${dir}`);
+      assert.match(fs.readFileSync(`${dir}.log`, 'utf8'), /== .* exit 0$/m);
+      // The comparison job wrote the figure the local compare wrote, number for number.
+      const json = (r: string) => fs.readFileSync(path.join(r, 'runs', 'compare-focal-smoke.json'), 'utf8');
+      assert.equal(json(root), json(path.join(tmp, 'local')));
+      // npm start's comparison: the job keeps its id, title and files.
+      const start = ncl([
+        'start',
+        '--protocol',
+        'smoke',
+        '--seeds',
+        '1',
+        '--root',
+        root,
+        ...slurm.slice(0, -1),
+      ]);
+      assert.equal(start.status, 0, start.out + start.err);
+      assert.match(start.out, /submitted 2 run\(s\) to SLURM/); // BSCE's run is the one compare trained
+      const figure = JSON.parse(fs.readFileSync(path.join(root, 'runs', 'start-smoke.json'), 'utf8')) as {
+        id: string;
+        title: string;
+        runs: string[];
+      };
+      assert.equal(figure.id, 'start');
+      assert.equal(figure.title, 'NCL++ vs CE, BSCE');
+      assert.equal(figure.runs.length, 3);
+      passed = true;
+    } finally {
+      await cluster.stop();
+      if (passed) fs.rmSync(tmp, { recursive: true, force: true });
+      else process.stderr.write(`kept for inspection: ${tmp}\n`);
+    }
+  },
+);

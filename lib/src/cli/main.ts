@@ -6,9 +6,10 @@
  *   ncl bench --model resnet32 --classes 100 --batch 128 [--json]
  *   ncl reproduce fig8 table1 ... | all [--protocol mini] [--seeds 3] [--workers 2] [--executor local|slurm]
  *   ncl status [fig8 ...] [--results DIR]
- *   ncl compare ./methods/focal.ts --against bsce,nclpp [--protocol mini] [--seeds 3]
+ *   ncl compare ./methods/focal.ts --against bsce,nclpp [--protocol mini] [--seeds 3] [--executor local|slurm]
  *   ncl data fetch|info|subset|check-subset ...
- *   ncl start            (the main job: mini protocol, NCL++ against CE and BSCE over 3 seeds, with verdicts)
+ *   ncl start            (the main job: mini protocol, NCL++ against CE and BSCE over 3 seeds, with verdicts;
+ *                         --executor slurm as for reproduce)
  *
  * Errors are one line on stderr and a non-zero exit; nothing is written for an invalid configuration.
  */
@@ -399,7 +400,7 @@ export function buildProgram(): Command {
       if (!q && !opts.json) console.log('(no squeue here: queued SLURM tasks are not shown)');
     });
 
-  program
+  const compareCmd = program
     .command('compare')
     .description(
       'compare a method (a name, a file, or NAME for methods/NAME.ts) with baselines over seeds: trains only the ' +
@@ -430,47 +431,56 @@ export function buildProgram(): Command {
       '--out <base>',
       'base path of the .png, .html and .json (default: <root>/runs/compare-<method>-<protocol>)',
     )
+    .option('--id <id>', 'the figure id in its JSON (default: compare-<method>)')
+    .option('--title <text>', 'the figure title (default: "<method> vs <baselines>")')
     .option('--no-png', 'skip PNG rendering (HTML and data only)')
     .option('--retrain', 'train even where identical finished runs exist')
     .option('--plan', 'say what would be reused and trained and how long it should take, and stop')
-    .addOption(backendOption())
-    .action(async (what: string, opts) => {
-      protocolOption(opts.protocol);
-      const seeds = intOption(opts.seeds, 'seeds');
-      const workers = intOption(opts.workers, 'workers');
-      const method = methodOption(what);
-      const against = String(opts.against)
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean);
-      if (!against.length) throw new UsageError('--against: give at least one baseline (e.g. bsce,nclpp)');
-      against.forEach((b) => methodOption(b));
-      if (opts.root !== undefined) folderOption(opts.root, 'root');
-      if (opts.results !== undefined) folderOption(opts.results, 'results');
-      const root = path.resolve(opts.root ?? workspaceRoot() ?? process.cwd());
-      if (!opts.plan) {
-        // A method registered in this process (not from a file) trains here; the others in workers.
-        const threads = threadsForWorkers(undefined, workers, 'compare');
-        await initBackend({ backend: opts.backend, threads });
-      }
-      const { compare } = await import('../experiments/method-comparison');
-      await compare(method, {
-        against,
-        protocol: opts.protocol,
-        seeds,
-        workers,
-        metric: { predictor: opts.metric },
-        root,
-        resultsDir: opts.results && path.resolve(opts.results),
-        out: opts.out && path.resolve(opts.out),
-        png: opts.png === false ? false : undefined,
-        retrain: Boolean(opts.retrain),
-        plan: Boolean(opts.plan),
-        backend: opts.backend,
-      });
-    });
+    .addOption(backendOption());
+  addExecutorOptions(compareCmd).action(async (what: string, opts) => {
+    protocolOption(opts.protocol);
+    const seeds = intOption(opts.seeds, 'seeds');
+    const workers = intOption(opts.workers, 'workers');
+    const method = methodOption(what);
+    const against = String(opts.against)
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    if (!against.length) throw new UsageError('--against: give at least one baseline (e.g. bsce,nclpp)');
+    against.forEach((b) => methodOption(b));
+    if (opts.root !== undefined) folderOption(opts.root, 'root');
+    if (opts.results !== undefined) folderOption(opts.results, 'results');
+    if (opts.id !== undefined && !/^[\w.-]+$/.test(opts.id))
+      throw new UsageError(`--id ${opts.id}: letters, digits, . _ - (it names the files)`);
+    const cluster = executorFromFlags(opts);
+    const root = path.resolve(opts.root ?? workspaceRoot() ?? process.cwd());
+    if (!opts.plan) {
+      // A method registered in this process (not from a file) trains here; the others in workers.
+      const threads = threadsForWorkers(undefined, workers, 'compare');
+      await initBackend({ backend: opts.backend, threads });
+    }
+    const { compare } = await import('../experiments/method-comparison');
+    const run = clusterOptions(cluster);
+    await compare(method, {
+      ...run.options,
+      against,
+      protocol: opts.protocol,
+      seeds,
+      workers,
+      metric: { predictor: opts.metric },
+      root,
+      resultsDir: opts.results && path.resolve(opts.results),
+      out: opts.out && path.resolve(opts.out),
+      png: opts.png === false ? false : undefined,
+      id: opts.id,
+      title: opts.title,
+      retrain: Boolean(opts.retrain),
+      plan: Boolean(opts.plan),
+      backend: opts.backend,
+    }).finally(run.end);
+  });
 
-  program
+  const startCmd = program
     .command('start')
     .description(
       'the main job: NCL++ against CE and BSCE on one protocol over seeds, with verdicts (reuses identical finished ' +
@@ -486,30 +496,63 @@ export function buildProgram(): Command {
     )
     .option('--retrain', 'train even when identical finished runs exist')
     .option('--plan', 'say what would be trained and how long it should take, and stop')
-    .addOption(backendOption())
-    .action(async (opts) => {
-      const seeds = intOption(opts.seeds, 'seeds');
-      const workers = intOption(opts.workers, 'workers');
-      protocolOption(opts.protocol);
-      if (opts.root !== undefined) folderOption(opts.root, 'root');
-      if (opts.results !== undefined) folderOption(opts.results, 'results');
-      const threads = threadsForWorkers(undefined, workers, 'start');
-      await initBackend({ backend: opts.backend, threads });
-      const root = path.resolve(opts.root ?? workspaceRoot() ?? process.cwd());
-      const resultsDir = path.resolve(opts.results ?? path.join(root, 'results'));
-      const { start } = await import('./start');
-      await start({
-        protocol: opts.protocol,
-        seeds,
-        workers,
-        root,
-        resultsDir,
-        retrain: Boolean(opts.retrain),
-        planOnly: Boolean(opts.plan),
-        backend: opts.backend,
-      });
-    });
+    .addOption(backendOption());
+  addExecutorOptions(startCmd).action(async (opts) => {
+    const seeds = intOption(opts.seeds, 'seeds');
+    const workers = intOption(opts.workers, 'workers');
+    protocolOption(opts.protocol);
+    if (opts.root !== undefined) folderOption(opts.root, 'root');
+    if (opts.results !== undefined) folderOption(opts.results, 'results');
+    const cluster = executorFromFlags(opts);
+    const threads = threadsForWorkers(undefined, workers, 'start');
+    await initBackend({ backend: opts.backend, threads });
+    const root = path.resolve(opts.root ?? workspaceRoot() ?? process.cwd());
+    const resultsDir = path.resolve(opts.results ?? path.join(root, 'results'));
+    const { start } = await import('./start');
+    const run = clusterOptions(cluster);
+    await start({
+      ...run.options,
+      protocol: opts.protocol,
+      seeds,
+      workers,
+      root,
+      resultsDir,
+      retrain: Boolean(opts.retrain),
+      planOnly: Boolean(opts.plan),
+      backend: opts.backend,
+    }).finally(run.end);
+  });
   return program;
+}
+
+/**
+ * What `ncl compare` and `ncl start` hand to `compare` for their executor: SLURM's settings, and on SLURM the
+ * submission printed, `--wait`'s bar, and Ctrl-C stopping the watching (not the jobs); locally, Ctrl-C stops the
+ * runs at their last checkpoint.
+ */
+function clusterOptions(c: ReturnType<typeof executorFromFlags>) {
+  const onCluster = c.executor === 'slurm';
+  const signal = stopOnSignals(
+    onCluster
+      ? 'no longer watching (the jobs go on; ncl status follows them)'
+      : 'stopping the runs in progress at their last checkpoint',
+  );
+  const bar = sweepBar();
+  return {
+    options: {
+      executor: c.executor,
+      slurm: c.slurm,
+      wait: c.wait,
+      signal,
+      onSubmitted: (s: Submission) => console.log(submissionText(s)),
+      onSweepProgress: bar.update,
+    },
+    /** Once the command is over: the bar stopped, and the exit status of a watching stopped by a signal. */
+    end: () => {
+      bar.stop();
+      if (signal.aborted && onCluster) process.exitCode = signalStatus(String(signal.reason));
+    },
+  };
 }
 
 /** What `ncl reproduce --executor slurm` prints once it has submitted: the jobs, where their logs go, how to watch. */

@@ -4,20 +4,24 @@
  *
  *   1. says what it will train and how long that should take, and which identical finished runs it reuses: the
  *      committed ones under results/runs/ first, then the user's own under runs/ (`retrain` trains anyway);
- *   2. trains the rest in worker processes, one progress bar per run with its ETA (on a terminal);
+ *   2. trains the rest in worker processes, one progress bar per run with its ETA (on a terminal), or, with
+ *      `--executor slurm`, as a SLURM job array followed by a job that writes the figure;
  *   3. ends with the table (mean ± std over the seeds, the verdict of NCL++ against each) and the figure
  *      (runs/start-<protocol>.png, .html and .json), printing their paths.
  */
 import * as path from 'node:path';
 import * as cliProgress from 'cli-progress';
 import type { TrainConfig } from '../train/config';
-import { compare } from '../experiments/method-comparison';
+import { compare, type CompareOptions } from '../experiments/method-comparison';
 
 /** The comparison `npm start` makes: NCL++ against CE and BSCE. */
 export const START = { method: 'nclpp', against: ['ce', 'bsce'] };
 export const START_METHODS = [...START.against, START.method];
 
-export interface StartOptions {
+export interface StartOptions extends Pick<
+  CompareOptions,
+  'executor' | 'slurm' | 'wait' | 'signal' | 'onSubmitted' | 'onSweepProgress'
+> {
   protocol: string;
   /** Seeds 0 … seeds − 1. */
   seeds: number;
@@ -64,7 +68,7 @@ function progressBars(log: (s: string) => void) {
 
 /**
  * The main job; resolves to the table and the paths of the figure (png null where no Chromium was found), or null
- * with `planOnly`.
+ * with `planOnly` and on SLURM without `wait` (the jobs are submitted; the last one writes the figure).
  */
 export async function start(
   o: StartOptions,
@@ -87,6 +91,12 @@ export async function start(
       backend: o.backend,
       log: bars.log,
       onProgress: bars.onProgress,
+      executor: o.executor,
+      slurm: o.slurm,
+      wait: o.wait,
+      signal: o.signal,
+      onSubmitted: o.onSubmitted,
+      onSweepProgress: o.onSweepProgress,
     });
     return r && { table: r.table ?? '', html: r.files.html!, png: r.files.png, verdict: r.verdict };
   } finally {

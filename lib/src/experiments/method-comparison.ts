@@ -5,15 +5,19 @@
  *
  *   1. says what it reuses (finished runs of the results folder first, then of runs/) and what it trains, with an
  *      estimate of the time;
- *   2. trains what is missing into `<root>/runs/` through the runner of `ncl reproduce` (`ensureRuns`);
+ *   2. trains what is missing into `<root>/runs/` with an executor, as `ncl reproduce` does: here in worker
+ *      processes (`ensureRuns`), or as a SLURM job array followed by a job that runs the same comparison once every
+ *      run has finished (`executor: 'slurm'`);
  *   3. prints the table (each method's mean ± std, the verdict against each baseline) and writes the figure (PNG +
  *      HTML) and its data (JSON); in a notebook it shows both.
  *
- * A method registered in the calling process only (defined in a notebook, no file) is trained in that process.
+ * A method registered in the calling process only (defined in a notebook, no file) is trained in that process, and
+ * cannot go to SLURM (the nodes load methods from their files).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { registerMethod, resolveMethod, type Method, type MethodSpec } from '../losses';
+import { recordedFile } from '../losses/method-file';
 import type { TrainConfig } from '../train/config';
 import { atomicWrite } from '../train/checkpoint';
 import { workspaceRoot } from '../data/locate';
@@ -21,7 +25,9 @@ import { findChromium, savePlot, show, tslabDisplay } from '../viz';
 import { greater, judge, POINTS } from './claims';
 import { comparisonFigure } from './compare';
 import { isFinished, loadRun, runDir, type RunResult } from './runs';
-import { ensureRuns } from './runner';
+import { localExecutor, slurmExecutor, type ExecutorName } from './executor';
+import type { FollowProgress, SlurmOptionsInput, Submission } from './slurm';
+import type { ProgressInfo } from '../train/progress';
 import { poolingContext } from './results';
 import { figureReadiness, planConfigs } from './plan';
 import {
@@ -179,7 +185,22 @@ export interface CompareOptions extends Omit<ComparisonOptions, 'against'> {
   /** Where progress goes (default stderr). */
   log?: (line: string) => void;
   /** Per-run progress of the workers (e.g. progress bars). */
-  onProgress?: Parameters<typeof ensureRuns>[2]['onProgress'];
+  onProgress?: (c: TrainConfig, p: ProgressInfo) => void;
+  /**
+   * Where the missing runs train: 'local' (default: `workers` processes here) or 'slurm' (a job array into
+   * `<root>/runs/`, then a job that runs this comparison as `ncl compare` once every run has finished).
+   */
+  executor?: ExecutorName;
+  /** slurm: the cluster's settings (slurm.ts, SlurmOptions). */
+  slurm?: SlurmOptionsInput;
+  /** slurm: follow the jobs until the comparison job has ended (else resolve to null once submitted). */
+  wait?: boolean;
+  /** slurm: the jobs, once submitted. */
+  onSubmitted?: (s: Submission) => void;
+  /** slurm, wait: progress of the sweep. */
+  onSweepProgress?: (p: FollowProgress) => void;
+  /** Stops the runs (local: at a checkpoint) or the waiting (slurm: the jobs go on). */
+  signal?: AbortSignal;
 }
 
 export interface ComparisonResult extends FigureOutput {
@@ -200,7 +221,8 @@ const rel = (f: string) => {
  * Compare `method` (a registered name, a method file, NAME for methods/NAME.ts, or a spec from `defineMethod`,
  * registered here) with each of `o.against` over `o.seeds` seeds: reuse the finished runs, train the missing ones,
  * then print the table and write (and, in a notebook, show) the figure. Resolves to the figure's output and the
- * files written; with `plan`, to null after the plan.
+ * files written; to null with `plan` (after the plan), and on SLURM without `wait` once the jobs are submitted (the
+ * job that follows them writes the figure).
  */
 export async function compare(
   method: string | MethodSpec | Method,
@@ -225,20 +247,50 @@ export async function compare(
 
   const todo = configs.filter((c) => !where(c));
   if (todo.length) {
+    const methods = [subject, ...o.against.map((b) => resolveMethod(b))];
+    const inProcess = methods.some((m) => m.source?.file === null);
+    const onCluster = o.executor === 'slurm';
+    if (onCluster && inProcess)
+      throw new Error(
+        `${methods
+          .filter((m) => m.source?.file === null)
+          .map((m) => m.name)
+          .join(', ')}: defined in this process only, so SLURM's nodes cannot load it: ` +
+          'put it in a method file (methods/<name>.ts) or train with the local executor',
+      );
+    const followUp = onCluster
+      ? compareArgs(spec, methods, { ...o, protocol, seedList: seeds, root, resultsDir })
+      : [];
     if (o.retrain) for (const c of todo) fs.rmSync(runDir(root, c), { recursive: true, force: true });
-    const inProcess = [subject, ...o.against.map((b) => resolveMethod(b))].some(
-      (m) => m.source?.file === null,
-    );
     if (inProcess && (o.workers ?? 2) > 1)
       log(
         `  ${subject.name} has no file to load in a worker process: its runs train here, one after another`,
       );
-    await ensureRuns(root, todo, {
-      workers: inProcess ? 1 : (o.workers ?? 2),
-      backend: o.backend,
+    const executor = onCluster
+      ? slurmExecutor({
+          slurm: o.slurm,
+          wait: o.wait,
+          backend: o.backend,
+          onSubmitted: o.onSubmitted,
+          onProgress: o.onSweepProgress,
+        })
+      : localExecutor({
+          workers: inProcess ? 1 : (o.workers ?? 2),
+          backend: o.backend,
+          onProgress: o.onProgress,
+        });
+    const outcome = await executor.run({
+      resultsDir: root,
+      configs: todo,
+      label: {
+        command: `ncl ${followUp.join(' ')}`,
+        groups: [{ id: spec.id, runs: [...new Set(todo.map((c) => path.relative(root, runDir(root, c))))] }],
+      },
+      followUp: { name: 'compare', args: followUp },
       log,
-      onProgress: o.onProgress,
+      signal: o.signal,
     });
+    if (!outcome.done) return null; // submitted: the comparison job writes the figure
   }
   const get = (c: TrainConfig): RunResult => {
     const r = [resultsDir, root].map((d) => loadRun(d, c)).find(Boolean);
@@ -251,6 +303,32 @@ export async function compare(
   const files = writeComparison(spec, out, { ...o, protocol, seeds, root, configs, get });
   report(out, files, log);
   return { ...out, spec, protocol, seeds, files };
+}
+
+/**
+ * The `ncl compare` arguments of this very comparison (the job that follows a SLURM sweep): methods by name, or by
+ * their file's absolute path; every setting explicit, so the job writes the same figure to the same files.
+ */
+function compareArgs(
+  spec: FigureSpec,
+  methods: Method[],
+  o: CompareOptions & { protocol: string; seedList: number[]; root: string; resultsDir: string },
+): string[] {
+  const ref = (m: Method) => (m.source?.file ? recordedFile(m.source.file) : m.name);
+  const metric = o.metric ?? EXPERT1;
+  if (metric.split && metric.split !== 'top1')
+    throw new Error(`compare on SLURM: the metric's split '${metric.split}' has no \`ncl compare\` flag`);
+  const out = o.out ?? path.join(o.root, 'runs', `${spec.id}-${o.protocol}`);
+  return [
+    'compare',
+    ref(methods[0]),
+    ...['--against', methods.slice(1).map(ref).join(',')],
+    ...['--protocol', o.protocol, '--seeds', String(o.seedList.length), '--metric', metric.predictor],
+    ...['--root', o.root, '--results', o.resultsDir, '--out', path.resolve(out), '--workers', '1'],
+    ...(o.id ? ['--id', o.id] : []),
+    ...(o.title ? ['--title', o.title] : []),
+    ...(o.png === false ? ['--no-png'] : []),
+  ];
 }
 
 /**
