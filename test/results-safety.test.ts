@@ -6,18 +6,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
 import * as zlib from 'node:zlib';
 import { initBackend, train, experiments, data } from '../lib/src';
 import type { Metrics, TrainConfig } from '../lib/src/train';
 import { acquireRunLock, LOCK_FILE } from '../lib/src/train/lock';
 import { removeStaleTemps } from '../lib/src/train/checkpoint';
 import { buildProgram, errorLine } from '../lib/src/cli/main';
+import { CLI, CLI_ENV, ncl, ROOT, smokeFig8, TSX } from './cli';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-44-'));
-const ROOT = path.resolve(__dirname, '..');
-const CLI = path.join(ROOT, 'lib/src/cli/main.ts');
-const TSX = pathToFileURL(path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
 
 before(async () => {
   await initBackend({ backend: 'wasm', quiet: true });
@@ -30,16 +27,7 @@ function smoke(method: 'ce' | 'nclpp', patch: (c: TrainConfig) => void = () => {
   return train.TrainConfig.parse(c);
 }
 
-const ENV = { ...process.env, NCL_BACKEND: 'wasm', NCL_DATA_DIR: '' };
-
-/** `ncl args` in a child process (from any working directory: tsx's loader by its path). */
-function ncl(args: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
-  return spawnSync(process.execPath, ['--import', TSX, CLI, ...args], {
-    encoding: 'utf8',
-    cwd: o.cwd ?? ROOT,
-    env: o.env ?? ENV,
-  });
-}
+const ENV = CLI_ENV;
 
 /** The one-line error `ncl args` ends with when run in this process from `cwd` ('' when it succeeds). */
 async function errorOf(args: string[], cwd: string): Promise<string> {
@@ -504,19 +492,7 @@ test('#44.5 metrics.json of a cached run is schema-checked: an edited value is r
   const cli = structuredClone(good);
   cli.test.perClass[3] = edited('0.5');
   fs.writeFileSync(file, JSON.stringify(cli));
-  const r = ncl([
-    'reproduce',
-    'fig8',
-    '--protocol',
-    'smoke',
-    '--seeds',
-    '1',
-    '--workers',
-    '1',
-    '--no-png',
-    '--results',
-    results,
-  ]);
+  const r = ncl(smokeFig8(results));
   assert.equal(r.status, 1, r.stderr);
   assert.equal(
     r.stderr.trim().split('\n').pop(),

@@ -7,18 +7,15 @@ import assert from 'node:assert/strict';
 import fs = require('node:fs');
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { initBackend, train, experiments } from '../lib/src';
 import type { TrainConfig } from '../lib/src/train';
 import { acquireRunLock, lockHolder, LOCK_FILE, RunLocked } from '../lib/src/train/lock';
 import { makeFolder } from '../lib/src/train/folders';
 import { FileWriteError } from '../lib/src/atomic';
 import { findChromium } from '../lib/src/viz';
+import { ncl, nclBackground, smokeFig8 } from './cli';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-runner-'));
-const ROOT = path.resolve(__dirname, '..');
-const CLI = path.join(ROOT, 'lib/src/cli/main.ts');
-const ENV = { ...process.env, NCL_BACKEND: 'wasm', NCL_DATA_DIR: '' };
 
 before(async () => {
   await initBackend({ backend: 'wasm', quiet: true });
@@ -29,32 +26,6 @@ const smoke = (method: string, seed = 0, patch: (c: TrainConfig) => void = () =>
   patch(c);
   return train.TrainConfig.parse(c);
 };
-
-/** `ncl ...` in a child process: exit status, stdout, stderr. */
-function ncl(args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], {
-    cwd: ROOT,
-    env: ENV,
-    encoding: 'utf8',
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** Start `ncl ...` in the background; its output is collected in `out()`. */
-function nclBackground(args: string[]): {
-  child: ChildProcess;
-  out: () => string;
-  exit: Promise<number | null>;
-} {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env: ENV });
-  let text = '';
-  child.stdout!.on('data', (b) => (text += b));
-  child.stderr!.on('data', (b) => (text += b));
-  const exit = new Promise<number | null>((resolve) =>
-    child.on('exit', (code, sig) => resolve(code ?? (sig ? -1 : null))),
-  );
-  return { child, out: () => text, exit };
-}
 
 /**
  * Until `restore()`, files whose path matches `victim` are on a full disk: they open, but every write to them fails
@@ -267,8 +238,8 @@ test('#44.3 two `ncl reproduce` on one results folder at once: both entries are 
     dir,
     ...png,
   ]);
-  assert.equal(await a.exit, 0, a.out());
-  assert.equal(await b.exit, 0, b.out());
+  assert.equal(await a.exit, 0, a.text());
+  assert.equal(await b.exit, 0, b.text());
   assert.deepEqual(
     experiments.readManifest(dir).figures.map((f) => f.id),
     ['fig8', 'table5'],
@@ -299,19 +270,7 @@ test('#44.8 every failed run is listed with its reason, not cut off; exit 1', as
       }),
     );
   }
-  const r = ncl([
-    'reproduce',
-    'fig8',
-    '--protocol',
-    'smoke',
-    '--seeds',
-    '1',
-    '--workers',
-    '1',
-    '--no-png',
-    '--results',
-    dir,
-  ]);
+  const r = ncl(smokeFig8(dir));
   assert.equal(r.status, 1, r.stderr);
   const lines = r.stderr.trim().split('\n');
   const at = lines.indexOf('ncl: error: 3 run(s) failed:');
@@ -519,19 +478,7 @@ test('#42 a lock from another host is honoured while its SLURM job is queued, ta
 
 test('#44.9 two `ncl reproduce --workers 1` on one folder wait for each other’s runs instead of failing', async () => {
   const dir = path.join(tmp, 'two');
-  const args = [
-    'reproduce',
-    'fig8',
-    '--protocol',
-    'smoke',
-    '--seeds',
-    '1',
-    '--workers',
-    '1',
-    '--no-png',
-    '--results',
-    dir,
-  ];
+  const args = smokeFig8(dir);
   const a = nclBackground(args);
   // B starts once A trains its first run (holds its lock).
   await until(
@@ -543,13 +490,13 @@ test('#44.9 two `ncl reproduce --workers 1` on one folder wait for each other’
         .some((d) => fs.existsSync(path.join(dir, 'runs', 'smoke', d, LOCK_FILE))),
   );
   const b = nclBackground(args);
-  assert.equal(await a.exit, 0, a.out());
-  assert.equal(await b.exit, 0, b.out());
+  assert.equal(await a.exit, 0, a.text());
+  assert.equal(await b.exit, 0, b.text());
   // B waited for the run A held, then read it as cached; every run was trained exactly once.
-  assert.match(b.out(), new RegExp(`\\[reproduce\\] waiting: .*another training \\(process ${a.child.pid}`));
-  assert.match(b.out(), /finished by another process/);
+  assert.match(b.text(), new RegExp(`\\[reproduce\\] waiting: .*another training \\(process ${a.child.pid}`));
+  assert.match(b.text(), /finished by another process/);
   const trainedBy = (out: string) => out.split('\n').filter((l) => /^\[reproduce\] done /.test(l)).length;
-  assert.equal(trainedBy(a.out()) + trainedBy(b.out()), 3, `${a.out()}\n---\n${b.out()}`);
+  assert.equal(trainedBy(a.text()) + trainedBy(b.text()), 3, `${a.text()}\n---\n${b.text()}`);
   assert.ok(fig8Runs.every((c) => experiments.isFinished(dir, c)));
   assert.equal(experiments.readManifest(dir).figures.filter((f) => f.id === 'fig8').length, 1);
 });
@@ -590,19 +537,19 @@ test('#44.9 SIGTERM to `ncl reproduce` reaches its workers: they stop at their c
     );
   });
   first.child.kill('SIGTERM');
-  assert.equal(await first.exit, 143, first.out());
+  assert.equal(await first.exit, 143, first.text());
   assert.ok(held.length >= 1 && !held.includes(first.child.pid!), `workers held the runs: ${held}`);
   // When the parent has exited, its workers have stopped, and no lock is left behind.
-  for (const pid of held) assert.ok(!alive(pid), `worker ${pid} still running:\n${first.out()}`);
+  for (const pid of held) assert.ok(!alive(pid), `worker ${pid} still running:\n${first.text()}`);
   for (const d of runs) assert.ok(!fs.existsSync(path.join(d, LOCK_FILE)), `${d} still locked`);
-  assert.match(first.out(), /stopped by SIGTERM: \d run\(s\) interrupted .*the same command continues them/);
+  assert.match(first.text(), /stopped by SIGTERM: \d run\(s\) interrupted .*the same command continues them/);
   const resumable = runs.filter(
     (d) => fs.existsSync(path.join(d, 'checkpoint.bin')) && !fs.existsSync(path.join(d, 'metrics.json')),
   );
   assert.ok(resumable.length >= 1);
   // The same command right after: not refused on locks, resumes what was interrupted, and writes the figure.
   const again = nclBackground(args);
-  assert.equal(await again.exit, 0, again.out());
-  assert.match(again.out(), /\(resumes after epoch 1\)/);
+  assert.equal(await again.exit, 0, again.text());
+  assert.match(again.text(), /\(resumes after epoch 1\)/);
   assert.ok(fig8Runs.every((c) => experiments.isFinished(dir, c)));
 });

@@ -9,14 +9,13 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { experiments, train } from '../lib/src';
 import { LOCK_FILE } from '../lib/src/train/lock';
 import { findChromium } from '../lib/src/viz';
 import { slurmUnavailable, startCluster } from './slurm-cluster';
+import { CLI_SETTINGS, ncl as nclSync, nclBackground } from './cli';
 
-const ROOT = path.resolve(__dirname, '..');
-const CLI = path.join(ROOT, 'lib/src/cli/main.ts');
 const why = slurmUnavailable();
 if (why && process.env.CI === 'true') throw new Error(`CI: the SLURM test cannot run: ${why}`);
 
@@ -28,16 +27,8 @@ test(
   async () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-slurm-'));
     const cluster = await startCluster();
-    const env = { ...cluster.env, NCL_BACKEND: 'wasm', NCL_DATA_DIR: '' };
-    const ncl = (args: string[]) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (b) => (out += b));
-      child.stderr.on('data', (b) => (err += b));
-      const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-      return { child, exit, out: () => out, err: () => err };
-    };
+    const env = { ...cluster.env, ...CLI_SETTINGS };
+    const ncl = (args: string[]) => nclBackground(args, { env });
     const png = findChromium() ? [] : ['--no-png'];
     const sweep = ['fig8', '--protocol', 'smoke', '--seeds', '2', ...png];
     const results = path.join(tmp, 'results');
@@ -243,13 +234,9 @@ test(
   async () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-slurm-compare-'));
     const cluster = await startCluster();
-    const env = { ...cluster.env, NCL_BACKEND: 'wasm', NCL_DATA_DIR: '' };
+    const env = { ...cluster.env, ...CLI_SETTINGS };
     const ncl = (args: string[]) => {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], {
-        cwd: ROOT,
-        env,
-        encoding: 'utf8',
-      });
+      const r = nclSync(args, { env });
       return { status: r.status, out: r.stdout, err: r.stderr };
     };
     const cmp = ['compare', 'methods/focal.ts', '--against', 'bsce', '--protocol', 'smoke', '--seeds', '1'];

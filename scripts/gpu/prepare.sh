@@ -112,8 +112,8 @@ if [ "${1:-}" = "--check" ]; then
   (
     cd "$C"
     export PATH=/usr/local/sbin:/usr/sbin:/sbin:/bin
-    export NCL_BACKEND=wasm NCL_UNPACK_ONLY=1 OUT=$C/out
-    bash scripts/gpu/run.sh
+    export NCL_BACKEND=wasm NCL_UNPACK_ONLY=1
+    bash scripts/gpu/run.sh "$C/out"
     N=/tmp/ncl-gpu
     export NCL_DATA_DIR=$C/data NCL_DAWN_NODE=$N/dawn.node
     "$N/node" --version
@@ -122,7 +122,7 @@ if [ "${1:-}" = "--check" ]; then
     "$N/node" "$N/ncl-gpu.js" bench --model resnet8 --batch 32 --steps 2 --warmup 1 --profile false
     "$N/node" "$N/ncl-gpu.js" trainrun --protocol smoke
     unset NCL_BACKEND NCL_UNPACK_ONLY
-    NCL_GPU_ALLOW_SOFTWARE=1 NCL_GPU_STEPS=stepcheck OUT=$C/out bash scripts/gpu/run.sh >/dev/null
+    NCL_GPU_ALLOW_SOFTWARE=1 NCL_GPU_STEPS=stepcheck bash scripts/gpu/run.sh "$C/out" >/dev/null
     grep '"kind":"stepcheck"' "$C/out/results.jsonl"
   ) | tee "$C/check.jsonl"
   grep -q '"kind":"trainrun"' "$C/check.jsonl" && grep -q '"kind":"bench"' "$C/check.jsonl" &&
@@ -130,4 +130,4 @@ if [ "${1:-}" = "--check" ]; then
     { echo "prepare: the clean-copy check failed" >&2; exit 1; }
   say "clean-copy check passed"
 fi
-say "done: copy the tree with $P to the GPU machine and run there: OUT=/tmp/out bash scripts/gpu/run.sh"
+say "done: copy the tree with $P to the GPU machine and run there: bash scripts/gpu/run.sh /tmp/out"

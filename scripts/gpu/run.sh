@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The prepared GPU check: run on a GPU machine that has no Node.js and no network, from the repository root, after
 # scripts/gpu/prepare.sh built .gpu/ (a Node.js binary, one bundle of the lib and this check, Dawn's addon, the
-# Vulkan loader) and .gpu/ was copied there with the working tree. Writes into $OUT:
+# Vulkan loader) and .gpu/ was copied there with the working tree. Writes into the folder it is given (default
+# /tmp/ncl-gpu-out):
 #   results.jsonl   one JSON line per result (info, stepcheck, gradcheck, bench, torch, trainrun) and per step
 #   log.txt         everything the steps printed on stderr, with the step headers
 #   env.txt         nvidia-smi, the Vulkan ICDs, vulkaninfo --summary, the Dawn flag trials
 #
-#   OUT=/tmp/out bash scripts/gpu/run.sh            # NCL_GPU_BUDGET=seconds for all steps (default 420)
+#   bash scripts/gpu/run.sh /tmp/out                # NCL_GPU_BUDGET=seconds for all steps (default 420)
 #   NCL_GPU_ALLOW_SOFTWARE=1 ...                    # no GPU: fall back to Dawn on Mesa llvmpipe (tests this script)
 #   NCL_GPU_STEPS=stepcheck,bench,torch             # only these steps (default: all but baseline)
 #   NCL_GPU_STEPS=baseline NCL_GPU_BUDGET=420 ...   # issue #43's baseline: ours and PyTorch's best modes, 3 rounds
@@ -20,7 +21,7 @@
 # Or (NCL_GPU_STEPS=baseline) the fair baseline: our compiled step and every PyTorch mode in alternating rounds.
 set -u
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-OUT=${OUT:-/tmp/ncl-gpu-out}
+OUT=${1:-/tmp/ncl-gpu-out}
 N=/tmp/ncl-gpu
 mkdir -p "$OUT" "$N"
 RES=$OUT/results.jsonl

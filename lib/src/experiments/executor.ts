@@ -125,3 +125,29 @@ export function slurmExecutor(o: {
     },
   };
 }
+
+/** The executor `name` names ('local' by default), from the settings of both kinds (each takes its own). */
+export function executorNamed(
+  name: ExecutorName | undefined,
+  o: Parameters<typeof localExecutor>[0] &
+    Omit<Parameters<typeof slurmExecutor>[0], 'onProgress'> & {
+      /** slurm, wait: progress of the sweep. */
+      onSweepProgress?: (p: FollowProgress) => void;
+    },
+): Executor {
+  if (name !== 'slurm')
+    return localExecutor({
+      workers: o.workers,
+      backend: o.backend,
+      train: o.train,
+      onProgress: o.onProgress,
+      pollMs: o.pollMs,
+    });
+  return slurmExecutor({
+    slurm: o.slurm,
+    wait: o.wait,
+    backend: o.backend,
+    onSubmitted: o.onSubmitted,
+    onProgress: o.onSweepProgress,
+  });
+}

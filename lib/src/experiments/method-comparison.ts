@@ -25,7 +25,7 @@ import { findChromium, savePlot, show, tslabDisplay } from '../viz';
 import { greater, judge, POINTS } from './claims';
 import { comparisonFigure } from './compare';
 import { isFinished, loadRun, runDir, type RunResult } from './runs';
-import { localExecutor, slurmExecutor, type ExecutorName } from './executor';
+import { executorNamed, type ExecutorName } from './executor';
 import type { FollowProgress, SlurmOptionsInput, Submission } from './slurm';
 import type { ProgressInfo } from '../train/progress';
 import { poolingContext } from './results';
@@ -266,19 +266,7 @@ export async function compare(
       log(
         `  ${subject.name} has no file to load in a worker process: its runs train here, one after another`,
       );
-    const executor = onCluster
-      ? slurmExecutor({
-          slurm: o.slurm,
-          wait: o.wait,
-          backend: o.backend,
-          onSubmitted: o.onSubmitted,
-          onProgress: o.onSweepProgress,
-        })
-      : localExecutor({
-          workers: inProcess ? 1 : (o.workers ?? 2),
-          backend: o.backend,
-          onProgress: o.onProgress,
-        });
+    const executor = executorNamed(o.executor, { ...o, workers: inProcess ? 1 : (o.workers ?? 2) });
     const outcome = await executor.run({
       resultsDir: root,
       configs: todo,

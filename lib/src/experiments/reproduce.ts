@@ -20,7 +20,7 @@ import { FIGURE_IDS, resolveIds, type FigureRef } from './registry';
 import { readManifest, type ManifestEntry } from './manifest';
 import { figureWriter, gitCommit } from './results';
 import { SweepFailed } from './runner';
-import { localExecutor, slurmExecutor, type ExecutorName } from './executor';
+import { executorNamed, type ExecutorName } from './executor';
 import type { FollowProgress, SlurmOptionsInput, Submission } from './slurm';
 
 export { FIGURES, FIGURE_IDS, registerFigure, resolveIds, type FigureRef } from './registry';
@@ -108,15 +108,7 @@ export async function reproduce(o: ReproduceOptions): Promise<ManifestEntry[]> {
     log,
   });
   if (!onCluster) await writer.writeReady();
-  const executor = onCluster
-    ? slurmExecutor({
-        slurm: o.slurm,
-        wait: o.wait,
-        backend: o.backend,
-        onSubmitted: o.onSubmitted,
-        onProgress: o.onSweepProgress,
-      })
-    : localExecutor({ workers: o.workers, backend: o.backend, train: o.train, onProgress: o.onProgress });
+  const executor = executorNamed(onCluster ? 'slurm' : 'local', { ...o, workers: o.workers });
   const ids = specs.map((s) => s.id);
   let runFailures: SweepFailed['runs'] = [];
   const figureFailures = writer.failures;
