@@ -25,7 +25,6 @@ import { initBackend, backendInfo, tryWebGPU } from 'ncl-kernels';
 import { getProtocol } from '../../lib/src/train/protocols';
 import { trainRun } from '../../lib/src/train/trainer';
 import { compiledStepStats } from '../../lib/src/train/compiled-step';
-import type { Method } from '../../lib/src/train/config';
 import { gradCheck } from './gradcheck';
 import { stepCheck, STEP_CASES } from './stepcheck';
 
@@ -77,7 +76,7 @@ async function backendSummary(): Promise<Record<string, unknown>> {
 async function libTrainRun(a: Args): Promise<void> {
   const summary = await backendSummary();
   const t0 = performance.now();
-  const c = getProtocol(a.protocol ?? 'smoke', (a.method ?? 'nclpp') as Method, Number(a.seed ?? 0));
+  const c = getProtocol(a.protocol ?? 'smoke', a.method ?? 'nclpp', Number(a.seed ?? 0));
   if (a.epochs) c.optim.epochs = Number(a.epochs);
   const { metrics, model } = await trainRun(c, { progress: true });
   model.dispose();
@@ -97,17 +96,24 @@ async function libTrainRun(a: Args): Promise<void> {
   });
 }
 
-/** The lib's runBench (what `ncl bench` prints). */
-async function bench(a: Args): Promise<void> {
-  const summary = await backendSummary();
-  const { runBench } = await import('../../lib/src/train/bench');
-  const r = await runBench({
+/** The training step a bench times: model, classes, batch, experts K, copies T, method (ResNet-32, 100 classes, 128). */
+function stepShape(a: Args) {
+  return {
     model: a.model ?? 'resnet32',
     classes: Number(a.classes ?? 100),
     batch: Number(a.batch ?? 128),
     experts: Number(a.experts ?? 1),
     copies: Number(a.copies ?? 1),
     method: (a.method ?? 'ce') as 'ce' | 'nclpp',
+  };
+}
+
+/** The lib's runBench (what `ncl bench` prints). */
+async function bench(a: Args): Promise<void> {
+  const summary = await backendSummary();
+  const { runBench } = await import('../../lib/src/train/bench');
+  const r = await runBench({
+    ...stepShape(a),
     compiled: a.compiled !== 'false',
     steps: Number(a.steps ?? 20),
     warmup: Number(a.warmup ?? 3),
@@ -122,12 +128,7 @@ async function gpubench(a: Args): Promise<void> {
   const summary = await backendSummary();
   const { gpuBench } = await import('./gpubench');
   const r = await gpuBench({
-    model: a.model ?? 'resnet32',
-    classes: Number(a.classes ?? 100),
-    batch: Number(a.batch ?? 128),
-    experts: Number(a.experts ?? 1),
-    copies: Number(a.copies ?? 1),
-    method: (a.method ?? 'ce') as 'ce' | 'nclpp',
+    ...stepShape(a),
     warmup: Number(a.warmup ?? 20),
     pipelined: Number(a.pipelined ?? 200),
     synced: Number(a.synced ?? 50),
