@@ -775,21 +775,17 @@ test('decomposition: each arm trains what it says; each step is the paired inter
   const byHash = new Map<string, number>();
   for (const a of experiments.DECOMPOSITION_ARMS)
     [0, 1, 2].forEach((s) => byHash.set(train.configHash(cfg(a.key, 1, s)), top1[a.key][s]));
-  const out = spec.build({
-    protocol: 'mini',
-    seeds: [0, 1, 2],
-    resultsDir: '/nowhere',
-    get: (c) => {
-      const v = byHash.get(train.configHash(c))!;
-      const t = { top1: v, experts: [{ top1: v }] };
-      return {
-        dir: `/nowhere/runs/mini/x-${train.configHash(c)}`,
-        config: c,
-        analysis: null,
-        metrics: { test: t, train: { epochs: [] } },
-      } as never;
-    },
-  });
+  const get = (c: train.TrainConfig) => {
+    const v = byHash.get(train.configHash(c))!;
+    const t = { top1: v, experts: [{ top1: v }] };
+    return {
+      dir: `/nowhere/runs/mini/x-${train.configHash(c)}`,
+      config: c,
+      analysis: null,
+      metrics: { test: t, train: { epochs: [] } },
+    } as never;
+  };
+  const out = spec.build({ protocol: 'mini', seeds: [0, 1, 2], resultsDir: '/nowhere', get });
   const steps = (
     out.data as { steps: { step: string; diff: { mean: number; lo: number; hi: number }; n: number }[] }
   ).steps;
@@ -802,4 +798,56 @@ test('decomposition: each arm trains what it says; each step is the paired inter
     /the KL terms add accuracy beyond the copies and mining: NCL\+\+ − NCL\+\+ λ = 0 = \+1\.20 \[\+0\.70, \+1\.70\] points/,
   );
   assert.equal(out.verdict, 'reproduced');
+  // No twin runs: the entry says which are missing and the command that trains them.
+  assert.match(
+    out.measured,
+    /Twin runs missing: nclpp-lambda0 seed\(s\) 0, 1, 2; nclpp seed\(s\) 0, 1, 2 \(`bash scripts\/torch\/twin\.sh "0 1 2" "nclpp-lambda0 nclpp"`/,
+  );
+  // The twin's arms C and E are the decomposition's configs (twin.sh hands mini_run.py exactly these).
+  for (const s of [0, 1, 2]) {
+    assert.equal(
+      train.configHash(experiments.twinConfig('mini', 'nclpp-lambda0', s)),
+      train.configHash(cfg('C', 1, s)),
+    );
+    assert.equal(
+      train.configHash(experiments.twinConfig('mini', 'nclpp', s)),
+      train.configHash(cfg('E', 1, s)),
+    );
+  }
+  // Twin runs of C and E (E − C per seed = −0.004, −0.006, −0.008; seed 2 of C is of other settings, so not read).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-decomposition-twin-'));
+  const twinTop1: Record<string, number[]> = {
+    'nclpp-lambda0': [0.88, 0.886, 0.89],
+    nclpp: [0.876, 0.88, 0.882],
+  };
+  for (const [name, values] of Object.entries(twinTop1))
+    values.forEach((top1, seed) => {
+      const config = experiments.twinConfig('mini', name, seed);
+      if (name === 'nclpp-lambda0' && seed === 2) config.optim.lr = 0.2;
+      const file = experiments.twinFile(dir, name, seed);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      const run = {
+        method: 'nclpp',
+        seed,
+        epochs: 20,
+        top1,
+        experts: [top1, top1],
+        ensemble: top1,
+        seconds: 60,
+        config,
+      };
+      fs.writeFileSync(file, JSON.stringify(run));
+    });
+  const withTwin = spec.build({ protocol: 'mini', seeds: [0, 1, 2], resultsDir: dir, get: (c) => get(c) });
+  // Paired over seeds 0 and 1: mean −0.005, sd 0.0014142, half-width 12.7062 · 0.0014142 / √2 = 0.012706.
+  assert.match(
+    withTwin.measured,
+    /In the PyTorch twin \(seeds 0, 1\): the KL terms neither add nor cost accuracy measurably beyond the copies and mining: NCL\+\+ − NCL\+\+ λ = 0 = −0\.50 \[−1\.77, \+0\.77\] points on expert 1 \(95 % interval, paired over 2 seeds\)\./,
+  );
+  assert.match(
+    withTwin.measured,
+    /Not read: twin\/nclpp-lambda0-seed2\.json: trained other settings \(optim differ\)\./,
+  );
+  assert.doesNotMatch(withTwin.measured, /Twin runs missing/);
+  fs.rmSync(dir, { recursive: true, force: true });
 });

@@ -10,8 +10,11 @@
  *   (E) NCL++ (K = 2, T = 2, λ = 0.6)        + InterCL between experts (Eq. 4-6): the full method
  *
  * and the compute-matched control of B: BSCE with T = 1 trained 2× the epochs (as many passes as B). Each arm runs at
- * the protocol's schedule and at 3× it, to see whether the answer depends on how long the networks train.
+ * the protocol's schedule and at 3× it, to see whether the answer depends on how long the networks train. At the
+ * protocol's schedule, arms C and E are also read in the PyTorch twin (twin.ts: `nclpp-lambda0` and `nclpp`), so the
+ * KL terms' effect is measured in two implementations.
  */
+import * as path from 'node:path';
 import type { Figure } from '../viz';
 import { greater, judge, POINTS } from './claims';
 import { withReplicates } from './compare';
@@ -26,8 +29,18 @@ import {
   type FigureSpec,
   type RunSpec,
 } from './spec';
-import { diffOf, formatDiff, meanStd, percentRange, verdictOfDiff, type Diff, type Stat } from './stats';
+import {
+  diffOf,
+  formatDiff,
+  meanStd,
+  percentRange,
+  stat,
+  verdictOfDiff,
+  type Diff,
+  type Stat,
+} from './stats';
 import type { RunResult } from './runs';
+import { readTwinRun, twinFile } from './twin';
 
 export interface Arm {
   key: 'A' | 'B' | 'C' | 'D' | 'E' | 'A2';
@@ -105,7 +118,7 @@ const epochsAt = (protocol: string, scale: number) =>
   runConfig(protocol, 0, armRun(DECOMPOSITION_ARMS[0], scale)).optim.epochs;
 
 /** Whether the KL terms add accuracy beyond the copies, as one sentence of a measured interval. */
-function klAnswer(d: Diff, epochs: number): string {
+function klAnswer(d: Diff, epochs: number | null): string {
   const v = verdictOfDiff(d);
   const what =
     v === 'reproduced'
@@ -114,9 +127,64 @@ function klAnswer(d: Diff, epochs: number): string {
         ? 'cost accuracy against the copies and mining alone'
         : 'neither add nor cost accuracy measurably beyond the copies and mining';
   return (
-    `at ${epochs} epochs the KL terms ${what}: NCL++ − NCL++ λ = 0 = ${formatDiff(d)} points on expert 1 ` +
+    `${epochs === null ? '' : `at ${epochs} epochs `}the KL terms ${what}: NCL++ − NCL++ λ = 0 = ${formatDiff(d)} points on expert 1 ` +
     `(95 % interval, ${d.test === 'paired' ? `paired over ${d.n} seeds` : `Welch, ${d.n}+ runs`})`
   );
+}
+
+/** The twin's names of the arms it trains (twin.ts, TWIN_RUNS). */
+const TWIN_ARMS: Partial<Record<Arm['key'], string>> = { C: 'nclpp-lambda0', E: 'nclpp' };
+
+/**
+ * The KL terms' effect in the PyTorch twin: E − C on expert 1, paired over the seeds both twin runs exist for (their
+ * configs checked against ours); the seeds each arm's twin run is missing for, and the files that could not be used.
+ */
+function twinKL(ctx: FigureContext): {
+  diff: Diff | null;
+  seeds: number[];
+  missing: Record<string, number[]>;
+  problems: string[];
+} {
+  const missing: Record<string, number[]> = {};
+  const problems: string[] = [];
+  const top1 = (k: 'C' | 'E') => {
+    const arm = DECOMPOSITION_ARMS.find((a) => a.key === k)!;
+    const name = TWIN_ARMS[k]!;
+    return new Map(
+      ctx.seeds.flatMap((seed) => {
+        const file = twinFile(ctx.resultsDir, name, seed);
+        const t = readTwinRun(file, runConfig(ctx.protocol, seed, armRun(arm, 1)));
+        if (!('problem' in t)) return [[seed, t.run.top1] as const];
+        if (t.problem === 'missing') (missing[name] ??= []).push(seed);
+        else problems.push(`${path.relative(ctx.resultsDir, file)}: ${t.problem}`);
+        return [];
+      }),
+    );
+  };
+  const c = top1('C');
+  const e = top1('E');
+  const seeds = ctx.seeds.filter((s) => c.has(s) && e.has(s));
+  const of = (m: Map<number, number>) =>
+    stat(
+      seeds.map((s) => m.get(s)!),
+      seeds.map((s) => `seed ${s}`),
+    );
+  return { diff: seeds.length >= 2 ? diffOf(of(e), of(c), ctx.floor ?? 0) : null, seeds, missing, problems };
+}
+
+/** The twin's reading as a sentence, naming what is missing and the command that trains it. */
+function twinSentence(t: ReturnType<typeof twinKL>): string {
+  const names = Object.keys(t.missing);
+  const seeds = [...new Set(names.flatMap((n) => t.missing[n]))].sort((a, b) => a - b);
+  const missing = names.length
+    ? ` Twin runs missing: ${names.map((n) => `${n} seed(s) ${t.missing[n].join(', ')}`).join('; ')} ` +
+      `(\`bash scripts/torch/twin.sh "${seeds.join(' ')}" "${names.join(' ')}"\` trains them).`
+    : '';
+  const unusable = t.problems.length ? ` Not read: ${t.problems.join('; ')}.` : '';
+  const reading = t.diff
+    ? ` In the PyTorch twin (seeds ${t.seeds.join(', ')}): ${klAnswer(t.diff, null)}.`
+    : ' In the PyTorch twin, arms C and E have no two seeds in common yet.';
+  return reading + missing + unusable;
 }
 
 /**
@@ -161,6 +229,7 @@ function decompositionFigure(id: string, title: string, scale: number, compareWi
           ` The answer ${same ? 'does not change' : 'changes'} with training length: ` +
           `${klAnswer(shorter.kl, shorter.epochs)}.`;
       }
+      const twin = scale === 1 ? twinKL(ctx) : null;
       const j = judge(
         [greater('NCL++', 'NCL++ λ = 0'), greater('NCL++', 'BSCE, T = 2 copies')],
         stats,
@@ -219,6 +288,11 @@ function decompositionFigure(id: string, title: string, scale: number, compareWi
             runs: c.runs,
           })),
           ...(shorter ? { shorter: { epochs: shorter.epochs, klDiff: shorter.kl } } : {}),
+          ...(twin
+            ? {
+                twin: { klDiff: twin.diff, seeds: twin.seeds, missing: twin.missing, notRead: twin.problems },
+              }
+            : {}),
           floor: ctx.floor ?? 0,
           checks: j.checks,
         },
@@ -228,7 +302,7 @@ function decompositionFigure(id: string, title: string, scale: number, compareWi
           'same augmented copies (Sec. 3; Table 7 adds the terms one by one).',
         measured:
           DECOMPOSITION_ARMS.map((a) => `${a.label} ${meanStd(stats[a.label])}`).join(', ') +
-          `. Answer: ${klAnswer(kl, epochs)}.${lengthSentence}`,
+          `. Answer: ${klAnswer(kl, epochs)}.${lengthSentence}${twin ? twinSentence(twin) : ''}`,
         verdict: j.verdict,
         reading: j.reading,
       };

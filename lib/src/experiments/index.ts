@@ -81,7 +81,7 @@ export {
 } from './decomposition';
 export type { Arm } from './decomposition';
 export { SWEEP_FIGURES } from './sweeps';
-export { TWIN, TWIN_TOLERANCE, readTwinRun, twinFile } from './twin';
+export { TWIN, TWIN_RUNS, TWIN_TOLERANCE, readTwinRun, twinConfig, twinFile } from './twin';
 export { FIGURES, FIGURE_IDS, registerFigure, resolveIds } from './registry';
 export type { FigureRef } from './registry';
 export {

@@ -1,9 +1,10 @@
 /**
  * `twin`: our CE, BSCE and NCL++ runs beside a PyTorch twin's (scripts/torch/mini_run.py: its own data pipeline,
  * initialisation and RNG on the same long-tailed subsets), which scripts/torch/twin.sh writes to
- * `<results>/twin/<method>-seed<N>.json`. Our runs are Table 1's at IF 100 (the same configs, so the same cached
+ * `<results>/twin/<name>-seed<N>.json`. Our runs are Table 1's at IF 100 (the same configs, so the same cached
  * runs); the twin's are read, never trained here. A twin file that is missing, unreadable or of other settings is
- * named in the table and left out of the comparison.
+ * named in the table and left out of the comparison. The twin also trains the decomposition's NCL++ at λ = 0
+ * (`nclpp-lambda0`), so that the KL terms' effect is read in both implementations (decomposition.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -22,6 +23,7 @@ import {
   FigureSpec,
   Metric,
   runStat,
+  type RunSpec,
 } from './spec';
 import { meanStd, percentRange, stat, Stat, type Verdict } from './stats';
 
@@ -43,8 +45,24 @@ export interface TwinRun {
   config: unknown;
 }
 
-export const twinFile = (resultsDir: string, method: string, seed: number) =>
-  path.join(resultsDir, 'twin', `${method}-seed${seed}.json`);
+/**
+ * The runs the twin trains, by the name of their files (`<name>-seed<N>.json`): Table 1's CE, BSCE and NCL++ at
+ * IF 100, and NCL++ at λ = 0 (the decomposition's arm C; its arm E is Table 1's NCL++).
+ */
+export const TWIN_RUNS: Record<string, RunSpec> = {
+  ...Object.fromEntries(TWIN_METHODS.map((m) => [m, analysisRun(m, TWIN_IF)])),
+  'nclpp-lambda0': { method: 'nclpp', loss: { lambda: 0 } },
+};
+
+/** The config of the twin run `name` at `seed`: what scripts/torch/twin.sh hands mini_run.py. */
+export function twinConfig(protocol: string, name: string, seed: number): TrainConfig {
+  const spec = TWIN_RUNS[name];
+  if (!spec) throw new Error(`twin: no run named '${name}' (${Object.keys(TWIN_RUNS).join(', ')})`);
+  return runConfig(protocol, seed, spec);
+}
+
+export const twinFile = (resultsDir: string, name: string, seed: number) =>
+  path.join(resultsDir, 'twin', `${name}-seed${seed}.json`);
 
 /**
  * The twin run of (method, seed) if its file is there and trained what our run `ours` trains (the same config but
