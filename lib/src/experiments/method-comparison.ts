@@ -271,10 +271,10 @@ export async function compare(
       resultsDir: root,
       configs: todo,
       label: {
-        command: `ncl ${followUp.join(' ')}`,
+        command: `ncl ${onCluster ? followUp.join(' ') : `compare ${subject.name}`}`,
         groups: [{ id: spec.id, runs: [...new Set(todo.map((c) => path.relative(root, runDir(root, c))))] }],
       },
-      followUp: { name: 'compare', args: followUp },
+      ...(onCluster ? { followUp: { name: 'compare', args: followUp } } : {}),
       log,
       signal: o.signal,
     });
