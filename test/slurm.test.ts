@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { experiments, train } from '../lib/src';
 import { LOCK_FILE } from '../lib/src/train/lock';
 import { findChromium } from '../lib/src/viz';
-import { slurmUnavailable, startCluster } from './slurm-cluster';
+import { slurmUnavailable, startCluster, type Cluster } from './slurm-cluster';
 import { CLI_SETTINGS, ncl as nclSync, nclBackground } from './cli';
 
 const why = slurmUnavailable();
@@ -21,19 +21,37 @@ if (why && process.env.CI === 'true') throw new Error(`CI: the SLURM test cannot
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * `body` with a single-node cluster of its own and a temp folder, and `env` for the CLI there; the daemons are stopped
+ * after it, and the folder is removed, or kept and named when the body failed (the run folders, their logs and the
+ * SLURM output say why).
+ */
+async function withCluster(
+  prefix: string,
+  body: (o: { tmp: string; cluster: Cluster; env: NodeJS.ProcessEnv }) => Promise<void>,
+): Promise<void> {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const cluster = await startCluster();
+  let passed = false;
+  try {
+    await body({ tmp, cluster, env: { ...cluster.env, ...CLI_SETTINGS } });
+    passed = true;
+  } finally {
+    await cluster.stop();
+    if (passed) fs.rmSync(tmp, { recursive: true, force: true });
+    else process.stderr.write(`kept for inspection: ${tmp}\n`);
+  }
+}
+
 test(
   'a smoke sweep through SLURM: job array + figures job, nothing submitted twice, a cancelled task resumes, the figure equals the local one',
   { skip: why ?? false, timeout: 900_000 },
-  async () => {
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-slurm-'));
-    const cluster = await startCluster();
-    const env = { ...cluster.env, ...CLI_SETTINGS };
-    const ncl = (args: string[]) => nclBackground(args, { env });
-    const png = findChromium() ? [] : ['--no-png'];
-    const sweep = ['fig8', '--protocol', 'smoke', '--seeds', '2', ...png];
-    const results = path.join(tmp, 'results');
-    let passed = false;
-    try {
+  () =>
+    withCluster('ncl-slurm-', async ({ tmp, env }) => {
+      const ncl = (args: string[]) => nclBackground(args, { env });
+      const png = findChromium() ? [] : ['--no-png'];
+      const sweep = ['fig8', '--protocol', 'smoke', '--seeds', '2', ...png];
+      const results = path.join(tmp, 'results');
       // The figure built here, for comparison.
       const local = path.join(tmp, 'local');
       const here = ncl(['reproduce', ...sweep, '--workers', '2', '--results', local]);
@@ -166,14 +184,7 @@ test(
       const done = ncl(['status', '--results', results]);
       assert.equal(await done.exit, 0);
       assert.match(done.out(), /^fig8: 6 runs: 6 finished, 0 running, 0 queued, 0 failed$/m);
-      passed = true;
-    } finally {
-      await cluster.stop();
-      // Kept when the test failed: the run folders, their logs and the SLURM output say why.
-      if (passed) fs.rmSync(tmp, { recursive: true, force: true });
-      else process.stderr.write(`kept for inspection: ${tmp}\n`);
-    }
-  },
+    }),
 );
 
 test(
@@ -231,18 +242,14 @@ test(
 test(
   'ncl compare and ncl start through SLURM: a method file trains on the node, the comparison job writes the figure the local compare writes',
   { skip: why ?? false, timeout: 600_000 },
-  async () => {
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ncl-slurm-compare-'));
-    const cluster = await startCluster();
-    const env = { ...cluster.env, ...CLI_SETTINGS };
-    const ncl = (args: string[]) => {
-      const r = nclSync(args, { env });
-      return { status: r.status, out: r.stdout, err: r.stderr };
-    };
-    const cmp = ['compare', 'methods/focal.ts', '--against', 'bsce', '--protocol', 'smoke', '--seeds', '1'];
-    const slurm = ['--executor', 'slurm', '--wait', '--poll', '0.5', '--no-png'];
-    let passed = false;
-    try {
+  () =>
+    withCluster('ncl-slurm-compare-', async ({ tmp, env }) => {
+      const ncl = (args: string[]) => {
+        const r = nclSync(args, { env });
+        return { status: r.status, out: r.stdout, err: r.stderr };
+      };
+      const cmp = ['compare', 'methods/focal.ts', '--against', 'bsce', '--protocol', 'smoke', '--seeds', '1'];
+      const slurm = ['--executor', 'slurm', '--wait', '--poll', '0.5', '--no-png'];
       const local = ncl([...cmp, '--root', path.join(tmp, 'local'), '--no-png']);
       assert.equal(local.status, 0, local.err);
       const root = path.join(tmp, 'cluster');
@@ -279,11 +286,5 @@ test(
       assert.equal(figure.id, 'start');
       assert.equal(figure.title, 'NCL++ vs CE, BSCE');
       assert.equal(figure.runs.length, 3);
-      passed = true;
-    } finally {
-      await cluster.stop();
-      if (passed) fs.rmSync(tmp, { recursive: true, force: true });
-      else process.stderr.write(`kept for inspection: ${tmp}\n`);
-    }
-  },
+    }),
 );
