@@ -314,7 +314,7 @@ export function buildProgram(): Command {
     }
     const seeds = intOption(opts.seeds, 'seeds');
     const workers = intOption(opts.workers, 'workers');
-    const { executor, wait, slurm } = executorFromFlags(opts);
+    const cluster = executorFromFlags(opts);
     const root = workspaceRoot() ?? process.cwd();
     const resultsDir = path.resolve(
       opts.results === undefined ? path.join(root, 'results') : folderOption(opts.results, 'results'),
@@ -327,33 +327,18 @@ export function buildProgram(): Command {
     makeFolder(resultsDir); // a bad --results fails before anything starts
     const threads = threadsForWorkers(opts.threads, workers, 'reproduce');
     await initBackend({ backend: opts.backend, threads }); // figures build models too (FLOP counts), in this process
-    const signal = stopOnSignals(
-      executor === 'slurm'
-        ? 'no longer watching (the jobs go on; ncl status follows them)'
-        : 'stopping the runs in progress at their last checkpoint',
-    );
-    const bar = sweepBar();
-    try {
-      await reproduce({
-        ids,
-        protocol: opts.protocol,
-        seeds,
-        workers,
-        resultsDir,
-        png: opts.png,
-        backend: opts.backend,
-        executor,
-        slurm,
-        wait,
-        train: opts.train,
-        signal,
-        onSubmitted: (s) => console.log(submissionText(s)),
-        onSweepProgress: bar.update,
-      });
-    } finally {
-      bar.stop();
-    }
-    if (signal.aborted && executor === 'slurm') process.exitCode = signalStatus(String(signal.reason));
+    const run = clusterOptions(cluster);
+    await reproduce({
+      ...run.options,
+      ids,
+      protocol: opts.protocol,
+      seeds,
+      workers,
+      resultsDir,
+      png: opts.png,
+      backend: opts.backend,
+      train: opts.train,
+    }).finally(run.end);
   });
 
   program
@@ -526,9 +511,9 @@ export function buildProgram(): Command {
 }
 
 /**
- * What `ncl compare` and `ncl start` hand to `compare` for their executor: SLURM's settings, and on SLURM the
- * submission printed, `--wait`'s bar, and Ctrl-C stopping the watching (not the jobs); locally, Ctrl-C stops the
- * runs at their last checkpoint.
+ * What `ncl reproduce`, `ncl compare` and `ncl start` hand to the sweep for their executor: SLURM's settings, and on
+ * SLURM the submission printed, `--wait`'s bar, and Ctrl-C stopping the watching (not the jobs); locally, Ctrl-C
+ * stops the runs at their last checkpoint.
  */
 function clusterOptions(c: ReturnType<typeof executorFromFlags>) {
   const onCluster = c.executor === 'slurm';

@@ -248,14 +248,12 @@ export async function compare(
   const todo = configs.filter((c) => !where(c));
   if (todo.length) {
     const methods = [subject, ...o.against.map((b) => resolveMethod(b))];
-    const inProcess = methods.some((m) => m.source?.file === null);
+    const inProcessOnly = methods.filter((m) => m.source?.file === null).map((m) => m.name);
+    const inProcess = inProcessOnly.length > 0;
     const onCluster = o.executor === 'slurm';
     if (onCluster && inProcess)
       throw new Error(
-        `${methods
-          .filter((m) => m.source?.file === null)
-          .map((m) => m.name)
-          .join(', ')}: defined in this process only, so SLURM's nodes cannot load it: ` +
+        `${inProcessOnly.join(', ')}: defined in this process only, so SLURM's nodes cannot load it: ` +
           'put it in a method file (methods/<name>.ts) or train with the local executor',
       );
     const followUp = onCluster

@@ -108,7 +108,7 @@ export async function reproduce(o: ReproduceOptions): Promise<ManifestEntry[]> {
     log,
   });
   if (!onCluster) await writer.writeReady();
-  const executor = executorNamed(onCluster ? 'slurm' : 'local', { ...o, workers: o.workers });
+  const executor = executorNamed(onCluster ? 'slurm' : 'local', o);
   const ids = specs.map((s) => s.id);
   let runFailures: SweepFailed['runs'] = [];
   const figureFailures = writer.failures;
