@@ -215,7 +215,8 @@ test('#44.1 CLI on a real full disk (3 MiB tmpfs): resume and a fresh run exit 1
 
 /** A zombie: a process that has exited while its parent (a `sleep`) never reaps it. Returns its pid and the parent. */
 async function zombie(): Promise<{ pid: number; parent: ReturnType<typeof spawn> }> {
-  const parent = spawn('/bin/sh', ['-c', '/bin/sh -c "exit 0" & echo $!; exec sleep 60'], {
+  // The child outlives the shell's exec: a child that exits first may be reaped by the shell before it becomes `sleep`.
+  const parent = spawn('/bin/sh', ['-c', '/bin/sh -c "sleep 0.3; exit 0" & echo $!; exec sleep 60'], {
     stdio: ['ignore', 'pipe', 'ignore'],
   });
   const pid = await new Promise<number>((resolve) =>
